@@ -1,0 +1,1 @@
+"""MQTT sync: protocol, truck agent, reference hub and the owner's nightly sync."""
