@@ -1,0 +1,203 @@
+"""One frozen Settings object, read from an INI file plus TRUCK_POS_* environment overrides.
+
+This is the only module that reads the environment or the config file (see DESIGN.md,
+"Configuration and composition"). Every section is a frozen dataclass; a key in the file or an
+environment variable ``TRUCK_POS_<SECTION>_<KEY>`` (e.g. ``TRUCK_POS_TRUCK_ID``,
+``TRUCK_POS_STORE_PATH``) sets the field of the same name. ``TRUCK_POS_CONFIG`` names the file.
+"""
+
+from __future__ import annotations
+
+import configparser
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, get_type_hints
+
+from truck_pos.errors import ConfigError
+
+ENV_PREFIX = "TRUCK_POS_"
+
+
+def default_data_dir() -> Path:
+    """The per-user data directory (``~/.local/share/truck_pos`` on Linux)."""
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("truck_pos", appauthor=False))
+
+
+@dataclass(frozen=True)
+class TruckSettings:
+    """Who and where this truck is, and how it prices."""
+
+    id: str = "truck-demo"
+    name: str = "Demo Truck"
+    timezone: str = "America/Chicago"
+    tax_mode: str = "exclusive"  # exclusive: tax added on top; inclusive: prices include tax
+    currency: str = "USD"
+    stop: str = "Main St & 5th"  # the current stop (location) name, used by group reports
+    business_day_start_hour: int = 4  # orders before 04:00 local count to the previous day
+
+
+@dataclass(frozen=True)
+class StoreSettings:
+    """Where the embedded SQLite database lives."""
+
+    path: str = ""  # empty: <user data dir>/truck.db
+
+
+@dataclass(frozen=True)
+class PrinterSettings:
+    """Receipt printer: kind = dummy | file | usb | serial | network."""
+
+    kind: str = "dummy"
+    profile: str = "TM-T20II"
+    paper_mm: int = 80
+    native_qr: bool = True
+    usb_vendor: str = "0x04b8"
+    usb_product: str = "0x0e15"
+    serial_port: str = "/dev/truckpos-printer"
+    serial_baudrate: int = 19200
+    host: str = ""
+    port: int = 9100
+    file_path: str = ""
+
+
+@dataclass(frozen=True)
+class ScannerSettings:
+    """Pickup-window QR scanner: kind = none | serial."""
+
+    kind: str = "none"
+    port: str = "/dev/truckpos-scanner"
+    baudrate: int = 9600
+    terminator: str = "\\r\\n"
+    repeat_window_s: float = 3.0
+
+
+@dataclass(frozen=True)
+class BleSettings:
+    """BLE proximity scanning."""
+
+    enabled: bool = False
+    adapter: str = "hci0"
+    passive: bool = True
+
+
+@dataclass(frozen=True)
+class MqttSettings:
+    """Store-and-forward sync to the owner's broker."""
+
+    enabled: bool = False
+    host: str = "localhost"
+    port: int = 1883
+    username: str = ""
+    password_file: str = ""
+    tls: bool = False
+    ca_file: str = ""
+    keepalive_s: int = 30
+    session_expiry_s: int = 7 * 24 * 3600
+    max_inflight: int = 20
+
+
+@dataclass(frozen=True)
+class SecuritySettings:
+    """Key material (paths only; the files are provisioned, never committed)."""
+
+    campaign_public_key_file: str = ""
+    claim_key_file: str = ""
+    auto_lock_s: int = 120
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable, in one frozen object."""
+
+    truck: TruckSettings = field(default_factory=TruckSettings)
+    store: StoreSettings = field(default_factory=StoreSettings)
+    printer: PrinterSettings = field(default_factory=PrinterSettings)
+    scanner: ScannerSettings = field(default_factory=ScannerSettings)
+    ble: BleSettings = field(default_factory=BleSettings)
+    mqtt: MqttSettings = field(default_factory=MqttSettings)
+    security: SecuritySettings = field(default_factory=SecuritySettings)
+    config_file: str = ""
+
+    @property
+    def database_path(self) -> Path:
+        """The SQLite file, defaulting to the user's data directory."""
+        return Path(self.store.path).expanduser() if self.store.path else default_data_dir() / "truck.db"
+
+
+def _convert(raw: str, kind: Any, where: str) -> Any:
+    try:
+        if kind is bool:
+            low = raw.strip().lower()
+            if low in {"1", "true", "yes", "on"}:
+                return True
+            if low in {"0", "false", "no", "off", ""}:
+                return False
+            raise ValueError(raw)
+        if kind is int:
+            return int(raw, 0)
+        if kind is float:
+            return float(raw)
+        return raw
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {raw!r} is not a valid {kind.__name__}") from exc
+
+
+def _section(cls: type, file_values: Mapping[str, str], env: Mapping[str, str], name: str) -> Any:
+    hints = get_type_hints(cls)
+    values: dict[str, Any] = {}
+    known = {f.name for f in dataclasses.fields(cls)}
+    for key in file_values:
+        if key not in known:
+            raise ConfigError(f"[{name}] has no key {key!r} (known: {', '.join(sorted(known))})")
+    for f in dataclasses.fields(cls):
+        env_key = f"{ENV_PREFIX}{name}_{f.name}".upper()
+        if env_key in env:
+            values[f.name] = _convert(env[env_key], hints[f.name], env_key)
+        elif f.name in file_values:
+            values[f.name] = _convert(file_values[f.name], hints[f.name], f"[{name}] {f.name}")
+    return cls(**values)
+
+
+def load_settings(path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None) -> Settings:
+    """Read the config file (if any) and apply environment overrides."""
+    env = os.environ if env is None else env
+    path = path or env.get(f"{ENV_PREFIX}CONFIG") or ""
+    parser = configparser.ConfigParser(interpolation=None)
+    if path:
+        if not Path(path).is_file():
+            raise ConfigError(f"config file {path} not found")
+        parser.read(path, encoding="utf-8")
+    hints = get_type_hints(Settings)
+    sections: dict[str, Any] = {}
+    for f in dataclasses.fields(Settings):
+        if f.name == "config_file":
+            continue
+        file_values = dict(parser[f.name]) if parser.has_section(f.name) else {}
+        sections[f.name] = _section(hints[f.name], file_values, env, f.name)
+    unknown = set(parser.sections()) - set(sections)
+    if unknown:
+        raise ConfigError(f"unknown config section(s): {', '.join(sorted(unknown))}")
+    settings = Settings(**sections, config_file=str(path))
+    validate(settings)
+    return settings
+
+
+def validate(settings: Settings) -> None:
+    """Refuse settings that cannot work, with a message naming the key."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(settings.truck.timezone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(f"[truck] timezone {settings.truck.timezone!r} is not a known time zone") from exc
+    if settings.truck.tax_mode not in {"inclusive", "exclusive"}:
+        raise ConfigError("[truck] tax_mode must be 'inclusive' or 'exclusive'")
+    if settings.printer.kind not in {"dummy", "file", "usb", "serial", "network"}:
+        raise ConfigError("[printer] kind must be one of dummy, file, usb, serial, network")
+    if settings.printer.paper_mm not in {58, 80}:
+        raise ConfigError("[printer] paper_mm must be 58 or 80")

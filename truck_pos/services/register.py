@@ -1,0 +1,355 @@
+"""Ring-up use case: open a ticket, change lines, discounts, tender, and complete durably.
+
+Tickets live in memory until they are paid; completing writes the order, its lines, discounts,
+tenders, whatever the completion hooks add (redemptions, print jobs, pickup entries) and one
+``order`` outbox row in **one** SQLite transaction, and only then returns ``Paid``.
+Thread-safety: one lock guards the open tickets; call from any thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+import peewee
+
+from truck_pos.clock import Clock
+from truck_pos.domain.calendar import business_day
+from truck_pos.domain.money import format_cents
+from truck_pos.domain.order import Discount, ModifierChoice, TenderRefused, Ticket, TicketLine, Totals, apply_tender
+from truck_pos.errors import InvalidInput, NotFound
+from truck_pos.services.staff import StaffMember, StaffService
+from truck_pos.store import outbox
+from truck_pos.store.models import MenuItem, Modifier, Order, OrderDiscount, OrderLine, Tender
+
+log = logging.getLogger(__name__)
+
+MAX_QUANTITY = 99
+
+# A hook runs inside the completing transaction: (order row, ticket, totals, now).
+CompletionHook = Callable[[Order, Ticket, Totals, datetime], None]
+
+
+@dataclass(frozen=True)
+class Paid:
+    """The register may say "paid": the order is durable."""
+
+    order_uuid: str
+    order_number: int
+    business_day: str
+    total_cents: int
+    change_cents: int
+
+
+def order_body(order: Order, ticket: Ticket, totals: Totals, truck_id: str) -> dict[str, Any]:
+    """The ``order`` outbox payload (see sync/PROTOCOL.md)."""
+    return {
+        "order_id": order.uuid,
+        "truck": truck_id,
+        "number": order.number,
+        "business_day": order.business_day,
+        "channel": order.channel,
+        "status": order.status,
+        "paid_at": order.paid_utc.isoformat(),
+        "stop": order.stop,
+        "customer_ref": order.customer_ref,
+        "staff": order.staff.name if order.staff_id else None,
+        "tax_mode": order.tax_mode,
+        "subtotal_cents": totals.subtotal_cents,
+        "discount_cents": totals.discount_cents,
+        "tax_cents": totals.tax_cents,
+        "total_cents": totals.total_cents,
+        "lines": [
+            {
+                "sku": line.sku,
+                "name": line.name,
+                "quantity": line.quantity,
+                "unit_price_cents": line.unit_price_cents,
+                "modifiers": [{"name": m.name, "price_cents": m.price_cents} for m in line.modifiers],
+                "gross_cents": lt.gross_cents,
+                "discount_cents": lt.discount_cents,
+                "tax_cents": lt.tax_cents,
+            }
+            for line, lt in zip(ticket.lines, totals.lines)
+        ],
+        "discounts": [
+            {"label": d.label, "code": d.code, "segment": d.segment, "source": d.source, "amount_cents": a}
+            for d, a in zip(ticket.discounts, totals.discounts_applied)
+        ],
+        "tenders": [
+            {"kind": t.kind, "amount_cents": t.amount_cents, "tendered_cents": t.tendered_cents, "change_cents": t.change_cents}
+            for t in ticket.tenders
+        ],
+    }
+
+
+class RegisterService:
+    """The register's use cases; the UI, the CLI and the tests all go through here."""
+
+    def __init__(self, db: peewee.Database, clock: Clock, staff: StaffService, *, truck_id: str, timezone: str,
+                 tax_mode: str, stop: str = "", day_start_hour: int = 4):
+        self.db = db
+        self.clock = clock
+        self.staff = staff
+        self.truck_id = truck_id
+        self.timezone = timezone
+        self.tax_mode = tax_mode
+        self.stop = stop
+        self.day_start_hour = day_start_hour
+        self.completion_hooks: list[CompletionHook] = []
+        self._tickets: dict[str, Ticket] = {}
+        self._lock = threading.RLock()
+
+    # --- tickets -------------------------------------------------------------------------
+    def open_ticket(self) -> Ticket:
+        """Start an empty ticket."""
+        ticket = Ticket(id=str(uuid.uuid4()), tax_mode=self.tax_mode)  # type: ignore[arg-type]
+        return self._put(ticket)
+
+    def ticket(self, ticket_id: str) -> Ticket:
+        """The open ticket with this id."""
+        with self._lock:
+            try:
+                return self._tickets[ticket_id]
+            except KeyError:
+                raise NotFound("That ticket is closed or unknown") from None
+
+    def _put(self, ticket: Ticket) -> Ticket:
+        with self._lock:
+            self._tickets[ticket.id] = ticket
+        return ticket
+
+    def _editable(self, ticket_id: str) -> Ticket:
+        ticket = self.ticket(ticket_id)
+        if ticket.tenders:
+            raise InvalidInput("Payment has started; finish or clear the payment before changing the ticket")
+        return ticket
+
+    def add_item(self, ticket_id: str, sku: str, quantity: int = 1, modifiers: tuple[str, ...] = ()) -> Ticket:
+        """Add an item (with named modifiers) to a ticket."""
+        _check_quantity(quantity)
+        ticket = self._editable(ticket_id)
+        item = MenuItem.get_or_none((MenuItem.sku == sku) & (MenuItem.active == True))  # noqa: E712
+        if item is None:
+            raise InvalidInput(f"Unknown item {sku!r}")
+        if item.sold_out:
+            raise InvalidInput(f"{item.name} is sold out")
+        chosen = []
+        for name in modifiers:
+            mod = Modifier.get_or_none((Modifier.item == item) & (Modifier.name == name))
+            if mod is None:
+                raise InvalidInput(f"{item.name} has no option {name!r}")
+            chosen.append(ModifierChoice(mod.name, mod.price_cents))
+        line = TicketLine(item.sku, item.name, item.price_cents, quantity, item.tax_rate_bp, tuple(chosen))
+        return self._put(ticket.with_line(line))
+
+    def set_quantity(self, ticket_id: str, index: int, quantity: int) -> Ticket:
+        """Change a line's quantity; 0 removes it."""
+        if quantity != 0:
+            _check_quantity(quantity)
+        ticket = self._editable(ticket_id)
+        _check_index(ticket, index)
+        return self._put(ticket.with_quantity(index, quantity))
+
+    def remove_line(self, ticket_id: str, index: int) -> Ticket:
+        """Take a line off the ticket."""
+        ticket = self._editable(ticket_id)
+        _check_index(ticket, index)
+        return self._put(ticket.without_line(index))
+
+    def apply_discount(self, ticket_id: str, discount: Discount, *, meta: dict[str, Any] | None = None) -> Ticket:
+        """The discount hook: codes, group discounts and overrides arrive here already resolved.
+
+        ``meta`` travels with the ticket to the completion hooks (e.g. the redemption to record).
+        """
+        ticket = self._editable(ticket_id)
+        if discount.amount_cents < 0:
+            raise InvalidInput("A discount cannot be negative")
+        return self._put(replace(ticket, discounts=ticket.discounts + (discount,), meta={**ticket.meta, **(meta or {})}))
+
+    def remove_discounts(self, ticket_id: str) -> Ticket:
+        """Take every discount off the ticket."""
+        return self._put(replace(self._editable(ticket_id), discounts=(), meta={}))
+
+    def set_customer(self, ticket_id: str, customer_ref: str | None) -> Ticket:
+        """Attach a known customer (registration, group member) to the ticket."""
+        return self._put(replace(self.ticket(ticket_id), customer_ref=customer_ref))
+
+    def cancel(self, ticket_id: str) -> None:
+        """Drop an unpaid ticket (nothing was written)."""
+        with self._lock:
+            self._tickets.pop(ticket_id, None)
+
+    # --- tender ------------------------------------------------------------------------
+    def add_tender(self, ticket_id: str, kind: str, amount_cents: int, reference: str = "") -> Ticket:
+        """Take part or all of the payment (split tender). Nothing is written until complete()."""
+        ticket = self.ticket(ticket_id)
+        if not ticket.lines:
+            raise InvalidInput("The ticket is empty")
+        try:
+            entry = apply_tender(ticket.totals.total_cents, ticket.tenders, kind, amount_cents, reference)
+        except TenderRefused as exc:
+            raise InvalidInput(str(exc)) from None
+        return self._put(replace(ticket, tenders=ticket.tenders + (entry,)))
+
+    def clear_tenders(self, ticket_id: str) -> Ticket:
+        """Undo the tenders taken so far (the cash goes back to the customer)."""
+        return self._put(replace(self.ticket(ticket_id), tenders=()))
+
+    def pay_cash(self, ticket_id: str, tendered_cents: int, staff: StaffMember | None = None) -> Paid:
+        """Cash for the rest of the ticket; refused (nothing changes) when short."""
+        due = self._due(ticket_id)
+        if tendered_cents < due:
+            raise InvalidInput(f"Cash {format_cents(tendered_cents)} is short of the {format_cents(due)} due")
+        self.add_tender(ticket_id, "cash", tendered_cents)
+        return self.complete(ticket_id, staff)
+
+    def pay_card(self, ticket_id: str, staff: StaffMember | None = None, reference: str = "") -> Paid:
+        """The external card terminal took the rest of the ticket."""
+        self.add_tender(ticket_id, "card", self._due(ticket_id), reference)
+        return self.complete(ticket_id, staff)
+
+    def _due(self, ticket_id: str) -> int:
+        ticket = self.ticket(ticket_id)
+        if not ticket.lines:
+            raise InvalidInput("The ticket is empty")
+        return ticket.due_cents
+
+    # --- complete ----------------------------------------------------------------------
+    def complete(self, ticket_id: str, staff: StaffMember | None = None, *, channel: str = "counter") -> Paid:
+        """Write the paid order and its outbox row in one transaction; then, and only then, say paid."""
+        ticket = self.ticket(ticket_id)
+        if not ticket.lines:
+            raise InvalidInput("The ticket is empty")
+        if not ticket.fully_paid:
+            raise InvalidInput(f"{format_cents(ticket.due_cents)} is still due")
+        paid = self.write_order(ticket, staff, channel)
+        with self._lock:
+            self._tickets.pop(ticket_id, None)
+        log.info("order %s #%d paid %s", paid.order_uuid, paid.order_number, format_cents(paid.total_cents))
+        return paid
+
+    def write_order(self, ticket: Ticket, staff: StaffMember | None, channel: str) -> Paid:
+        """Persist a fully paid ticket as an order (also used for prepaid mobile orders)."""
+        now = self.clock.now()
+        totals = ticket.totals
+        day = business_day(now, self.timezone, self.day_start_hour).isoformat()
+        with self.db.atomic(lock_type="IMMEDIATE"):
+            number = (Order.select(peewee.fn.MAX(Order.number)).where(Order.business_day == day).scalar() or 0) + 1
+            order = Order.create(
+                uuid=ticket.id, business_day=day, number=number, status="paid", channel=channel,
+                created_utc=now, paid_utc=now, subtotal_cents=totals.subtotal_cents,
+                discount_cents=totals.discount_cents, tax_cents=totals.tax_cents, total_cents=totals.total_cents,
+                tax_mode=ticket.tax_mode, staff=staff.id if staff else None, customer_ref=ticket.customer_ref,
+                stop=self.stop, note=ticket.note,
+            )
+            OrderLine.insert_many([
+                {"order": order.id, "position": i, "sku": ln.sku, "name": ln.name, "quantity": ln.quantity,
+                 "unit_price_cents": ln.unit_price_cents,
+                 "modifiers": [{"name": m.name, "price_cents": m.price_cents} for m in ln.modifiers],
+                 "tax_rate_bp": ln.tax_rate_bp, "gross_cents": lt.gross_cents, "discount_cents": lt.discount_cents,
+                 "tax_cents": lt.tax_cents}
+                for i, (ln, lt) in enumerate(zip(ticket.lines, totals.lines))
+            ]).execute()
+            if ticket.discounts:
+                OrderDiscount.insert_many([
+                    {"order": order.id, "label": d.label, "code": d.code, "segment": d.segment, "amount_cents": a}
+                    for d, a in zip(ticket.discounts, totals.discounts_applied)
+                ]).execute()
+            Tender.insert_many([
+                {"order": order.id, "kind": t.kind, "amount_cents": t.amount_cents, "tendered_cents": t.tendered_cents,
+                 "change_cents": t.change_cents, "reference": t.reference}
+                for t in ticket.tenders
+            ]).execute()
+            for hook in self.completion_hooks:
+                hook(order, ticket, totals, now)
+            outbox.enqueue("order", order_body(order, ticket, totals, self.truck_id), now=now, key=order.uuid)
+        return Paid(order.uuid, number, day, totals.total_cents, ticket.change_cents)
+
+    # --- after the sale ----------------------------------------------------------------
+    def void_order(self, order_uuid: str, manager_pin: str, reason: str, staff: StaffMember | None = None) -> None:
+        """Void a paid order that has not been handed over (manager only, audited)."""
+        manager = self.staff.require_manager(manager_pin, "void")
+        with self.db.atomic():
+            order = _changeable_order(order_uuid, ("paid",))
+            order.status = "voided"
+            order.save()
+            self.staff.audit("void", staff=staff, manager=manager, target=order_uuid,
+                             details={"reason": reason, "number": order.number, "total_cents": order.total_cents})
+
+    def refund_order(self, order_uuid: str, manager_pin: str, reason: str, staff: StaffMember | None = None) -> int:
+        """Refund an order in full to its tenders (manager only, audited); returns cents refunded."""
+        manager = self.staff.require_manager(manager_pin, "refund")
+        with self.db.atomic():
+            order = _changeable_order(order_uuid, ("paid", "handed_over"))
+            refunded = 0
+            for t in list(order.tenders):
+                if t.amount_cents > 0:
+                    Tender.create(order=order, kind=t.kind, amount_cents=-t.amount_cents,
+                                  tendered_cents=-t.amount_cents, reference="refund")
+                    refunded += t.amount_cents
+            order.status = "refunded"
+            order.save()
+            self.staff.audit("refund", staff=staff, manager=manager, target=order_uuid,
+                             details={"reason": reason, "number": order.number, "amount_cents": refunded})
+        return refunded
+
+    def recent_orders(self, limit: int = 20) -> list[Order]:
+        """The newest orders first."""
+        return list(Order.select().order_by(Order.id.desc()).limit(limit))
+
+    def find_order(self, day: str, number: int) -> Order:
+        """An order by business day and number."""
+        order = Order.get_or_none((Order.business_day == day) & (Order.number == number))
+        if order is None:
+            raise NotFound(f"No order #{number} on {day}")
+        return order
+
+    def today(self) -> str:
+        """Today's business day (YYYY-MM-DD, truck time zone)."""
+        return business_day(self.clock.now(), self.timezone, self.day_start_hour).isoformat()
+
+    def day_summary(self, day: str | None = None) -> dict[str, Any]:
+        """Counts and money for one business day (paid and handed-over orders count as sales)."""
+        day = day or self.today()
+        in_day = Order.business_day == day
+        sold = Order.select().where(in_day & Order.status.in_(("paid", "handed_over")))
+        by_tender = {
+            kind: int(amount)
+            for kind, amount in Tender.select(Tender.kind, peewee.fn.SUM(Tender.amount_cents)).join(Order)
+            .where(in_day & Order.status.in_(("paid", "handed_over"))).group_by(Tender.kind).tuples()
+        }
+        return {
+            "business_day": day,
+            "orders": sold.count(),
+            "sales_cents": int(sold.select(peewee.fn.SUM(Order.total_cents)).scalar() or 0),
+            "tax_cents": int(sold.select(peewee.fn.SUM(Order.tax_cents)).scalar() or 0),
+            "discount_cents": int(sold.select(peewee.fn.SUM(Order.discount_cents)).scalar() or 0),
+            "voided": Order.select().where(in_day & (Order.status == "voided")).count(),
+            "refunded": Order.select().where(in_day & (Order.status == "refunded")).count(),
+            "by_tender": by_tender,
+        }
+
+
+def _check_quantity(quantity: int) -> None:
+    if not isinstance(quantity, int) or isinstance(quantity, bool) or not 1 <= quantity <= MAX_QUANTITY:
+        raise InvalidInput(f"Quantity must be a whole number from 1 to {MAX_QUANTITY}")
+
+
+def _check_index(ticket: Ticket, index: int) -> None:
+    if not 0 <= index < len(ticket.lines):
+        raise InvalidInput("That line is not on the ticket")
+
+
+def _changeable_order(order_uuid: str, allowed: tuple[str, ...]) -> Order:
+    order = Order.get_or_none(Order.uuid == order_uuid)
+    if order is None:
+        raise NotFound("No such order")
+    if order.status not in allowed:
+        raise InvalidInput(f"Order #{order.number} is {order.status.replace('_', ' ')} and cannot be changed")
+    return order

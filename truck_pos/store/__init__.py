@@ -1,0 +1,1 @@
+"""Persistence: peewee models on SQLite (WAL, synchronous=FULL), the outbox and migrations."""

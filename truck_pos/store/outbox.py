@@ -1,0 +1,70 @@
+"""The sync outbox: every fact that must reach the cloud, written in the same transaction as the fact.
+
+Rows are never deleted before the hub has acknowledged them. ``seq`` is the per-truck sequence
+number of the envelope; ``key`` (a uuid) is its idempotency key.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import peewee
+
+from truck_pos.store.base import BaseModel, JsonField, UtcDateTimeField, database
+
+UP_KINDS = ("order", "redemption", "registration", "group_join", "proximity", "pickup", "audit", "consent")
+
+
+class Outbox(BaseModel):
+    """One message waiting to go up (or already sent / acknowledged)."""
+
+    seq = peewee.AutoField()
+    key = peewee.CharField(unique=True)
+    kind = peewee.CharField(index=True)
+    payload = JsonField()
+    created_utc = UtcDateTimeField()
+    sent_utc = UtcDateTimeField(null=True, index=True)
+    acked_utc = UtcDateTimeField(null=True)
+
+
+def enqueue(kind: str, body: dict[str, Any], *, now: datetime, key: str | None = None) -> Outbox:
+    """Add a message; call inside the ``db.atomic()`` that writes the fact it describes."""
+    if kind not in UP_KINDS:
+        raise ValueError(f"unknown outbox kind {kind!r}")
+    if not database.in_transaction():
+        raise RuntimeError("outbox.enqueue must run inside the transaction of the fact it records")
+    return Outbox.create(key=key or str(uuid.uuid4()), kind=kind, payload=body, created_utc=now)
+
+
+def pending(limit: int = 100, after_seq: int = 0) -> list[Outbox]:
+    """Rows not yet acknowledged by the broker, oldest first."""
+    return list(
+        Outbox.select()
+        .where(Outbox.sent_utc.is_null(), Outbox.seq > after_seq)
+        .order_by(Outbox.seq)
+        .limit(limit)
+    )
+
+
+def mark_sent(seqs: list[int], now: datetime) -> int:
+    """Record the broker's PUBACK for these rows."""
+    return Outbox.update(sent_utc=now).where(Outbox.seq.in_(seqs), Outbox.sent_utc.is_null()).execute()
+
+
+def mark_acked_through(seq: int, now: datetime) -> int:
+    """Record the hub's ack: everything up to ``seq`` is ingested."""
+    return (
+        Outbox.update(acked_utc=now, sent_utc=peewee.fn.COALESCE(Outbox.sent_utc, now))
+        .where(Outbox.seq <= seq, Outbox.acked_utc.is_null())
+        .execute()
+    )
+
+
+def counts() -> dict[str, int]:
+    """Queued (not yet sent), sent-not-acked and acked totals, for the status bar."""
+    queued = Outbox.select().where(Outbox.sent_utc.is_null()).count()
+    unacked = Outbox.select().where(Outbox.sent_utc.is_null(False), Outbox.acked_utc.is_null()).count()
+    acked = Outbox.select().where(Outbox.acked_utc.is_null(False)).count()
+    return {"queued": queued, "unacked": unacked, "acked": acked}
