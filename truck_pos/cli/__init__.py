@@ -1,0 +1,50 @@
+"""``truck-pos-admin``: everything that is not the touchscreen.
+
+Each feature keeps its subcommands in its own module here with ``register(subparsers)``;
+a handler receives ``(args, services)`` and returns an exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from truck_pos.errors import TruckPosError
+
+# Feature modules that add subcommands (each defines register(subparsers)).
+FEATURES = ["truck_pos.cli.core"]
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="truck-pos-admin", description=__doc__.splitlines()[0])
+    p.add_argument("--config", help="truck config file (default: $TRUCK_POS_CONFIG or built-in defaults)")
+    p.add_argument("-v", "--verbose", action="store_true")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in FEATURES:
+        importlib.import_module(name).register(sub)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the process exit code (1: refused with a message, 2: usage)."""
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    from truck_pos.bootstrap import build
+    from truck_pos.config import load_settings
+
+    try:
+        settings = load_settings(args.config)
+        services = build(settings, load_demo=getattr(args, "load_demo", True))
+    except TruckPosError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    try:
+        return int(args.handler(args, services) or 0)
+    except TruckPosError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        services.close()
