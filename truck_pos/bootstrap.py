@@ -9,8 +9,12 @@ import peewee
 
 from truck_pos.clock import Clock, SystemClock
 from truck_pos.config import Settings
+from truck_pos.services.campaigns import CampaignService, trusted_keys
 from truck_pos.services.menu import MenuService, demo_menu
+from truck_pos.services.redemption import RedemptionService
 from truck_pos.services.register import RegisterService
+from truck_pos.services.registration import RegistrationService
+from truck_pos.services.reports import ReportsService
 from truck_pos.services.staff import StaffService
 from truck_pos.store.db import open_database
 
@@ -25,6 +29,10 @@ class Services:
     menu: MenuService
     staff: StaffService
     register: RegisterService
+    campaigns: CampaignService | None = None
+    redemption: RedemptionService | None = None
+    registration: RegistrationService | None = None
+    reports: ReportsService | None = None
     extras: dict[str, Any] = field(default_factory=dict)
 
     def close(self) -> None:
@@ -48,4 +56,11 @@ def build(settings: Settings, *, clock: Clock | None = None, load_demo: bool = T
     t = settings.truck
     register = RegisterService(db, clock, staff, truck_id=t.id, timezone=t.timezone, tax_mode=t.tax_mode,
                                stop=t.stop, day_start_hour=t.business_day_start_hour)
-    return Services(settings=settings, db=db, clock=clock, menu=menu, staff=staff, register=register, extras=dict(overrides))
+    key_file = settings.security.campaign_public_key_file
+    campaigns = CampaignService(db, clock, public_keys=trusted_keys(key_file), truck_id=t.id, timezone=t.timezone)
+    return Services(settings=settings, db=db, clock=clock, menu=menu, staff=staff, register=register,
+                    campaigns=campaigns,
+                    redemption=RedemptionService(db, clock, register, campaigns, truck_id=t.id, timezone=t.timezone),
+                    registration=RegistrationService(db, clock, campaigns, truck_id=t.id, stop=t.stop),
+                    reports=ReportsService(db, clock, campaigns, timezone=t.timezone, day_start_hour=t.business_day_start_hour, stop=t.stop),
+                    extras=dict(overrides))

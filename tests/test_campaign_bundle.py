@@ -1,0 +1,120 @@
+"""Signed campaign bundles: accepted when signed by the owner, refused with a reason otherwise."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from campaign_support import build_services, demo_document, install
+from truck_pos.domain.campaign import BundleRefused, b64u_encode, parse_campaign, sign_bundle, verify_bundle
+
+
+@pytest.fixture
+def owner():
+    return Ed25519PrivateKey.generate()
+
+
+@pytest.fixture
+def svc(tmp_path, clock, owner):
+    services = build_services(tmp_path, clock, owner)
+    yield services
+    services.close()
+
+
+def test_signed_bundle_is_installed_and_announced(svc, owner):
+    seen = []
+    svc.campaigns.on_installed.append(seen.append)
+    result = svc.campaigns.install_bundle(sign_bundle(demo_document(), owner), source="mqtt")
+    assert result.accepted and result.campaign_id == "summer-launch"
+    assert svc.campaigns.active_campaign().name == "Summer launch"
+    assert seen and seen[0]["devices"] == []
+
+
+def test_every_single_byte_change_is_refused_and_the_old_campaign_stays(svc, owner):
+    install(svc, owner)
+    bundle = sign_bundle(demo_document(id="next", issued_at="2026-06-01T00:00:00Z"), owner)
+    wrapper = json.loads(bundle)
+    body_at = bundle.index(wrapper["payload"].encode())
+    sig_at = bundle.index(wrapper["signature"].encode())
+    positions = list(range(body_at, body_at + len(wrapper["payload"]))) + list(range(sig_at, sig_at + len(wrapper["signature"])))
+    positions += list(range(0, body_at))  # the wrapper itself too
+    for pos in positions:
+        for delta in (1, 0x20):
+            tampered = bytearray(bundle)
+            tampered[pos] ^= delta
+            result = svc.campaigns.install_bundle(bytes(tampered))
+            assert not result.accepted, f"byte {pos} ^ {delta:#x} was accepted"
+            assert result.reason
+    assert svc.campaigns.active_campaign().id == "summer-launch"
+
+
+@pytest.mark.parametrize("raw, reason", [
+    (b"", "empty"),
+    (b"not json at all", "malformed"),
+    (json.dumps(demo_document()).encode(), "unsigned"),
+    (b'{"format":"truck_pos.campaign.v1","key_id":"x","payload":"e30","signature":"!!"}', "malformed"),
+    (b"\xff\xfe garbage", "malformed"),
+])
+def test_unsigned_or_malformed_bundles_are_refused_with_a_reason(svc, owner, raw, reason):
+    install(svc, owner)
+    result = svc.campaigns.install_bundle(raw)
+    assert not result.accepted and reason in result.reason
+    assert svc.campaigns.active_campaign().id == "summer-launch"
+
+
+def test_bundle_signed_by_another_key_is_refused(svc, owner):
+    stranger = Ed25519PrivateKey.generate()
+    result = svc.campaigns.install_bundle(sign_bundle(demo_document(), stranger))
+    assert not result.accepted and "unknown key" in result.reason
+    assert svc.campaigns.active_campaign() is None
+
+
+def test_invalid_campaign_inside_a_valid_signature_names_the_field(svc, owner):
+    doc = demo_document()
+    doc["segments"][0]["channel"] = "carrier-pigeon"
+    result = svc.campaigns.install_bundle(sign_bundle(doc, owner))
+    assert not result.accepted and "segments[0].channel" in result.reason
+
+
+def test_campaign_for_other_trucks_and_older_versions_are_refused(svc, owner):
+    assert "other trucks" in svc.campaigns.install_bundle(sign_bundle(demo_document(trucks=["truck-9"]), owner)).reason
+    install(svc, owner)
+    older = svc.campaigns.install_bundle(sign_bundle(demo_document(issued_at="2026-05-01T00:00:00Z", name="Old"), owner))
+    assert not older.accepted and "older" in older.reason
+    again = svc.campaigns.install_bundle(sign_bundle(demo_document(), owner))
+    assert again.accepted and "already active" in again.reason
+
+
+def test_active_campaign_survives_a_restart(tmp_path, clock, owner):
+    first = build_services(tmp_path, clock, owner)
+    install(first, owner)
+    first.close()
+    second = build_services(tmp_path, clock, owner)
+    try:
+        assert second.campaigns.active_campaign().id == "summer-launch"
+        assert second.campaigns.code_index().by_code
+    finally:
+        second.close()
+
+
+def test_a_listener_that_fails_does_not_undo_the_install(svc, owner):
+    svc.campaigns.on_installed.append(lambda doc: 1 / 0)
+    assert svc.campaigns.install_bundle(sign_bundle(demo_document(), owner)).accepted
+
+
+def test_windows_are_read_in_the_truck_time_zone():
+    campaign = parse_campaign(demo_document(), "America/Chicago")
+    assert campaign.valid_from_utc.isoformat() == "2026-06-01T15:00:00+00:00"  # 10:00 CDT
+    winter = parse_campaign(demo_document(valid_from="2026-01-05T10:00", valid_until="2026-01-06T10:00"), "America/Chicago")
+    assert winter.valid_from_utc.hour == 16  # 10:00 CST
+
+
+def test_non_canonical_base64_is_refused():
+    key = Ed25519PrivateKey.generate()
+    wrapper = json.loads(sign_bundle({"id": "x"}, key))
+    wrapper["payload"] = b64u_encode(b"{}") + "="
+    raw = json.dumps(wrapper, sort_keys=True, separators=(",", ":")).encode()
+    with pytest.raises(BundleRefused):
+        verify_bundle(raw, [key.public_key()])

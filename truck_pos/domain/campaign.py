@@ -1,0 +1,333 @@
+"""Campaigns and their signed bundles. Pure: parsing, validation and Ed25519 checks, no I/O.
+
+Bundle format (``truck_pos.campaign.v1``), the exact bytes of a file or of the retained MQTT
+``campaign`` message::
+
+    {"format":"truck_pos.campaign.v1","key_id":"<16 hex>","payload":"<base64url>","signature":"<base64url>"}
+
+- ``payload`` is the base64url (no padding) of the campaign JSON document (UTF-8);
+- ``signature`` is the base64url of the 64-byte Ed25519 signature of those payload bytes,
+  made with the owner's private key; ``key_id`` is the first 16 hex digits of the SHA-256 of
+  the raw 32-byte public key (it only names the key; the signature is what is checked);
+- the wrapper must be canonical JSON (sorted keys, no spaces, one optional trailing newline)
+  and both base64 strings canonical, so any changed byte is refused, never silently ignored.
+
+Campaign document (times without an offset are wall-clock times in the truck's time zone)::
+
+    {"format": 1, "id": "summer-launch", "name": "Summer launch", "issued_at": "2026-05-31T20:00:00Z",
+     "trucks": ["*"], "valid_from": "2026-06-01T10:00", "valid_until": "2026-06-07T22:00",
+     "stacking": false, "code_public_key": "<base64url raw Ed25519 key, optional>",
+     "goal": {"label": "first hour", "start": "11:00", "end": "12:00", "customers": 40, "sales_cents": 60000},
+     "segments": [{"name": "facebook_likers", "channel": "facebook", "code": "FB-LIKE-10",
+                   "benefit": {"kind": "percent_off", "percent": 10, "min_spend_cents": 0},
+                   "valid_from": "...", "valid_until": "...", "total_uses": 200, "uses_per_customer": 1,
+                   "audience": 1500, "trucks": ["*"], "group": null}],
+     "groups": [{"name": "Acme Corporation, Accounting", "benefit": {"kind": "amount_off", "amount_cents": 100}}],
+     "devices": [...]}
+
+Benefit kinds: ``percent_off`` (``percent`` 1-100), ``amount_off`` (``amount_cents``),
+``free_item`` (``sku``: one unit of it on the ticket is free); each may carry ``min_spend_cents``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, time, timezone
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+BUNDLE_FORMAT = "truck_pos.campaign.v1"
+CHANNELS = ("facebook", "twitter", "sms", "email", "proximity", "in_person")
+BUILTIN_SEGMENTS = ("facebook_likers", "twitter_followers", "pos_registrants", "nearby_devices")
+BENEFIT_KINDS = ("percent_off", "amount_off", "free_item")
+_WRAPPER_KEYS = {"format", "key_id", "payload", "signature"}
+
+
+class BundleRefused(ValueError):
+    """A bundle the truck will not install; ``str()`` is the reason for the owner or staff."""
+
+
+# --- base64url, strict ---------------------------------------------------------------------
+def b64u_encode(data: bytes) -> str:
+    """base64url without padding."""
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def b64u_decode(text: str) -> bytes:
+    """Strict inverse of :func:`b64u_encode`: refuses any non-canonical spelling."""
+    if not isinstance(text, str):
+        raise ValueError("not a string")
+    try:
+        data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError) as exc:
+        raise ValueError("not base64url") from exc
+    if b64u_encode(data) != text:
+        raise ValueError("not canonical base64url")
+    return data
+
+
+def key_id(public_key: Ed25519PublicKey) -> str:
+    """A short name for a public key: 16 hex digits of the SHA-256 of its raw bytes."""
+    return hashlib.sha256(raw_public_key(public_key)).hexdigest()[:16]
+
+
+def raw_public_key(public_key: Ed25519PublicKey) -> bytes:
+    return public_key.public_bytes(Encoding.Raw, PublicFormat.Raw)
+
+
+# --- bundles -------------------------------------------------------------------------------
+def _canonical(obj: dict[str, Any]) -> bytes:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode("ascii")
+
+
+def sign_bundle(document: dict[str, Any], private_key: Ed25519PrivateKey) -> bytes:
+    """The owner's side: the bundle bytes for a campaign document."""
+    payload = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    wrapper = {"format": BUNDLE_FORMAT, "key_id": key_id(private_key.public_key()),
+               "payload": b64u_encode(payload), "signature": b64u_encode(private_key.sign(payload))}
+    return _canonical(wrapper) + b"\n"
+
+
+def verify_bundle(raw: bytes, public_keys: list[Ed25519PublicKey]) -> dict[str, Any]:
+    """The verified campaign document inside a bundle; raises :class:`BundleRefused` with a reason."""
+    if not public_keys:
+        raise BundleRefused("no campaign public key is configured on this truck ([security] campaign_public_key_file)")
+    if not isinstance(raw, (bytes, bytearray)) or not raw.strip():
+        raise BundleRefused("empty bundle")
+    body = bytes(raw[:-1]) if raw.endswith(b"\n") else bytes(raw)
+    try:
+        wrapper = json.loads(body.decode("ascii"))
+    except (UnicodeDecodeError, ValueError):
+        raise BundleRefused("malformed bundle: not a JSON campaign bundle") from None
+    if not isinstance(wrapper, dict) or "signature" not in wrapper:
+        raise BundleRefused("unsigned bundle: no signature")
+    if set(wrapper) != _WRAPPER_KEYS or wrapper.get("format") != BUNDLE_FORMAT:
+        raise BundleRefused(f"malformed bundle: expected format {BUNDLE_FORMAT} with keys {sorted(_WRAPPER_KEYS)}")
+    if not all(isinstance(wrapper[k], str) for k in _WRAPPER_KEYS) or _canonical(wrapper) != body:
+        raise BundleRefused("malformed bundle: the wrapper was altered (not in canonical form)")
+    try:
+        payload = b64u_decode(wrapper["payload"])
+        signature = b64u_decode(wrapper["signature"])
+    except ValueError as exc:
+        raise BundleRefused(f"malformed bundle: {exc}") from None
+    signer = next((k for k in public_keys if _verifies(k, signature, payload)), None)
+    if signer is not None and key_id(signer) != wrapper["key_id"]:
+        raise BundleRefused("malformed bundle: key_id does not name the key that signed it")
+    if signer is None:
+        known = ", ".join(key_id(k) for k in public_keys)
+        if wrapper["key_id"] not in {key_id(k) for k in public_keys}:
+            raise BundleRefused(f"signed with an unknown key {wrapper['key_id']} (this truck trusts {known})")
+        raise BundleRefused("wrong signature: the bundle was altered or not signed by the owner")
+    try:
+        document = json.loads(payload.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise BundleRefused("malformed campaign: the signed payload is not JSON") from None
+    if not isinstance(document, dict):
+        raise BundleRefused("malformed campaign: the signed payload is not a JSON object")
+    return document
+
+
+def _verifies(key: Ed25519PublicKey, signature: bytes, payload: bytes) -> bool:
+    try:
+        key.verify(signature, payload)
+        return True
+    except InvalidSignature:
+        return False
+
+
+# --- the campaign model ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Benefit:
+    """What a code gives: percent off, an amount off or one free item; optional minimum spend."""
+
+    kind: str
+    percent: int = 0
+    amount_cents: int = 0
+    sku: str = ""
+    min_spend_cents: int = 0
+
+    def describe(self) -> str:
+        if self.kind == "percent_off":
+            return f"{self.percent}% off"
+        if self.kind == "amount_off":
+            return f"${self.amount_cents / 100:.2f} off"
+        return f"free {self.sku}"
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A target audience of the campaign, its channel, code, benefit, window and limits."""
+
+    name: str
+    channel: str
+    benefit: Benefit
+    code: str = ""
+    valid_from_utc: datetime | None = None
+    valid_until_utc: datetime | None = None
+    total_uses: int | None = None
+    uses_per_customer: int | None = None
+    audience: int | None = None
+    trucks: tuple[str, ...] = ("*",)
+    group: str | None = None
+
+
+@dataclass(frozen=True)
+class Goal:
+    """Customers and/or net sales to reach in a daily local window, e.g. the first hour."""
+
+    label: str
+    start: time
+    end: time
+    customers: int | None = None
+    sales_cents: int | None = None
+
+
+@dataclass(frozen=True)
+class Campaign:
+    """A verified, parsed campaign. Segment windows default to the campaign's window."""
+
+    id: str
+    name: str
+    issued_at_utc: datetime
+    valid_from_utc: datetime
+    valid_until_utc: datetime
+    segments: tuple[Segment, ...]
+    goal: Goal | None = None
+    stacking: bool = False
+    trucks: tuple[str, ...] = ("*",)
+    code_public_key: bytes | None = None
+    groups: tuple[tuple[str, Benefit | None], ...] = ()
+    document: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def segment(self, name: str) -> Segment | None:
+        return next((s for s in self.segments if s.name == name), None)
+
+    def for_truck(self, truck_id: str) -> bool:
+        return "*" in self.trucks or truck_id in self.trucks
+
+
+class _Doc:
+    """Field access with a precise message naming the bad field."""
+
+    def __init__(self, data: Any, where: str):
+        if not isinstance(data, dict):
+            raise BundleRefused(f"invalid campaign: {where} must be an object")
+        self.data, self.where = data, where
+
+    def get(self, key: str, kind: type | tuple[type, ...], default: Any = ..., check: Any = None) -> Any:
+        if key not in self.data or self.data[key] is None:
+            if default is ...:
+                raise BundleRefused(f"invalid campaign: {self.where}.{key} is missing")
+            return default
+        value = self.data[key]
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)) or (check and not check(value)):
+            raise BundleRefused(f"invalid campaign: {self.where}.{key} = {value!r} is not allowed")
+        return value
+
+
+def local_to_utc(text: str, tz: str, where: str = "time") -> datetime:
+    """ISO time; without an offset it is wall time in ``tz`` (DST applied by zoneinfo)."""
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except (TypeError, ValueError):
+        raise BundleRefused(f"invalid campaign: {where} = {text!r} is not an ISO date-time") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=ZoneInfo(tz))
+    return moment.astimezone(timezone.utc)
+
+
+def parse_benefit(data: Any, where: str) -> Benefit:
+    d = _Doc(data, where)
+    kind = d.get("kind", str, check=lambda v: v in BENEFIT_KINDS)
+    positive = lambda v: v > 0  # noqa: E731
+    return Benefit(
+        kind=kind,
+        percent=d.get("percent", int, check=lambda v: 1 <= v <= 100) if kind == "percent_off" else 0,
+        amount_cents=d.get("amount_cents", int, check=positive) if kind == "amount_off" else 0,
+        sku=d.get("sku", str, check=bool) if kind == "free_item" else "",
+        min_spend_cents=d.get("min_spend_cents", int, 0, check=lambda v: v >= 0),
+    )
+
+
+def parse_campaign(document: dict[str, Any], tz: str) -> Campaign:
+    """Validate a campaign document; raises :class:`BundleRefused` naming the first bad field."""
+    d = _Doc(document, "campaign")
+    if d.get("format", int, 1) != 1:
+        raise BundleRefused("invalid campaign: unsupported campaign format (this truck reads format 1)")
+    cid = d.get("id", str, check=lambda v: 0 < len(v) <= 64)
+    valid_from = local_to_utc(d.get("valid_from", str), tz, "campaign.valid_from")
+    valid_until = local_to_utc(d.get("valid_until", str), tz, "campaign.valid_until")
+    if valid_until < valid_from:
+        raise BundleRefused("invalid campaign: valid_until is before valid_from")
+    segments = tuple(_parse_segment(s, i, tz, valid_from, valid_until) for i, s in enumerate(d.get("segments", list, check=bool)))
+    names = [s.name for s in segments]
+    if len(set(names)) != len(names):
+        raise BundleRefused("invalid campaign: two segments have the same name")
+    codes = [normalize(s.code) for s in segments if s.code]
+    if len(set(codes)) != len(codes):
+        raise BundleRefused("invalid campaign: two segments have the same code")
+    key = d.get("code_public_key", str, None)
+    try:
+        key_bytes = b64u_decode(key) if key is not None else None
+    except ValueError:
+        key_bytes = None
+    if key is not None and (key_bytes is None or len(key_bytes) != 32):
+        raise BundleRefused("invalid campaign: code_public_key is not a base64url Ed25519 public key")
+    groups = tuple(
+        (_Doc(g, f"groups[{i}]").get("name", str, check=bool),
+         parse_benefit(g["benefit"], f"groups[{i}].benefit") if g.get("benefit") else None)
+        for i, g in enumerate(d.get("groups", list, []))
+    )
+    return Campaign(
+        id=cid, name=d.get("name", str, cid), issued_at_utc=local_to_utc(d.get("issued_at", str), tz, "campaign.issued_at"),
+        valid_from_utc=valid_from, valid_until_utc=valid_until, segments=segments,
+        goal=_parse_goal(d.get("goal", dict, None)), stacking=d.get("stacking", bool, False),
+        trucks=tuple(d.get("trucks", list, ["*"])), code_public_key=key_bytes, groups=groups, document=document,
+    )
+
+
+def _parse_segment(data: Any, i: int, tz: str, start: datetime, end: datetime) -> Segment:
+    d = _Doc(data, f"segments[{i}]")
+    name = d.get("name", str, check=lambda v: 0 < len(v) <= 64)
+    vf = d.get("valid_from", str, None)
+    vu = d.get("valid_until", str, None)
+    return Segment(
+        name=name, channel=d.get("channel", str, check=lambda v: v in CHANNELS),
+        benefit=parse_benefit(d.get("benefit", dict), f"segments[{i}].benefit"),
+        code=d.get("code", str, "", check=lambda v: 3 <= len(normalize(v)) <= 32),
+        valid_from_utc=local_to_utc(vf, tz, f"segments[{i}].valid_from") if vf else start,
+        valid_until_utc=local_to_utc(vu, tz, f"segments[{i}].valid_until") if vu else end,
+        total_uses=d.get("total_uses", int, None, check=lambda v: v > 0),
+        uses_per_customer=d.get("uses_per_customer", int, None, check=lambda v: v > 0),
+        audience=d.get("audience", int, None, check=lambda v: v >= 0),
+        trucks=tuple(d.get("trucks", list, ["*"])), group=d.get("group", str, None),
+    )
+
+
+def _parse_goal(data: dict[str, Any] | None) -> Goal | None:
+    if data is None:
+        return None
+    d = _Doc(data, "goal")
+    try:
+        start, end = time.fromisoformat(d.get("start", str)), time.fromisoformat(d.get("end", str))
+    except ValueError:
+        raise BundleRefused("invalid campaign: goal.start/end must be HH:MM") from None
+    goal = Goal(label=d.get("label", str, "goal"), start=start, end=end,
+                customers=d.get("customers", int, None, check=lambda v: v > 0),
+                sales_cents=d.get("sales_cents", int, None, check=lambda v: v > 0))
+    if goal.customers is None and goal.sales_cents is None:
+        raise BundleRefused("invalid campaign: the goal needs customers and/or sales_cents")
+    return goal
+
+
+def normalize(code: str) -> str:
+    """How typed codes are compared: case, spaces and dashes do not matter."""
+    return "".join(ch for ch in code.upper() if ch not in " -_\t")

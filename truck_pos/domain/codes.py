@@ -1,0 +1,244 @@
+"""Code rules: segment codes, signed personal codes, and why a code is accepted or refused. Pure.
+
+Personal code (text or QR content, QR alphanumeric-mode friendly)::
+
+    TP1-<base32, no padding, of: payload || 64-byte Ed25519 signature>
+    payload = 0x01 | len+campaign_id | len+segment | len+customer_ref | len+truck_id ("" = any truck)
+
+The signature covers ``b"truck_pos.code.v1" + payload`` (so it can never be confused with a
+bundle signature) and is the full 64 bytes: forging one is as hard as forging Ed25519. Typed
+case, spaces and dashes do not matter; any other change is refused.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from truck_pos.domain.calendar import local
+from truck_pos.domain.campaign import Benefit, Campaign, Segment, normalize
+from truck_pos.domain.order import TicketLine
+
+PERSONAL_PREFIX = "TP1"
+_CONTEXT = b"truck_pos.code.v1"
+_SIG_LEN = 64
+MAX_SEGMENT_CODE = 32
+
+
+@dataclass(frozen=True)
+class PersonalCode:
+    """Who a personal code is for: campaign, segment, customer and optionally one truck."""
+
+    campaign_id: str
+    segment: str
+    customer_ref: str
+    truck_id: str = ""
+
+    def payload(self) -> bytes:
+        parts = [s.encode("utf-8") for s in (self.campaign_id, self.segment, self.customer_ref, self.truck_id)]
+        if any(len(p) > 255 for p in parts):
+            raise ValueError("personal code fields are limited to 255 bytes")
+        return b"\x01" + b"".join(bytes([len(p)]) + p for p in parts)
+
+
+def issue_personal_code(code: PersonalCode, private_key: Ed25519PrivateKey) -> str:
+    """The owner's/cloud's side: a signed personal code as text (also the QR content)."""
+    payload = code.payload()
+    blob = payload + private_key.sign(_CONTEXT + payload)
+    return f"{PERSONAL_PREFIX}-" + base64.b32encode(blob).decode("ascii").rstrip("=")
+
+
+def is_personal(normalized: str) -> bool:
+    return len(normalized) > MAX_SEGMENT_CODE and normalized.startswith(PERSONAL_PREFIX)
+
+
+def read_personal_code(normalized: str, public_key: Ed25519PublicKey) -> PersonalCode | None:
+    """The verified contents of a normalized personal code, or None if it is forged/altered/garbled."""
+    body = normalized[len(PERSONAL_PREFIX):]
+    try:
+        blob = base64.b32decode(body + "=" * (-len(body) % 8))
+    except (binascii.Error, ValueError):
+        return None
+    if base64.b32encode(blob).decode("ascii").rstrip("=") != body or len(blob) <= _SIG_LEN + 1:
+        return None
+    payload, signature = blob[:-_SIG_LEN], blob[-_SIG_LEN:]
+    try:
+        public_key.verify(signature, _CONTEXT + payload)
+    except InvalidSignature:
+        return None
+    return _parse_payload(payload)
+
+
+def _parse_payload(payload: bytes) -> PersonalCode | None:
+    if payload[:1] != b"\x01":
+        return None
+    fields, pos = [], 1
+    for _ in range(4):
+        if pos >= len(payload):
+            return None
+        n = payload[pos]
+        fields.append(payload[pos + 1 : pos + 1 + n].decode("utf-8", "replace"))
+        pos += 1 + n
+    return PersonalCode(*fields) if pos == len(payload) else None
+
+
+# --- results -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CodeAccepted:
+    """A code that applies to this ticket, with the amount it takes off."""
+
+    code: str  # normalized
+    kind: str  # segment | personal
+    campaign_id: str
+    segment: str
+    channel: str
+    amount_cents: int
+    label: str
+    customer_ref: str | None = None
+
+
+@dataclass(frozen=True)
+class CodeRefused:
+    """A code that does not apply; ``reason`` is for staff, in plain words."""
+
+    reason: str
+
+
+CodeResult = CodeAccepted | CodeRefused
+
+
+# --- usage --------------------------------------------------------------------------------------
+@dataclass
+class UsageCounts:
+    """Redemptions so far, in memory (the service loads them from the store and keeps them current)."""
+
+    total: dict[tuple[str, str], int] = field(default_factory=dict)  # (campaign, segment)
+    per_customer: dict[tuple[str, str, str], int] = field(default_factory=dict)  # (campaign, segment, customer)
+    last_use_utc: dict[tuple[str, str, str], datetime] = field(default_factory=dict)
+
+    def add(self, campaign_id: str, segment: str, customer_ref: str | None, when: datetime) -> None:
+        key = (campaign_id, segment)
+        self.total[key] = self.total.get(key, 0) + 1
+        if customer_ref:
+            ck = (campaign_id, segment, customer_ref)
+            self.per_customer[ck] = self.per_customer.get(ck, 0) + 1
+            self.last_use_utc[ck] = max(when, self.last_use_utc.get(ck, when))
+
+
+@dataclass(frozen=True)
+class CheckContext:
+    """Everything a check needs besides the code: the ticket and where/when we are."""
+
+    now_utc: datetime
+    tz: str
+    truck_id: str
+    lines: Sequence[TicketLine]
+    customer_ref: str | None = None
+    codes_on_ticket: int = 0
+
+
+class CodeIndex:
+    """The active campaign's codes in a dict: one lookup per check, whatever the number of codes."""
+
+    def __init__(self, campaign: Campaign, extra_codes: dict[str, str] | None = None):
+        self.campaign = campaign
+        self.by_code: dict[str, Segment] = {normalize(s.code): s for s in campaign.segments if s.code}
+        for code, segment_name in (extra_codes or {}).items():  # issued per-segment codes (bulk lists)
+            seg = campaign.segment(segment_name)
+            if seg is not None:
+                self.by_code[normalize(code)] = seg
+        self.code_key = Ed25519PublicKey.from_public_bytes(campaign.code_public_key) if campaign.code_public_key else None
+
+    def check(self, text: str, ctx: CheckContext, usage: UsageCounts, owner_key: Ed25519PublicKey | None = None) -> CodeResult:
+        """Accept or refuse ``text`` for this ticket, now, at this truck."""
+        code = normalize(text)
+        if not code:
+            return CodeRefused("no code entered")
+        if is_personal(code):
+            return self._check_personal(code, ctx, usage, owner_key)
+        segment = self.by_code.get(code)
+        if segment is None:
+            return CodeRefused("unknown code")
+        return self._check_rules(code, "segment", segment, ctx.customer_ref, ctx, usage)
+
+    def _check_personal(self, code: str, ctx: CheckContext, usage: UsageCounts, owner_key: Ed25519PublicKey | None) -> CodeResult:
+        key = self.code_key or owner_key
+        personal = read_personal_code(code, key) if key is not None else None
+        if personal is None:
+            return CodeRefused("unknown code (not a valid personal code)")
+        if personal.truck_id and personal.truck_id != ctx.truck_id:
+            return CodeRefused(f"code for another truck ({personal.truck_id})")
+        if personal.campaign_id != self.campaign.id:
+            return CodeRefused(f"code for another campaign ({personal.campaign_id})")
+        segment = self.campaign.segment(personal.segment)
+        if segment is None:
+            return CodeRefused("unknown code (segment not in this campaign)")
+        if segment.uses_per_customer is None:  # a personal code is single-use unless the segment says otherwise
+            segment = _with_per_customer(segment, 1)
+        return self._check_rules(code, "personal", segment, personal.customer_ref, ctx, usage)
+
+    def _check_rules(self, code: str, kind: str, seg: Segment, customer: str | None, ctx: CheckContext, usage: UsageCounts) -> CodeResult:
+        camp = self.campaign
+        if "*" not in seg.trucks and ctx.truck_id not in seg.trucks:
+            return CodeRefused(f"code for another truck ({', '.join(seg.trucks)})")
+        refused = window_refusal(seg.valid_from_utc or camp.valid_from_utc, seg.valid_until_utc or camp.valid_until_utc, ctx.now_utc, ctx.tz)
+        if refused:
+            return refused
+        if ctx.codes_on_ticket and not camp.stacking:
+            return CodeRefused("one code per order (this campaign does not allow stacking)")
+        if seg.total_uses is not None and usage.total.get((camp.id, seg.name), 0) >= seg.total_uses:
+            return CodeRefused(f"limit reached ({seg.total_uses} uses)")
+        if customer and seg.uses_per_customer is not None:
+            used = usage.per_customer.get((camp.id, seg.name, customer), 0)
+            if used >= seg.uses_per_customer:
+                last = usage.last_use_utc.get((camp.id, seg.name, customer))
+                when = f" at {_when(last, ctx.now_utc, ctx.tz)}" if last else ""
+                return CodeRefused(f"already used{when}" if seg.uses_per_customer == 1 else f"limit reached for this customer ({used} uses)")
+        amount = resolve_amount(seg.benefit, ctx.lines)
+        if isinstance(amount, CodeRefused):
+            return amount
+        label = f"{camp.name}: {seg.benefit.describe()}"
+        return CodeAccepted(code, kind, camp.id, seg.name, seg.channel, amount, label, customer)
+
+
+def _with_per_customer(seg: Segment, n: int) -> Segment:
+    from dataclasses import replace
+
+    return replace(seg, uses_per_customer=n)
+
+
+def window_refusal(valid_from_utc: datetime, valid_until_utc: datetime, now_utc: datetime, tz: str) -> CodeRefused | None:
+    """Refuse outside [from, until] (both edges accepted), naming the edge in local time."""
+    if now_utc < valid_from_utc:
+        return CodeRefused(f"not valid until {_when(valid_from_utc, now_utc, tz)}")
+    if now_utc > valid_until_utc:
+        return CodeRefused(f"expired at {_when(valid_until_utc, now_utc, tz)}")
+    return None
+
+
+def _when(moment: datetime, now_utc: datetime, tz: str) -> str:
+    """'12:00' today, else 'Jun 3 12:00' (truck time zone)."""
+    at, today = local(moment, tz), local(now_utc, tz)
+    clock = f"{at:%H:%M}" if at.second == 0 else f"{at:%H:%M:%S}"
+    return clock if at.date() == today.date() else f"{at:%b} {at.day} {clock}"
+
+
+def resolve_amount(benefit: Benefit, lines: Sequence[TicketLine]) -> int | CodeRefused:
+    """The cents a benefit takes off these lines (never more than the subtotal)."""
+    subtotal = sum(line.gross_cents for line in lines)
+    if subtotal < benefit.min_spend_cents:
+        return CodeRefused(f"minimum spend ${benefit.min_spend_cents / 100:.2f} not reached")
+    if benefit.kind == "percent_off":
+        return (subtotal * benefit.percent + 50) // 100
+    if benefit.kind == "amount_off":
+        return min(benefit.amount_cents, subtotal)
+    line = next((ln for ln in lines if ln.sku == benefit.sku), None)
+    if line is None:
+        return CodeRefused(f"add the free item ({benefit.sku}) to the ticket first")
+    return line.unit_price_cents

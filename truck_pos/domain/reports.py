@@ -1,0 +1,154 @@
+"""Report figures from plain rows. Pure.
+
+Attribution of an order to a segment: the segment of the code redeemed on it (the first, if
+stacked), else the customer's segment, else ``walk_in``. Sales are net of discounts, before tax.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+WALK_IN = "walk_in"
+SOLD = ("paid", "handed_over")
+
+
+@dataclass(frozen=True)
+class OrderRow:
+    uuid: str
+    created_utc: datetime
+    status: str
+    customer_ref: str | None
+    stop: str
+    net_cents: int  # subtotal - discounts
+
+
+@dataclass(frozen=True)
+class LineRow:
+    order_uuid: str
+    sku: str
+    name: str
+    quantity: int
+    net_cents: int  # gross - discount share
+
+
+@dataclass(frozen=True)
+class RedemptionRow:
+    order_uuid: str
+    segment: str
+    channel: str
+    redeemed_utc: datetime
+    amount_cents: int
+
+
+@dataclass(frozen=True)
+class ProductSegment:
+    sku: str
+    name: str
+    segment: str
+    units: int
+    net_cents: int
+
+
+@dataclass(frozen=True)
+class ChannelFigures:
+    channel: str
+    reach: int | None
+    redemptions: int
+    discount_cents: int
+
+    @property
+    def conversion(self) -> float | None:
+        return self.redemptions / self.reach if self.reach else None
+
+
+@dataclass(frozen=True)
+class GroupActivity:
+    group: str
+    stop: str
+    orders: int
+    customers: int
+    net_cents: int
+
+
+def sold(orders: Iterable[OrderRow]) -> list[OrderRow]:
+    return [o for o in orders if o.status in SOLD]
+
+
+def attribute(orders: Iterable[OrderRow], redemptions: Iterable[RedemptionRow], customer_segments: Mapping[str, str]) -> dict[str, str]:
+    """order uuid -> segment, by the attribution rule above."""
+    first: dict[str, RedemptionRow] = {}
+    for r in sorted(redemptions, key=lambda r: r.redeemed_utc):
+        first.setdefault(r.order_uuid, r)
+    result = {}
+    for o in orders:
+        if o.uuid in first:
+            result[o.uuid] = first[o.uuid].segment
+        elif o.customer_ref and o.customer_ref in customer_segments:
+            result[o.uuid] = customer_segments[o.customer_ref]
+        else:
+            result[o.uuid] = WALK_IN
+    return result
+
+
+def sales_by_product_segment(orders: Iterable[OrderRow], lines: Iterable[LineRow], redemptions: Iterable[RedemptionRow],
+                             customer_segments: Mapping[str, str]) -> list[ProductSegment]:
+    """Units and net sales per (product, segment), sold orders only, sorted by segment then sku."""
+    kept = sold(orders)
+    segment_of = attribute(kept, redemptions, customer_segments)
+    units: dict[tuple[str, str], list] = defaultdict(lambda: ["", 0, 0])
+    for line in lines:
+        seg = segment_of.get(line.order_uuid)
+        if seg is None:
+            continue
+        acc = units[(line.sku, seg)]
+        acc[0], acc[1], acc[2] = line.name, acc[1] + line.quantity, acc[2] + line.net_cents
+    return sorted((ProductSegment(sku, v[0], seg, v[1], v[2]) for (sku, seg), v in units.items()), key=lambda p: (p.segment, p.sku))
+
+
+def sales_by_segment(rows: Iterable[ProductSegment]) -> dict[str, tuple[int, int]]:
+    """segment -> (units, net cents)."""
+    out: dict[str, tuple[int, int]] = {}
+    for r in rows:
+        u, c = out.get(r.segment, (0, 0))
+        out[r.segment] = (u + r.units, c + r.net_cents)
+    return out
+
+
+def channel_figures(redemptions: Iterable[RedemptionRow], sold_uuids: set[str], reach: Mapping[str, int | None]) -> list[ChannelFigures]:
+    """Redemptions on sold orders and conversion (redemptions / reach) per channel."""
+    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for r in redemptions:
+        if r.order_uuid in sold_uuids:
+            counts[r.channel][0] += 1
+            counts[r.channel][1] += r.amount_cents
+    channels = sorted(set(counts) | set(reach))
+    return [ChannelFigures(c, reach.get(c), counts[c][0], counts[c][1]) for c in channels]
+
+
+def window_figures(orders: Iterable[OrderRow], start_utc: datetime, end_utc: datetime) -> tuple[int, int]:
+    """(customers = sold orders, net cents) with start <= created < end."""
+    inside = [o for o in sold(orders) if start_utc <= o.created_utc < end_utc]
+    return len(inside), sum(o.net_cents for o in inside)
+
+
+def uplift(current_cents: int, baseline_days_cents: list[int]) -> tuple[int | None, float | None]:
+    """(baseline average cents, uplift fraction) against previous days; (None, None) without history."""
+    if not baseline_days_cents:
+        return None, None
+    baseline = sum(baseline_days_cents) // len(baseline_days_cents)
+    return baseline, ((current_cents - baseline) / baseline if baseline else None)
+
+
+def group_activity(orders: Iterable[OrderRow], memberships: Mapping[str, list[str]]) -> list[GroupActivity]:
+    """Per (group, stop): sold orders by members, distinct members, net sales."""
+    acc: dict[tuple[str, str], list] = defaultdict(lambda: [0, set(), 0])
+    for o in sold(orders):
+        for group in memberships.get(o.customer_ref or "", []):
+            a = acc[(group, o.stop)]
+            a[0] += 1
+            a[1].add(o.customer_ref)
+            a[2] += o.net_cents
+    return sorted((GroupActivity(g, s, v[0], len(v[1]), v[2]) for (g, s), v in acc.items()), key=lambda x: (x.group, -x.orders, x.stop))

@@ -1,0 +1,124 @@
+"""Check a typed or scanned code against the active campaign and put it on a ticket.
+
+The check is offline and O(1): a dict lookup for segment codes, one Ed25519 verification for
+personal codes, and in-memory usage counters. The redemption row and its ``redemption`` outbox
+row are written by a register completion hook **inside** the order's transaction, where the
+limits are checked once more against the database (two open tickets cannot both take the last use).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime
+from typing import Any
+
+import peewee
+
+from truck_pos.clock import Clock
+from truck_pos.domain.campaign import normalize
+from truck_pos.domain.codes import CheckContext, CodeAccepted, CodeRefused, CodeResult, UsageCounts
+from truck_pos.domain.order import Discount, Ticket, Totals
+from truck_pos.errors import InvalidInput
+from truck_pos.services.campaigns import CampaignService
+from truck_pos.services.register import RegisterService
+from truck_pos.store import outbox
+from truck_pos.store.campaign_models import Redemption
+from truck_pos.store.models import Order
+
+log = logging.getLogger(__name__)
+
+META_KEY = "redemptions"
+
+
+class RedemptionService:
+    """Codes at the register: check, apply, and record with the order."""
+
+    def __init__(self, db: peewee.Database, clock: Clock, register: RegisterService, campaigns: CampaignService,
+                 *, truck_id: str, timezone: str):
+        self.db = db
+        self.clock = clock
+        self.register = register
+        self.campaigns = campaigns
+        self.truck_id = truck_id
+        self.timezone = timezone
+        self._lock = threading.Lock()
+        self.usage = self._load_usage()
+        register.completion_hooks.append(self._on_order_complete)
+
+    def _load_usage(self) -> UsageCounts:
+        usage = UsageCounts()
+        for r in Redemption.select(Redemption.campaign_id, Redemption.segment, Redemption.customer_ref, Redemption.redeemed_utc):
+            usage.add(r.campaign_id, r.segment, r.customer_ref, r.redeemed_utc)
+        return usage
+
+    def check(self, code_text: str, ticket: Ticket) -> CodeResult:
+        """Would this code apply to this ticket now? Changes nothing."""
+        index = self.campaigns.code_index()
+        if index is None:
+            return CodeRefused("unknown code (no campaign is active)")
+        if normalize(code_text) in {r["code"] for r in ticket.meta.get(META_KEY, [])}:
+            return CodeRefused("that code is already on this ticket")
+        ctx = CheckContext(self.clock.now(), self.timezone, self.truck_id, ticket.lines, ticket.customer_ref,
+                           codes_on_ticket=sum(1 for d in ticket.discounts if d.source == "code"))
+        return index.check(code_text, ctx, self.usage, self.campaigns.owner_key)
+
+    def apply_code(self, ticket_id: str, code_text: str) -> CodeResult:
+        """Check a code and, if it applies, add its discount to the ticket (refusals are values)."""
+        ticket = self.register.ticket(ticket_id)
+        result = self.check(code_text, ticket)
+        if isinstance(result, CodeRefused):
+            log.info("code refused on ticket %s: %s", ticket_id, result.reason)
+            return result
+        if result.customer_ref and not ticket.customer_ref:
+            self.register.set_customer(ticket_id, result.customer_ref)
+        entry = {"code": result.code, "kind": result.kind, "campaign_id": result.campaign_id, "segment": result.segment,
+                 "channel": result.channel, "customer_ref": result.customer_ref}
+        discount = Discount(result.label, result.amount_cents, code=result.code, segment=result.segment, source="code")
+        self.register.apply_discount(ticket_id, discount, meta={META_KEY: [*ticket.meta.get(META_KEY, []), entry]})
+        return result
+
+    # --- recording (inside the order transaction) -------------------------------------------
+    def _on_order_complete(self, order: Order, ticket: Ticket, totals: Totals, now: datetime) -> None:
+        entries = ticket.meta.get(META_KEY, [])
+        for entry in entries:
+            amount = next((a for d, a in zip(ticket.discounts, totals.discounts_applied) if d.code == entry["code"]), 0)
+            self._recheck_limits(entry, ticket.customer_ref)
+            self.record_redemption(order.uuid, entry, amount, now, stop=order.stop, customer_ref=ticket.customer_ref)
+
+    def record_redemption(self, order_uuid: str, entry: dict[str, Any], amount_cents: int, now: datetime, *,
+                          stop: str = "", customer_ref: str | None = None) -> bool:
+        """Write one redemption and its outbox row; a replay (same order and code) changes nothing."""
+        key = f"{order_uuid}:{entry['code']}"
+        customer = entry.get("customer_ref") or customer_ref
+        with self.db.atomic():
+            if Redemption.select().where(Redemption.key == key).exists():
+                return False
+            Redemption.create(
+                key=key, order_uuid=order_uuid, campaign_id=entry["campaign_id"], segment=entry["segment"],
+                channel=entry["channel"], kind=entry["kind"], code=entry["code"], customer_ref=customer,
+                amount_cents=amount_cents, redeemed_utc=now, stop=stop,
+            )
+            outbox.enqueue("redemption", {
+                "redemption_id": key, "order_id": order_uuid, "truck": self.truck_id, "campaign_id": entry["campaign_id"],
+                "segment": entry["segment"], "channel": entry["channel"], "kind": entry["kind"], "code": entry["code"],
+                "customer_ref": customer, "amount_cents": amount_cents, "redeemed_at": now.isoformat(), "stop": stop,
+            }, now=now, key=f"redemption:{key}")
+        with self._lock:
+            self.usage.add(entry["campaign_id"], entry["segment"], customer, now)
+        return True
+
+    def _recheck_limits(self, entry: dict[str, Any], ticket_customer: str | None) -> None:
+        campaign = self.campaigns.active_campaign()
+        segment = campaign.segment(entry["segment"]) if campaign and campaign.id == entry["campaign_id"] else None
+        if segment is None:
+            return
+        of_segment = (Redemption.campaign_id == entry["campaign_id"]) & (Redemption.segment == entry["segment"])
+        if segment.total_uses is not None and Redemption.select().where(of_segment).count() >= segment.total_uses:
+            raise InvalidInput(f"Code {entry['code'][:12]}: limit reached ({segment.total_uses} uses) — remove the discount")
+        per_customer = segment.uses_per_customer or (1 if entry["kind"] == "personal" else None)
+        customer = entry.get("customer_ref") or ticket_customer
+        if customer and per_customer is not None:
+            used = Redemption.select().where(of_segment & (Redemption.customer_ref == customer)).count()
+            if used >= per_customer:
+                raise InvalidInput(f"Code {entry['code'][:12]}: already used by this customer — remove the discount")

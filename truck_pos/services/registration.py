@@ -1,0 +1,181 @@
+"""Registration at the truck: customers with consent, groups, and consent withdrawal.
+
+Each fact is written with its outbox row (``registration``, ``group_join``, ``consent``) in one
+transaction. The same email or phone, typed with other case or formatting, is the same customer.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+
+import peewee
+
+from truck_pos.clock import Clock
+from truck_pos.domain.campaign import parse_benefit
+from truck_pos.domain.codes import resolve_amount
+from truck_pos.domain.order import Discount, Ticket
+from truck_pos.errors import InvalidInput, NotFound
+from truck_pos.services.campaigns import CampaignService
+from truck_pos.store import outbox
+from truck_pos.store.campaign_models import Consent, Customer, CustomerGroup, GroupMembership
+
+log = logging.getLogger(__name__)
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def normalize_email(text: str | None) -> str | None:
+    """'  Ana@Example.COM ' -> 'ana@example.com'; None/empty -> None; refuses what is not an address."""
+    if not text or not text.strip():
+        return None
+    email = text.strip().lower()
+    if not _EMAIL.match(email):
+        raise InvalidInput(f"{text.strip()!r} does not look like an email address")
+    return email
+
+
+def normalize_phone(text: str | None, default_country: str = "1") -> str | None:
+    """'(312) 555-0100' / '+1 312 555 0100' -> '+13125550100'; 10 digits get the default country code."""
+    if not text or not text.strip():
+        return None
+    digits = re.sub(r"\D", "", text)
+    if text.strip().startswith("+"):
+        number = digits
+    elif text.strip().startswith("00"):
+        number = digits[2:]
+    elif len(digits) == 10:
+        number = default_country + digits
+    else:
+        number = digits
+    if not 8 <= len(number) <= 15:
+        raise InvalidInput(f"{text.strip()!r} does not look like a phone number")
+    return "+" + number
+
+
+def group_key(name: str) -> str:
+    """Group names compare without case or extra spaces."""
+    return " ".join(name.split()).casefold()
+
+
+class RegistrationService:
+    """Register customers, record consent, manage groups."""
+
+    def __init__(self, db: peewee.Database, clock: Clock, campaigns: CampaignService, *, truck_id: str, stop: str = ""):
+        self.db = db
+        self.clock = clock
+        self.campaigns = campaigns
+        self.truck_id = truck_id
+        self.stop = stop
+
+    def register(self, email: str | None = None, phone: str | None = None, consent: bool = True,
+                 wording_version: str = "v1") -> tuple[str, str | None]:
+        """Register (or find) a customer; returns (customer_ref, today's registrant code or None)."""
+        email_n, phone_n = normalize_email(email), normalize_phone(phone)
+        if not email_n and not phone_n:
+            raise InvalidInput("Give an email address or a phone number")
+        if not consent:
+            raise InvalidInput("Registration needs the customer's consent to marketing messages")
+        now = self.clock.now()
+        with self.db.atomic():
+            customer = self._find(email_n, phone_n)
+            created = customer is None
+            if customer is None:
+                customer = Customer.create(ref="c-" + uuid.uuid4().hex[:16], email=email_n, phone=phone_n,
+                                           created_utc=now, stop=self.stop)
+            else:
+                self._fill_missing(customer, email_n, phone_n)
+            Consent.create(customer=customer, granted=True, wording_version=wording_version, ts_utc=now)
+            outbox.enqueue("registration", {
+                "customer_ref": customer.ref, "truck": self.truck_id, "email": customer.email, "phone": customer.phone,
+                "segment": customer.segment, "new": created, "stop": self.stop, "registered_at": now.isoformat(),
+                "consent": {"granted": True, "wording_version": wording_version, "at": now.isoformat()},
+            }, now=now)
+        return customer.ref, self.registrant_code()
+
+    def _find(self, email: str | None, phone: str | None) -> Customer | None:
+        by_email = Customer.get_or_none(Customer.email == email) if email else None
+        return by_email or (Customer.get_or_none(Customer.phone == phone) if phone else None)
+
+    @staticmethod
+    def _fill_missing(customer: Customer, email: str | None, phone: str | None) -> None:
+        changed = False
+        if email and not customer.email and not Customer.select().where(Customer.email == email).exists():
+            customer.email, changed = email, True
+        if phone and not customer.phone and not Customer.select().where(Customer.phone == phone).exists():
+            customer.phone, changed = phone, True
+        if changed:
+            customer.save()
+
+    def registrant_code(self) -> str | None:
+        """Today's code for segment pos_registrants in the active campaign, if there is one."""
+        campaign = self.campaigns.active_campaign()
+        segment = campaign.segment("pos_registrants") if campaign else None
+        return segment.code if segment and segment.code else None
+
+    def withdraw_consent(self, customer_ref: str, wording_version: str = "withdrawal") -> None:
+        """Record that the customer no longer wants marketing messages (synced up)."""
+        customer = self.customer(customer_ref)
+        now = self.clock.now()
+        with self.db.atomic():
+            Consent.create(customer=customer, granted=False, wording_version=wording_version, ts_utc=now)
+            outbox.enqueue("consent", {"customer_ref": customer.ref, "truck": self.truck_id, "granted": False,
+                                       "wording_version": wording_version, "at": now.isoformat()}, now=now)
+
+    def has_consent(self, customer_ref: str) -> bool:
+        """The latest consent record decides."""
+        last = Consent.select().join(Customer).where(Customer.ref == customer_ref).order_by(Consent.id.desc()).first()
+        return bool(last and last.granted)
+
+    def customer(self, customer_ref: str) -> Customer:
+        customer = Customer.get_or_none(Customer.ref == customer_ref)
+        if customer is None:
+            raise NotFound(f"No customer {customer_ref}")
+        return customer
+
+    # --- groups --------------------------------------------------------------------------------
+    def join_group(self, customer_ref: str, group_name: str) -> bool:
+        """Add the customer to a group (created on first use); False if already a member."""
+        name = " ".join(group_name.split())
+        if not name or len(name) > 120:
+            raise InvalidInput("Give the group a name (up to 120 characters)")
+        customer = self.customer(customer_ref)
+        now = self.clock.now()
+        with self.db.atomic():
+            group = CustomerGroup.get_or_none(CustomerGroup.key == group_key(name))
+            if group is None:
+                group = CustomerGroup.create(name=name, key=group_key(name), benefit=self._campaign_benefit(name), created_utc=now)
+            if GroupMembership.select().where((GroupMembership.customer == customer) & (GroupMembership.group == group)).exists():
+                return False
+            GroupMembership.create(customer=customer, group=group, joined_utc=now, stop=self.stop)
+            outbox.enqueue("group_join", {"customer_ref": customer.ref, "group": group.name, "truck": self.truck_id,
+                                          "stop": self.stop, "joined_at": now.isoformat()}, now=now)
+        return True
+
+    def _campaign_benefit(self, name: str) -> dict | None:
+        campaign = self.campaigns.active_campaign()
+        for group_name, benefit in campaign.groups if campaign else ():
+            if group_key(group_name) == group_key(name) and benefit is not None:
+                return {"kind": benefit.kind, "percent": benefit.percent, "amount_cents": benefit.amount_cents,
+                        "sku": benefit.sku, "min_spend_cents": benefit.min_spend_cents}
+        return None
+
+    def groups_of(self, customer_ref: str) -> list[str]:
+        return [m.group.name for m in GroupMembership.select().join(Customer).where(Customer.ref == customer_ref)]
+
+    def group_discount(self, ticket: Ticket) -> Discount | None:
+        """The best group discount for the ticket's customer, or None."""
+        if not ticket.customer_ref:
+            return None
+        best: Discount | None = None
+        query = (GroupMembership.select(GroupMembership, CustomerGroup).join(CustomerGroup)
+                 .switch(GroupMembership).join(Customer).where(Customer.ref == ticket.customer_ref))
+        for m in query:
+            if not m.group.benefit:
+                continue
+            benefit = parse_benefit({k: v for k, v in m.group.benefit.items() if v not in (0, "")} | {"kind": m.group.benefit["kind"]}, "group")
+            amount = resolve_amount(benefit, ticket.lines)
+            if isinstance(amount, int) and (best is None or amount > best.amount_cents):
+                best = Discount(f"{m.group.name}: {benefit.describe()}", amount, segment=f"group:{m.group.name}", source="group")
+        return best
