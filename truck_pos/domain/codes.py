@@ -60,6 +60,8 @@ def is_personal(normalized: str) -> bool:
 
 def read_personal_code(normalized: str, public_key: Ed25519PublicKey) -> PersonalCode | None:
     """The verified contents of a normalized personal code, or None if it is forged/altered/garbled."""
+    if not normalized.startswith(PERSONAL_PREFIX):
+        return None
     body = normalized[len(PERSONAL_PREFIX):]
     try:
         blob = base64.b32decode(body + "=" * (-len(body) % 8))
@@ -68,11 +70,14 @@ def read_personal_code(normalized: str, public_key: Ed25519PublicKey) -> Persona
     if base64.b32encode(blob).decode("ascii").rstrip("=") != body or len(blob) <= _SIG_LEN + 1:
         return None
     payload, signature = blob[:-_SIG_LEN], blob[-_SIG_LEN:]
+    personal = _parse_payload(payload)  # cheap structural check first; the signature decides
+    if personal is None:
+        return None
     try:
         public_key.verify(signature, _CONTEXT + payload)
     except InvalidSignature:
         return None
-    return _parse_payload(payload)
+    return personal
 
 
 def _parse_payload(payload: bytes) -> PersonalCode | None:
@@ -193,18 +198,22 @@ class CodeIndex:
         if ctx.codes_on_ticket and not camp.stacking:
             return CodeRefused("one code per order (this campaign does not allow stacking)")
         if seg.total_uses is not None and usage.total.get((camp.id, seg.name), 0) >= seg.total_uses:
-            return CodeRefused(f"limit reached ({seg.total_uses} uses)")
+            return CodeRefused(f"limit reached ({_uses(seg.total_uses)})")
         if customer and seg.uses_per_customer is not None:
             used = usage.per_customer.get((camp.id, seg.name, customer), 0)
             if used >= seg.uses_per_customer:
                 last = usage.last_use_utc.get((camp.id, seg.name, customer))
                 when = f" at {_when(last, ctx.now_utc, ctx.tz)}" if last else ""
-                return CodeRefused(f"already used{when}" if seg.uses_per_customer == 1 else f"limit reached for this customer ({used} uses)")
+                return CodeRefused(f"already used{when}" if seg.uses_per_customer == 1 else f"limit reached for this customer ({_uses(used)})")
         amount = resolve_amount(seg.benefit, ctx.lines)
         if isinstance(amount, CodeRefused):
             return amount
         label = f"{camp.name}: {seg.benefit.describe()}"
         return CodeAccepted(code, kind, camp.id, seg.name, seg.channel, amount, label, customer)
+
+
+def _uses(n: int) -> str:
+    return f"{n} use" if n == 1 else f"{n} uses"
 
 
 def _with_per_customer(seg: Segment, n: int) -> Segment:
