@@ -171,7 +171,7 @@ class ReportsService:
         return out
 
     def reach(self, campaign: Campaign | None, days: list[str]) -> dict[str, int | None]:
-        """Customers reached per channel: proximity events, truck registrations, else the bundle's audience."""
+        """Customers reached per channel: proximity events, registrants so far, else the bundle's audience."""
         if campaign is None:
             return {}
         reach: dict[str, int | None] = {}
@@ -179,7 +179,7 @@ class ReportsService:
             if seg.channel == "proximity":
                 n = ProximityEvent.select().where((ProximityEvent.campaign_id == campaign.id) & (ProximityEvent.segment == seg.name)).count()
             elif seg.name == "pos_registrants":
-                n = Customer.select().where((Customer.created_utc >= campaign.valid_from_utc) & (Customer.created_utc <= campaign.valid_until_utc)).count()
+                n = Customer.select().where((Customer.segment == seg.name) & (Customer.created_utc <= campaign.valid_until_utc)).count()
             else:
                 n = seg.audience
             reach[seg.channel] = None if n is None and reach.get(seg.channel) is None else (reach.get(seg.channel) or 0) + (n or 0)
