@@ -154,3 +154,19 @@ def test_two_open_tickets_cannot_both_take_the_last_use(tmp_path, clock, owner):
         assert services.redemption.apply_code(ticket_with(services, "taco-fish"), "FB-LIKE-10").reason == "limit reached (1 use)"
     finally:
         services.close()
+
+
+def test_a_sale_rolled_back_after_the_hook_does_not_use_up_the_code(svc, owner):
+    code = issue_personal_code(PersonalCode("summer-launch", "nearby_devices", "c-7"), owner)
+
+    def printer_jammed(order, ticket, totals, now):  # a later hook fails: the whole order rolls back
+        raise InvalidInput("kitchen printer jammed")
+
+    svc.register.completion_hooks.append(printer_jammed)
+    tid = ticket_with(svc, "bowl-burrito")
+    assert isinstance(svc.redemption.apply_code(tid, code), CodeAccepted)
+    with pytest.raises(InvalidInput):
+        svc.register.pay_card(tid)
+    svc.register.completion_hooks.remove(printer_jammed)
+    assert Redemption.select().count() == 0
+    assert isinstance(svc.redemption.apply_code(ticket_with(svc, "taco-fish"), code), CodeAccepted)

@@ -61,7 +61,16 @@ class RedemptionService:
             return CodeRefused("that code is already on this ticket")
         ctx = CheckContext(self.clock.now(), self.timezone, self.truck_id, ticket.lines, ticket.customer_ref,
                            codes_on_ticket=sum(1 for d in ticket.discounts if d.source == "code"))
-        return index.check(code_text, ctx, self.usage, self.campaigns.owner_key)
+        result = index.check(code_text, ctx, self.usage, self.campaigns.owner_key)
+        if isinstance(result, CodeRefused) and result.reason.startswith(("already used", "limit reached")):
+            # The counters move inside order transactions that may still roll back; before refusing
+            # on a limit, recount from the store (rare path) so a rolled-back sale never blocks a code.
+            fresh = self._load_usage()
+            if fresh != self.usage:
+                with self._lock:
+                    self.usage = fresh
+                result = index.check(code_text, ctx, self.usage, self.campaigns.owner_key)
+        return result
 
     def apply_code(self, ticket_id: str, code_text: str) -> CodeResult:
         """Check a code and, if it applies, add its discount to the ticket (refusals are values)."""
