@@ -86,6 +86,38 @@ def personal_us(rounds: int = 5, probes: int = 300) -> float:
     return median_us(lambda t: index.check(t, ctx, UsageCounts()), codes, rounds)
 
 
+def goal_progress_us(orders: int = 20_000, rounds: int = 50) -> tuple[float, float]:
+    """(median µs of ReportsService.goal_progress with ``orders`` over 60 days, median µs of ``SELECT 1``)."""
+    import tempfile
+    import uuid
+    from datetime import timedelta
+
+    from truck_pos.clock import FakeClock
+    from truck_pos.services.campaigns import CampaignService
+    from truck_pos.services.reports import ReportsService
+    from truck_pos.store.db import open_database
+    from truck_pos.store.models import Order
+
+    with tempfile.TemporaryDirectory() as tmp:
+        db = open_database(Path(tmp) / "bench.db")
+        start = NOW - timedelta(days=60)
+        rows = [{"uuid": str(uuid.uuid4()), "business_day": (start + timedelta(minutes=4 * i)).date().isoformat(), "number": i,
+                 "status": "paid", "created_utc": start + timedelta(minutes=4 * i), "paid_utc": start + timedelta(minutes=4 * i),
+                 "subtotal_cents": 1000 + i % 700, "tax_cents": 80, "total_cents": 1080 + i % 700, "tax_mode": "exclusive"}
+                for i in range(orders)]
+        with db.atomic():
+            for k in range(0, len(rows), 500):
+                Order.insert_many(rows[k:k + 500]).execute()
+        clock = FakeClock(NOW)
+        campaigns = CampaignService(db, clock, public_keys=[], truck_id="truck-1", timezone=TZ)
+        campaigns._active = (parse_campaign({**DOCUMENT, "goal": {"start": "11:00", "end": "12:00", "customers": 40}}, TZ), None)
+        reports = ReportsService(db, clock, campaigns, timezone=TZ)
+        goal = median_us(lambda _: reports.goal_progress(), [""] * 20, rounds)
+        floor = median_us(lambda _: db.execute_sql("select 1").fetchone(), [""] * 20, rounds)
+        db.close()
+    return goal, floor
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="1000,10000,100000")
@@ -98,6 +130,8 @@ def main() -> None:
     spread = max(r["check_us"] for r in rows) / min(r["check_us"] for r in rows)
     print(f"flatness: slowest/fastest code check across sizes = {spread:.2f}")
     print(f"personal code (Ed25519 verify + rules): {personal_us():.0f} µs median")
+    goal, floor = goal_progress_us()
+    print(f"register goal line (20k orders in the store): {goal:.0f} µs median vs SELECT 1 {floor:.0f} µs (ratio {goal / floor:.1f})")
 
 
 if __name__ == "__main__":
