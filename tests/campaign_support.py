@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
@@ -40,3 +42,24 @@ def install(services: Services, key: Ed25519PrivateKey, document: dict[str, Any]
     result = services.campaigns.install_bundle(sign_bundle(document or demo_document(), key))
     assert result.accepted, result.reason
     return result
+
+
+@pytest.fixture
+def owner() -> Ed25519PrivateKey:
+    """A fresh owner key for this test (generated, never committed)."""
+    return Ed25519PrivateKey.generate()
+
+
+@pytest.fixture
+def bare_svc(tmp_path, clock, owner):
+    """Services trusting ``owner``, with no campaign installed yet."""
+    services = build_services(tmp_path, clock, owner)
+    yield services
+    services.close()
+
+
+@pytest.fixture
+def svc(bare_svc, owner):
+    """Services with the demo campaign installed."""
+    install(bare_svc, owner)
+    return bare_svc

@@ -7,33 +7,23 @@ import json
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from campaign_support import build_services, demo_document, install
+from campaign_support import bare_svc, owner, build_services, demo_document, install  # noqa: F401 (fixtures)
 from truck_pos.domain.campaign import BundleRefused, b64u_encode, parse_campaign, sign_bundle, verify_bundle
 
 
-@pytest.fixture
-def owner():
-    return Ed25519PrivateKey.generate()
 
 
-@pytest.fixture
-def svc(tmp_path, clock, owner):
-    services = build_services(tmp_path, clock, owner)
-    yield services
-    services.close()
-
-
-def test_signed_bundle_is_installed_and_announced(svc, owner):
+def test_signed_bundle_is_installed_and_announced(bare_svc, owner):
     seen = []
-    svc.campaigns.on_installed.append(seen.append)
-    result = svc.campaigns.install_bundle(sign_bundle(demo_document(), owner), source="mqtt")
+    bare_svc.campaigns.on_installed.append(seen.append)
+    result = bare_svc.campaigns.install_bundle(sign_bundle(demo_document(), owner), source="mqtt")
     assert result.accepted and result.campaign_id == "summer-launch"
-    assert svc.campaigns.active_campaign().name == "Summer launch"
+    assert bare_svc.campaigns.active_campaign().name == "Summer launch"
     assert seen and seen[0]["devices"] == []
 
 
-def test_every_single_byte_change_is_refused_and_the_old_campaign_stays(svc, owner):
-    install(svc, owner)
+def test_every_single_byte_change_is_refused_and_the_old_campaign_stays(bare_svc, owner):
+    install(bare_svc, owner)
     bundle = sign_bundle(demo_document(id="next", issued_at="2026-06-01T00:00:00Z"), owner)
     wrapper = json.loads(bundle)
     body_at = bundle.index(wrapper["payload"].encode())
@@ -44,10 +34,10 @@ def test_every_single_byte_change_is_refused_and_the_old_campaign_stays(svc, own
         for delta in (1, 0x20):
             tampered = bytearray(bundle)
             tampered[pos] ^= delta
-            result = svc.campaigns.install_bundle(bytes(tampered))
+            result = bare_svc.campaigns.install_bundle(bytes(tampered))
             assert not result.accepted, f"byte {pos} ^ {delta:#x} was accepted"
             assert result.reason
-    assert svc.campaigns.active_campaign().id == "summer-launch"
+    assert bare_svc.campaigns.active_campaign().id == "summer-launch"
 
 
 @pytest.mark.parametrize("raw, reason", [
@@ -57,33 +47,33 @@ def test_every_single_byte_change_is_refused_and_the_old_campaign_stays(svc, own
     (b'{"format":"truck_pos.campaign.v1","key_id":"x","payload":"e30","signature":"!!"}', "malformed"),
     (b"\xff\xfe garbage", "malformed"),
 ])
-def test_unsigned_or_malformed_bundles_are_refused_with_a_reason(svc, owner, raw, reason):
-    install(svc, owner)
-    result = svc.campaigns.install_bundle(raw)
+def test_unsigned_or_malformed_bundles_are_refused_with_a_reason(bare_svc, owner, raw, reason):
+    install(bare_svc, owner)
+    result = bare_svc.campaigns.install_bundle(raw)
     assert not result.accepted and reason in result.reason
-    assert svc.campaigns.active_campaign().id == "summer-launch"
+    assert bare_svc.campaigns.active_campaign().id == "summer-launch"
 
 
-def test_bundle_signed_by_another_key_is_refused(svc, owner):
+def test_bundle_signed_by_another_key_is_refused(bare_svc, owner):
     stranger = Ed25519PrivateKey.generate()
-    result = svc.campaigns.install_bundle(sign_bundle(demo_document(), stranger))
+    result = bare_svc.campaigns.install_bundle(sign_bundle(demo_document(), stranger))
     assert not result.accepted and "unknown key" in result.reason
-    assert svc.campaigns.active_campaign() is None
+    assert bare_svc.campaigns.active_campaign() is None
 
 
-def test_invalid_campaign_inside_a_valid_signature_names_the_field(svc, owner):
+def test_invalid_campaign_inside_a_valid_signature_names_the_field(bare_svc, owner):
     doc = demo_document()
     doc["segments"][0]["channel"] = "carrier-pigeon"
-    result = svc.campaigns.install_bundle(sign_bundle(doc, owner))
+    result = bare_svc.campaigns.install_bundle(sign_bundle(doc, owner))
     assert not result.accepted and "segments[0].channel" in result.reason
 
 
-def test_campaign_for_other_trucks_and_older_versions_are_refused(svc, owner):
-    assert "other trucks" in svc.campaigns.install_bundle(sign_bundle(demo_document(trucks=["truck-9"]), owner)).reason
-    install(svc, owner)
-    older = svc.campaigns.install_bundle(sign_bundle(demo_document(issued_at="2026-05-01T00:00:00Z", name="Old"), owner))
+def test_campaign_for_other_trucks_and_older_versions_are_refused(bare_svc, owner):
+    assert "other trucks" in bare_svc.campaigns.install_bundle(sign_bundle(demo_document(trucks=["truck-9"]), owner)).reason
+    install(bare_svc, owner)
+    older = bare_svc.campaigns.install_bundle(sign_bundle(demo_document(issued_at="2026-05-01T00:00:00Z", name="Old"), owner))
     assert not older.accepted and "older" in older.reason
-    again = svc.campaigns.install_bundle(sign_bundle(demo_document(), owner))
+    again = bare_svc.campaigns.install_bundle(sign_bundle(demo_document(), owner))
     assert again.accepted and "already active" in again.reason
 
 
@@ -99,9 +89,9 @@ def test_active_campaign_survives_a_restart(tmp_path, clock, owner):
         second.close()
 
 
-def test_a_listener_that_fails_does_not_undo_the_install(svc, owner):
-    svc.campaigns.on_installed.append(lambda doc: 1 / 0)
-    assert svc.campaigns.install_bundle(sign_bundle(demo_document(), owner)).accepted
+def test_a_listener_that_fails_does_not_undo_the_install(bare_svc, owner):
+    bare_svc.campaigns.on_installed.append(lambda doc: 1 / 0)
+    assert bare_svc.campaigns.install_bundle(sign_bundle(demo_document(), owner)).accepted
 
 
 def test_windows_are_read_in_the_truck_time_zone():

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from campaign_support import build_services, demo_document, install
+from campaign_support import bare_svc, owner, svc, build_services, demo_document, install  # noqa: F401 (fixtures)
 from truck_pos.domain.codes import CodeAccepted, CodeRefused, PersonalCode, issue_personal_code
 from truck_pos.errors import InvalidInput
 from truck_pos.store.campaign_models import Redemption
@@ -16,17 +15,6 @@ from truck_pos.store.outbox import Outbox
 NOON_CDT = datetime(2026, 6, 1, 17, 0, tzinfo=timezone.utc)
 
 
-@pytest.fixture
-def owner():
-    return Ed25519PrivateKey.generate()
-
-
-@pytest.fixture
-def svc(tmp_path, clock, owner):
-    services = build_services(tmp_path, clock, owner)
-    install(services, owner)
-    yield services
-    services.close()
 
 
 def ticket_with(svc, *skus: str) -> str:

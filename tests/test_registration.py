@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from campaign_support import build_services, install
+from campaign_support import bare_svc, owner, svc  # noqa: F401 (fixtures)
 from truck_pos.domain.codes import CodeAccepted
 from truck_pos.errors import InvalidInput
 from truck_pos.services.registration import normalize_email, normalize_phone
@@ -14,17 +13,6 @@ from truck_pos.store.models import Order
 from truck_pos.store.outbox import Outbox
 
 
-@pytest.fixture
-def owner():
-    return Ed25519PrivateKey.generate()
-
-
-@pytest.fixture
-def svc(tmp_path, clock, owner):
-    services = build_services(tmp_path, clock, owner)
-    install(services, owner)
-    yield services
-    services.close()
 
 
 @pytest.mark.parametrize("typed, stored", [

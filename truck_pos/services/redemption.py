@@ -17,7 +17,7 @@ import peewee
 
 from truck_pos.clock import Clock
 from truck_pos.domain.campaign import normalize
-from truck_pos.domain.codes import CheckContext, CodeAccepted, CodeRefused, CodeResult, UsageCounts
+from truck_pos.domain.codes import CheckContext, CodeRefused, CodeResult, UsageCounts
 from truck_pos.domain.order import Discount, Ticket, Totals
 from truck_pos.errors import InvalidInput
 from truck_pos.services.campaigns import CampaignService
