@@ -158,3 +158,30 @@ def test_a_sale_rolled_back_after_the_hook_does_not_use_up_the_code(svc, owner):
     svc.register.completion_hooks.remove(printer_jammed)
     assert Redemption.select().count() == 0
     assert isinstance(svc.redemption.apply_code(ticket_with(svc, "taco-fish"), code), CodeAccepted)
+
+
+def test_a_group_code_is_for_group_members_only(tmp_path, clock, owner):
+    doc = demo_document()
+    doc["segments"][4]["trucks"] = ["*"]
+    services = build_services(tmp_path, clock, owner)
+    try:
+        install(services, owner, doc)
+        tid = ticket_with(services, "bowl-burrito")
+        assert services.redemption.apply_code(tid, "ACME-ACCT").reason.startswith("code for members of Acme Corporation, Accounting")
+        ref, _ = services.registration.register(email="dee@acme.example")
+        services.registration.join_group(ref, "ACME Corporation, Accounting")
+        services.register.set_customer(tid, ref)
+        assert isinstance(services.redemption.apply_code(tid, "ACME-ACCT"), CodeAccepted)
+    finally:
+        services.close()
+
+
+def test_a_segment_window_never_reaches_outside_the_campaign(clock):
+    from truck_pos.domain.campaign import BundleRefused, parse_campaign
+
+    doc = demo_document()
+    doc["segments"][0]["valid_until"] = "2026-12-31T00:00"
+    assert parse_campaign(doc, "America/Chicago").segments[0].valid_until_utc == datetime(2026, 6, 8, 3, 0, tzinfo=timezone.utc)
+    doc["segments"][0].update(valid_from="2027-01-01T00:00", valid_until="2027-01-02T00:00")
+    with pytest.raises(BundleRefused, match="segments\\[0\\] window"):
+        parse_campaign(doc, "America/Chicago")

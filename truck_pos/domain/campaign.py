@@ -299,12 +299,16 @@ def _parse_segment(data: Any, i: int, tz: str, start: datetime, end: datetime) -
     name = d.get("name", str, check=lambda v: 0 < len(v) <= 64)
     vf = d.get("valid_from", str, None)
     vu = d.get("valid_until", str, None)
+    # A segment may narrow the campaign's window, never widen it.
+    seg_from = max(start, local_to_utc(vf, tz, f"segments[{i}].valid_from")) if vf else start
+    seg_until = min(end, local_to_utc(vu, tz, f"segments[{i}].valid_until")) if vu else end
+    if seg_until < seg_from:
+        raise BundleRefused(f"invalid campaign: segments[{i}] window is empty or outside the campaign's")
     return Segment(
         name=name, channel=d.get("channel", str, check=lambda v: v in CHANNELS),
         benefit=parse_benefit(d.get("benefit", dict), f"segments[{i}].benefit"),
         code=d.get("code", str, "", check=lambda v: 3 <= len(normalize(v)) <= 32),
-        valid_from_utc=local_to_utc(vf, tz, f"segments[{i}].valid_from") if vf else start,
-        valid_until_utc=local_to_utc(vu, tz, f"segments[{i}].valid_until") if vu else end,
+        valid_from_utc=seg_from, valid_until_utc=seg_until,
         total_uses=d.get("total_uses", int, None, check=lambda v: v > 0),
         uses_per_customer=d.get("uses_per_customer", int, None, check=lambda v: v > 0),
         audience=d.get("audience", int, None, check=lambda v: v >= 0),
@@ -332,3 +336,8 @@ def normalize(code: str) -> str:
     """How typed codes are compared: case, spaces, dashes and underscores do not matter."""
     # str.replace is C-speed; this runs on every code check (see benchmarks/bench_codes.py).
     return code.upper().replace("-", "").replace(" ", "").replace("_", "").replace("\t", "").replace("\r", "").replace("\n", "")
+
+
+def group_key(name: str) -> str:
+    """Group names compare without case or extra spaces."""
+    return " ".join(name.split()).casefold()

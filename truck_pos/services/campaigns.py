@@ -95,6 +95,8 @@ class CampaignService:
 
     def install_bundle(self, raw: bytes, source: str = "file") -> BundleResult:
         """Verify, store and activate a bundle. Never raises on bad input."""
+        if isinstance(raw, str):
+            raw = raw.encode("utf-8")
         try:
             campaign = self._verify(raw)
         except BundleRefused as exc:

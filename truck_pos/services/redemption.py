@@ -16,14 +16,14 @@ from typing import Any
 import peewee
 
 from truck_pos.clock import Clock
-from truck_pos.domain.campaign import normalize
+from truck_pos.domain.campaign import Campaign, group_key, normalize
 from truck_pos.domain.codes import CheckContext, CodeRefused, CodeResult, UsageCounts
 from truck_pos.domain.order import Discount, Ticket, Totals
 from truck_pos.errors import InvalidInput
 from truck_pos.services.campaigns import CampaignService
 from truck_pos.services.register import RegisterService
 from truck_pos.store import outbox
-from truck_pos.store.campaign_models import Redemption
+from truck_pos.store.campaign_models import Customer, CustomerGroup, GroupMembership, Redemption
 from truck_pos.store.models import Order
 
 log = logging.getLogger(__name__)
@@ -70,7 +70,21 @@ class RedemptionService:
                 with self._lock:
                     self.usage = fresh
                 result = index.check(code_text, ctx, self.usage, self.campaigns.owner_key)
+        if not isinstance(result, CodeRefused):
+            result = self._check_group(result, index.campaign, ticket.customer_ref)
         return result
+
+    @staticmethod
+    def _check_group(result: CodeResult, campaign: Campaign, ticket_customer: str | None) -> CodeResult:
+        """A group segment's code is for members only: the ticket's customer must be in the group."""
+        segment = campaign.segment(result.segment)  # type: ignore[union-attr]
+        if segment is None or not segment.group:
+            return result
+        customer = result.customer_ref or ticket_customer  # type: ignore[union-attr]
+        member = customer is not None and (
+            GroupMembership.select().join(Customer).switch(GroupMembership).join(CustomerGroup)
+            .where((Customer.ref == customer) & (CustomerGroup.key == group_key(segment.group))).exists())
+        return result if member else CodeRefused(f"code for members of {segment.group} (attach the customer first)")
 
     def apply_code(self, ticket_id: str, code_text: str) -> CodeResult:
         """Check a code and, if it applies, add its discount to the ticket (refusals are values)."""

@@ -13,7 +13,7 @@ import uuid
 import peewee
 
 from truck_pos.clock import Clock
-from truck_pos.domain.campaign import parse_benefit
+from truck_pos.domain.campaign import group_key, parse_benefit
 from truck_pos.domain.codes import resolve_amount
 from truck_pos.domain.order import Discount, Ticket
 from truck_pos.errors import InvalidInput, NotFound
@@ -52,11 +52,6 @@ def normalize_phone(text: str | None, default_country: str = "1") -> str | None:
     if not 8 <= len(number) <= 15:
         raise InvalidInput(f"{text.strip()!r} does not look like a phone number")
     return "+" + number
-
-
-def group_key(name: str) -> str:
-    """Group names compare without case or extra spaces."""
-    return " ".join(name.split()).casefold()
 
 
 class RegistrationService:
