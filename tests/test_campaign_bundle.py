@@ -110,3 +110,17 @@ def test_non_canonical_base64_is_refused():
     raw = json.dumps(wrapper, sort_keys=True, separators=(",", ":")).encode()
     with pytest.raises(BundleRefused):
         verify_bundle(raw, [key.public_key()])
+
+
+@pytest.mark.parametrize("key_file", ["", "/nonexistent/owner.pub.pem"])
+def test_without_a_usable_public_key_the_register_runs_and_bundles_are_refused(tmp_path, clock, owner, key_file):
+    from truck_pos.bootstrap import build
+    from truck_pos.config import load_settings
+
+    settings = load_settings(env={"TRUCK_POS_STORE_PATH": str(tmp_path / "t.db"), "TRUCK_POS_SECURITY_CAMPAIGN_PUBLIC_KEY_FILE": key_file})
+    services = build(settings, clock=clock)
+    try:
+        result = services.campaigns.install_bundle(sign_bundle(demo_document(), owner))
+        assert not result.accepted and "campaign_public_key_file" in result.reason
+    finally:
+        services.close()
