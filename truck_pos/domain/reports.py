@@ -152,3 +152,27 @@ def group_activity(orders: Iterable[OrderRow], memberships: Mapping[str, list[st
             a[1].add(o.customer_ref)
             a[2] += o.net_cents
     return sorted((GroupActivity(g, s, v[0], len(v[1]), v[2]) for (g, s), v in acc.items()), key=lambda x: (x.group, -x.orders, x.stop))
+
+
+@dataclass(frozen=True)
+class DoubleUse:
+    """A personal code redeemed more often than allowed, e.g. at two trucks that were both offline."""
+
+    code: str
+    customer_ref: str | None
+    uses: int
+    trucks: tuple[str, ...]
+
+
+def double_uses(redemptions: Iterable[Mapping], allowed: int = 1) -> list[DoubleUse]:
+    """Flag personal codes used more than ``allowed`` times across trucks (rows: ``redemption`` outbox bodies)."""
+    seen: dict[str, dict[str, Mapping]] = defaultdict(dict)
+    for body in redemptions:
+        if body.get("kind") == "personal":
+            seen[body["code"]][body["redemption_id"]] = body  # replays of one redemption count once
+    flagged = []
+    for code, uses in seen.items():
+        if len(uses) > allowed:
+            bodies = sorted(uses.values(), key=lambda b: b.get("redeemed_at", ""))
+            flagged.append(DoubleUse(code, bodies[0].get("customer_ref"), len(uses), tuple(sorted({b["truck"] for b in bodies}))))
+    return sorted(flagged, key=lambda d: d.code)

@@ -9,11 +9,12 @@ from __future__ import annotations
 import logging
 import re
 import uuid
+from dataclasses import asdict
 
 import peewee
 
 from truck_pos.clock import Clock
-from truck_pos.domain.campaign import group_key, parse_benefit
+from truck_pos.domain.campaign import Benefit, group_key
 from truck_pos.domain.codes import resolve_amount
 from truck_pos.domain.order import Discount, Ticket
 from truck_pos.errors import InvalidInput, NotFound
@@ -140,7 +141,9 @@ class RegistrationService:
         with self.db.atomic():
             group = CustomerGroup.get_or_none(CustomerGroup.key == group_key(name))
             if group is None:
-                group = CustomerGroup.create(name=name, key=group_key(name), benefit=self._campaign_benefit(name), created_utc=now)
+                benefit = self._campaign_benefit(name)
+                group = CustomerGroup.create(name=name, key=group_key(name), created_utc=now,
+                                             benefit=asdict(benefit) if benefit else None)
             if GroupMembership.select().where((GroupMembership.customer == customer) & (GroupMembership.group == group)).exists():
                 return False
             GroupMembership.create(customer=customer, group=group, joined_utc=now, stop=self.stop)
@@ -148,12 +151,12 @@ class RegistrationService:
                                           "stop": self.stop, "joined_at": now.isoformat()}, now=now)
         return True
 
-    def _campaign_benefit(self, name: str) -> dict | None:
+    def _campaign_benefit(self, name: str) -> Benefit | None:
+        """The active campaign's benefit for this group, if it names one."""
         campaign = self.campaigns.active_campaign()
         for group_name, benefit in campaign.groups if campaign else ():
             if group_key(group_name) == group_key(name) and benefit is not None:
-                return {"kind": benefit.kind, "percent": benefit.percent, "amount_cents": benefit.amount_cents,
-                        "sku": benefit.sku, "min_spend_cents": benefit.min_spend_cents}
+                return benefit
         return None
 
     def groups_of(self, customer_ref: str) -> list[str]:
@@ -167,9 +170,10 @@ class RegistrationService:
         query = (GroupMembership.select(GroupMembership, CustomerGroup).join(CustomerGroup)
                  .switch(GroupMembership).join(Customer).where(Customer.ref == ticket.customer_ref))
         for m in query:
-            if not m.group.benefit:
+            # The active campaign decides; the benefit stored when the group was made is the fallback.
+            benefit = self._campaign_benefit(m.group.name) or (Benefit(**m.group.benefit) if m.group.benefit else None)
+            if benefit is None:
                 continue
-            benefit = parse_benefit({k: v for k, v in m.group.benefit.items() if v not in (0, "")} | {"kind": m.group.benefit["kind"]}, "group")
             amount = resolve_amount(benefit, ticket.lines)
             if isinstance(amount, int) and (best is None or amount > best.amount_cents):
                 best = Discount(f"{m.group.name}: {benefit.describe()}", amount, segment=f"group:{m.group.name}", source="group")
