@@ -185,3 +185,11 @@ def test_a_segment_window_never_reaches_outside_the_campaign(clock):
     doc["segments"][0].update(valid_from="2027-01-01T00:00", valid_until="2027-01-02T00:00")
     with pytest.raises(BundleRefused, match="segments\\[0\\] window"):
         parse_campaign(doc, "America/Chicago")
+
+
+def test_code_on_an_empty_or_partly_paid_ticket_is_refused_plainly(svc):
+    tid = svc.register.open_ticket().id
+    assert svc.redemption.apply_code(tid, "FB-LIKE-10").reason == "add the items first, then the code"
+    svc.register.add_item(tid, "bowl-burrito")
+    svc.register.add_tender(tid, "cash", 500)
+    assert svc.redemption.apply_code(tid, "FB-LIKE-10").reason.startswith("payment has started")

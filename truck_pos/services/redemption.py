@@ -57,6 +57,10 @@ class RedemptionService:
         index = self.campaigns.code_index()
         if index is None:
             return CodeRefused("unknown code (no campaign is active)")
+        if not ticket.lines:
+            return CodeRefused("add the items first, then the code")
+        if ticket.tenders:
+            return CodeRefused("payment has started; clear the payment before adding a code")
         if normalize(code_text) in {r["code"] for r in ticket.meta.get(META_KEY, [])}:
             return CodeRefused("that code is already on this ticket")
         ctx = CheckContext(self.clock.now(), self.timezone, self.truck_id, ticket.lines, ticket.customer_ref,
