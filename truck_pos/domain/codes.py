@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import cached_property
 from typing import NamedTuple
@@ -225,8 +225,6 @@ def _uses(n: int) -> str:
 
 
 def _with_per_customer(seg: Segment, n: int) -> Segment:
-    from dataclasses import replace
-
     return replace(seg, uses_per_customer=n)
 
 

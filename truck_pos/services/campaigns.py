@@ -113,15 +113,21 @@ class CampaignService:
                                         f"{campaign.issued_at_utc:%Y-%m-%d %H:%M} UTC)", campaign.id)
                 if campaign.document == current.document:
                     return BundleResult(True, f"campaign {campaign.id} is already active", campaign.id)
-            now = self.clock.now()
-            with self.db.atomic():
-                CampaignBundle.update(active=False).where(CampaignBundle.active == True).execute()  # noqa: E712
-                CampaignBundle.create(campaign_id=campaign.id, raw=bytes(raw), issued_utc=campaign.issued_at_utc,
-                                      installed_utc=now, source=source, active=True)
+            try:
+                self._store(campaign, raw, source)
+            except peewee.DatabaseError as exc:
+                log.exception("campaign %s could not be stored", campaign.id)
+                return BundleResult(False, f"could not store campaign {campaign.id} ({exc}); the previous one stays", campaign.id)
             self._active = (campaign, CodeIndex(campaign))
         log.info("campaign %s installed from %s", campaign.id, source)
         self._notify(campaign.document)
         return BundleResult(True, f"campaign {campaign.id} installed ({len(campaign.segments)} segments)", campaign.id)
+
+    def _store(self, campaign: Campaign, raw: bytes, source: str) -> None:
+        with self.db.atomic():
+            CampaignBundle.update(active=False).where(CampaignBundle.active == True).execute()  # noqa: E712
+            CampaignBundle.create(campaign_id=campaign.id, raw=bytes(raw), issued_utc=campaign.issued_at_utc,
+                                  installed_utc=self.clock.now(), source=source, active=True)
 
     def _verify(self, raw: bytes) -> Campaign:
         document = verify_bundle(raw, self.public_keys)
