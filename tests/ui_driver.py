@@ -1,0 +1,113 @@
+"""Runs the real Kivy app in this process and drives it through its widgets (used by test_ui.py).
+
+Usage: python ui_driver.py SCENARIO DB_PATH OUTPUT_DIR
+Writes OUTPUT_DIR/<scenario>.json with what the scenario observed and PNG screenshots.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from pathlib import Path
+
+os.environ.setdefault("KIVY_NO_ARGS", "1")
+os.environ.setdefault("KIVY_NO_CONSOLELOG", "1")
+
+from truck_pos.__main__ import configure_kivy  # noqa: E402
+
+configure_kivy(fullscreen=False, size=os.environ.get("UI_SIZE", "800x480"))
+
+from kivy.clock import Clock  # noqa: E402
+from kivy.core.window import Window  # noqa: E402
+
+from truck_pos.bootstrap import build  # noqa: E402
+from truck_pos.config import load_settings  # noqa: E402
+from truck_pos.ui.app import TruckPosApp  # noqa: E402
+
+
+def find_button(root, text: str):
+    """The first enabled button whose text starts with ``text`` (walks the real widget tree, popups included)."""
+    for widget in list(Window.children) + [root]:
+        for w in widget.walk():
+            if hasattr(w, "trigger_action") and str(getattr(w, "text", "")).startswith(text) and not w.disabled:
+                return w
+    raise LookupError(f"no enabled button {text!r} on screen")
+
+
+def tap(app, text: str) -> None:
+    find_button(app.root, text).trigger_action(duration=0)
+
+
+def screenshot(out: Path, name: str) -> None:
+    """Save the whole window (popups included) as OUTPUT_DIR/<name>.png."""
+    made = Window.screenshot(name=str(out / f"{name}-tmp.png"))  # Kivy adds a counter to the name
+    os.replace(made, out / f"{name}.png")
+
+
+def scenario_ring_up_cash(app, out: Path, result: dict):
+    """Tap two tacos and a drink, pay cash with a quick $20 button, see the change."""
+    yield lambda: tap(app, "Al Pastor Taco")
+    yield lambda: tap(app, "Al Pastor Taco")
+    yield lambda: tap(app, "Drinks")
+    yield lambda: tap(app, "Horchata")
+    yield lambda: result.update(totals=app.register_screen.totals.text)
+    yield lambda: screenshot(out, "register_ticket")
+    yield lambda: tap(app, "Cash")
+    yield lambda: screenshot(out, "register_cash")
+    yield lambda: tap(app, "$20.00")
+    yield lambda: result.update(message=app.register_screen.message.text)
+    yield lambda: screenshot(out, "register_paid")
+
+
+def scenario_short_cash_is_refused(app, out: Path, result: dict):
+    """Typing less cash than due shows the reason and keeps the ticket."""
+    yield lambda: tap(app, "Bowls")
+    yield lambda: tap(app, "Loaded Nachos")
+    yield lambda: tap(app, "Cash")
+    yield lambda: tap(app, "5")
+    yield lambda: tap(app, "00")
+    yield lambda: tap(app, "Take cash")
+    yield lambda: result.update(message=app.register_screen.message.text, lines=len(app.register_screen.ticket.lines))
+    yield lambda: screenshot(out, "register_short_cash")
+    yield lambda: tap(app, "Cancel")
+    yield lambda: tap(app, "Card")
+    yield lambda: result.update(after_card=app.register_screen.message.text)
+
+
+SCENARIOS = {name[len("scenario_"):]: fn for name, fn in globals().items() if name.startswith("scenario_")}
+
+
+def main(name: str, db_path: str, out_dir: str) -> int:
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    services = build(load_settings(env={"TRUCK_POS_STORE_PATH": db_path, "TRUCK_POS_TRUCK_NAME": "Taco Cloud"}))
+    app = TruckPosApp(services)
+    result: dict = {"scenario": name, "ok": False}
+    steps = None
+
+    def step(dt):
+        nonlocal steps
+        try:
+            if steps is None:
+                steps = SCENARIOS[name](app, out, result)
+            action = next(steps)
+            action()
+            Clock.schedule_once(step, 0.15)
+        except StopIteration:
+            result["ok"] = True
+            app.stop()
+        except Exception:
+            result["error"] = traceback.format_exc()
+            app.stop()
+
+    Clock.schedule_once(step, 0.5)
+    app.run()
+    services.close()
+    (out / f"{name}.json").write_text(json.dumps(result, indent=2))
+    return 0 if result["ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(*sys.argv[1:4]))
