@@ -46,6 +46,6 @@ def build(settings: Settings, *, clock: Clock | None = None, load_demo: bool = T
         menu.load(demo_menu())
     staff = StaffService(db, clock)
     t = settings.truck
-    register = RegisterService(db, clock, staff, truck_id=t.id, timezone=t.timezone, tax_mode=t.tax_mode,
+    register = RegisterService(db, clock, staff, menu, truck_id=t.id, timezone=t.timezone, tax_mode=t.tax_mode,
                                stop=t.stop, day_start_hour=t.business_day_start_hour)
     return Services(settings=settings, db=db, clock=clock, menu=menu, staff=staff, register=register, extras=dict(overrides))
