@@ -156,3 +156,15 @@ def test_day_summary_counts_sales_by_tender(services):
     summary = services.register.day_summary()
     assert summary["orders"] == 2
     assert summary["sales_cents"] == summary["by_tender"]["cash"] + summary["by_tender"]["card"]
+
+
+def test_a_sold_out_flag_set_by_another_process_reaches_the_register(services, settings):
+    import sqlite3
+
+    ring(services, "taco-fish")  # index built
+    other = sqlite3.connect(settings.database_path)
+    other.execute("UPDATE menu_item SET sold_out = 1 WHERE sku = 'taco-fish'")
+    other.commit()
+    other.close()
+    with pytest.raises(InvalidInput, match="sold out"):
+        ring(services, "taco-fish")
