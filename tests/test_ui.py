@@ -38,9 +38,10 @@ def display():
     proc.wait(10)
 
 
-def run_scenario(name: str, tmp_path: Path, output_dir: Path, display: str) -> dict:
+def run_scenario(name: str, tmp_path: Path, output_dir: Path, display: str, login: bool = False) -> dict:
     db = tmp_path / "ui.db"
-    env = {**os.environ, "DISPLAY": display, "PYTHONPATH": str(ROOT), "KIVY_HOME": str(tmp_path / "kivy")}
+    env = {**os.environ, "DISPLAY": display, "PYTHONPATH": str(ROOT), "KIVY_HOME": str(tmp_path / "kivy"),
+           "UI_LOGIN": "1" if login else "0"}
     proc = subprocess.run([sys.executable, str(DRIVER), name, str(db), str(output_dir)], env=env,
                           capture_output=True, text=True, timeout=120)
     result_file = output_dir / f"{name}.json"
@@ -78,3 +79,14 @@ def test_short_cash_shows_the_reason_and_keeps_the_ticket(tmp_path, output_dir, 
     assert result["after_card"].startswith("Order #1 paid by card")
     [order] = orders(result["db"])
     assert [t.kind for t in order.tenders] == ["card"]
+
+
+def test_login_then_a_void_needs_a_manager_pin(tmp_path, output_dir, display):
+    result = run_scenario("login_and_manager_void", tmp_path, output_dir, display, login=True)
+    assert result["wrong_pin"] == "Wrong PIN"
+    assert (result["after_login"], result["staff"]) == ("register", "Sam")
+    assert result["staff_void"] == "Void needs a manager PIN"
+    assert result["manager_void"] == "Order voided"
+    assert result["after_lock"] == "login"
+    [order] = orders(result["db"])
+    assert order.status == "voided" and order.staff.name == "Sam"

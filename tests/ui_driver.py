@@ -28,12 +28,19 @@ from truck_pos.ui.app import TruckPosApp  # noqa: E402
 
 
 def find_button(root, text: str):
-    """The first enabled button whose text starts with ``text`` (walks the real widget tree, popups included)."""
-    for widget in list(Window.children) + [root]:
-        for w in widget.walk():
-            if hasattr(w, "trigger_action") and str(getattr(w, "text", "")).startswith(text) and not w.disabled:
+    """An enabled button showing ``text`` (exact match first, else prefix), popups first, then the screen."""
+    buttons = [w for top in Window.children for w in top.walk(restrict=True)
+               if hasattr(w, "trigger_action") and not w.disabled]
+    for match in (lambda t: t == text, lambda t: t.startswith(text)):
+        for w in buttons:
+            if match(str(getattr(w, "text", ""))):
                 return w
     raise LookupError(f"no enabled button {text!r} on screen")
+
+
+def type_digits(app, digits: str):
+    for d in digits:
+        yield lambda d=d: tap(app, d)
 
 
 def tap(app, text: str) -> None:
@@ -76,6 +83,36 @@ def scenario_short_cash_is_refused(app, out: Path, result: dict):
     yield lambda: result.update(after_card=app.register_screen.message.text)
 
 
+def scenario_login_and_manager_void(app, out: Path, result: dict):
+    """Wrong PIN, staff login, sell, void refused for staff, approved by manager, lock."""
+    app.services.staff.add("Sam", "1234", "staff")
+    app.services.staff.add("Maria", "9999", "manager")
+    yield lambda: screenshot(out, "login")
+    yield from type_digits(app, "4321")
+    yield lambda: tap(app, "Log in")
+    yield lambda: result.update(wrong_pin=app.login_screen.message.text)
+    yield from type_digits(app, "1234")
+    yield lambda: tap(app, "Log in")
+    yield lambda: result.update(after_login=app.screens.current, staff=app.staff.name)
+    yield lambda: tap(app, "Bowls")
+    yield lambda: tap(app, "Quesadilla")
+    yield lambda: tap(app, "Card")
+    yield lambda: tap(app, "Orders")
+    yield lambda: tap(app, "#1")
+    yield lambda: tap(app, "Void")
+    yield from type_digits(app, "1234")
+    yield lambda: tap(app, "Approve void")
+    yield lambda: result.update(staff_void=app.screens.current_screen.message.text)
+    yield lambda: tap(app, "Void")
+    yield from type_digits(app, "9999")
+    yield lambda: screenshot(out, "manager_pin")
+    yield lambda: tap(app, "Approve void")
+    yield lambda: result.update(manager_void=app.screens.current_screen.message.text)
+    yield lambda: screenshot(out, "orders_voided")
+    yield lambda: tap(app, "Lock")
+    yield lambda: result.update(after_lock=app.screens.current)
+
+
 SCENARIOS = {name[len("scenario_"):]: fn for name, fn in globals().items() if name.startswith("scenario_")}
 
 
@@ -83,7 +120,7 @@ def main(name: str, db_path: str, out_dir: str) -> int:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     services = build(load_settings(env={"TRUCK_POS_STORE_PATH": db_path, "TRUCK_POS_TRUCK_NAME": "Taco Cloud"}))
-    app = TruckPosApp(services)
+    app = TruckPosApp(services, require_login=os.environ.get("UI_LOGIN", "0") == "1")
     result: dict = {"scenario": name, "ok": False}
     steps = None
 

@@ -1,6 +1,9 @@
-"""The Kivy application: a status bar over a ScreenManager of screens, wired to the services."""
+"""The Kivy application: a status/nav bar over a ScreenManager of screens, wired to the services."""
 
 from __future__ import annotations
+
+import logging
+import time
 
 from kivy.app import App
 from kivy.clock import Clock
@@ -11,37 +14,93 @@ from kivy.uix.screenmanager import NoTransition, ScreenManager
 
 from truck_pos.domain.calendar import local
 from truck_pos.ui import theme
+from truck_pos.ui.login_screen import LoginScreen
+from truck_pos.ui.orders_screen import OrdersScreen
 from truck_pos.ui.register_screen import RegisterScreen
-from truck_pos.ui.widgets import Panel
+from truck_pos.ui.widgets import Panel, TouchButton
+
+log = logging.getLogger(__name__)
 
 
 class TruckPosApp(App):
     """The touchscreen register. Takes the already-built services; never reads config itself."""
 
-    def __init__(self, services, **kwargs):
+    def __init__(self, services, *, require_login: bool = True, **kwargs):
         super().__init__(**kwargs)
         self.services = services
-        self.staff = None  # logged-in StaffMember (login screen comes with the full UI)
+        self.staff = None  # the logged-in StaffMember
+        self.require_login = require_login
         self.title = f"truck_pos — {services.settings.truck.name}"
+        self._last_touch = time.monotonic()
 
+    # --- layout ----------------------------------------------------------------------------
     def build(self):
         Window.clearcolor = theme.BG
         root = BoxLayout(orientation="vertical")
-        bar = Panel(size_hint_y=None, height=theme.TOUCH * 0.6, padding=(8, 0))
-        self.status = Label(halign="left", valign="middle", font_size=theme.FONT * 0.9)
+        bar = Panel(size_hint_y=None, height=theme.TOUCH * 0.75, padding=(6, 2), spacing=4)
+        self.status = Label(halign="left", valign="middle", font_size=theme.FONT * 0.85, markup=True)
         self.status.bind(size=lambda w, s: setattr(w, "text_size", s))
         bar.add_widget(self.status)
+        self.nav: dict[str, TouchButton] = {}
+        for name, text in self.nav_items():
+            b = TouchButton(text, color=theme.BUTTON, size_hint_x=None, width=theme.TOUCH * 1.6, size_hint_min_y=None,
+                            font_size=theme.FONT * 0.9)
+            b.bind(on_release=lambda btn, n=name: self.go(n))
+            self.nav[name] = b
+            bar.add_widget(b)
         root.add_widget(bar)
         self.screens = ScreenManager(transition=NoTransition())
+        self.login_screen = LoginScreen(self)
         self.register_screen = RegisterScreen(self)
+        self.screens.add_widget(self.login_screen)
         self.screens.add_widget(self.register_screen)
+        self.screens.add_widget(OrdersScreen(self))
         root.add_widget(self.screens)
+        Window.bind(on_touch_down=self._touched)
+        self.lock() if self.require_login else self.go("register")
         self.refresh_status()
         Clock.schedule_interval(lambda dt: self.refresh_status(), 1.0)
+        Clock.schedule_interval(lambda dt: self._check_auto_lock(), 5.0)
         return root
 
+    def nav_items(self) -> list[tuple[str, str]]:
+        return [("register", "Register"), ("orders", "Orders"), ("lock", "Lock")]
+
+    # --- navigation and login --------------------------------------------------------------
+    def go(self, name: str) -> None:
+        if name == "lock":
+            self.lock()
+            return
+        if self.require_login and self.staff is None:
+            name = "login"
+        self.screens.current = name
+        for n, b in self.nav.items():
+            b.background_color = theme.ACCENT if n == name else theme.BUTTON
+            b.disabled = self.screens.current == "login" and n != "lock"
+
+    def logged_in(self, member) -> None:
+        self.staff = member
+        self._last_touch = time.monotonic()
+        self.go("register")
+
+    def lock(self) -> None:
+        self.staff = None
+        self.screens.current = "login"
+        for b in self.nav.values():
+            b.disabled = True
+
+    def _touched(self, *args) -> None:
+        self._last_touch = time.monotonic()
+
+    def _check_auto_lock(self) -> None:
+        limit = self.services.settings.security.auto_lock_s
+        if self.require_login and self.staff is not None and limit > 0 and time.monotonic() - self._last_touch > limit:
+            log.info("auto-lock after %s s without a touch", limit)
+            self.lock()
+
+    # --- status bar ------------------------------------------------------------------------
     def refresh_status(self) -> None:
         s = self.services.settings
         now = local(self.services.clock.now(), s.truck.timezone)
-        who = self.staff.name if self.staff else "no one logged in"
-        self.status.text = f"{s.truck.name} · {s.truck.stop} · {now:%H:%M} · {who}"
+        who = self.staff.name if self.staff else "locked"
+        self.status.text = f"[b]{s.truck.name}[/b] · {s.truck.stop} · {now:%H:%M} · {who}"
