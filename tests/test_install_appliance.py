@@ -129,3 +129,30 @@ def test_changed_unit_file_is_put_back(tmp_path: Path) -> None:
     out = run(tmp_path)
     assert "changed: update /etc/systemd/system/truck-pos.service" in out and "1 change(s) made" in out
     assert unit.read_bytes() == good
+
+
+def test_a_provisioned_bundle_is_installed_privately_and_only_once(tmp_path: Path) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from truck_pos.cli.provision import ProvisionRequest, provision
+
+    public = tmp_path / "campaign_public.pem"
+    public.write_bytes(Ed25519PrivateKey.generate().public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    done = provision(ProvisionRequest(out_dir=tmp_path / "owner", campaign_public_key=public, truck_id="truck-07",
+                                      passwd_file=tmp_path / "owner/passwd", acl_file=tmp_path / "owner/acl"))
+    root = tmp_path / "root"
+    root.mkdir()
+    out = run(root, "--bundle", str(done.bundle))
+    etc = root / "etc/truck_pos"
+    modes = {name: (etc / name).stat().st_mode & 0o777 for name in ("truck.ini", "mqtt-password", "claim.key", "campaign_public.pem")}
+    assert modes == {"truck.ini": 0o640, "mqtt-password": 0o600, "claim.key": 0o600, "campaign_public.pem": 0o644}
+    for name in modes:
+        assert (etc / name).read_bytes() == (done.bundle / name).read_bytes()
+    assert "chown truckpos:truckpos /etc/truck_pos/claim.key" in out
+    for secret in ((done.bundle / "mqtt-password").read_text().strip(), (done.bundle / "claim.key").read_bytes().hex()):
+        assert secret not in out
+    before = snapshot(root)
+    assert NOTHING in run(root, "--bundle", str(done.bundle))
+    assert snapshot(root) == before
