@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import logging
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -125,11 +126,31 @@ def test_python_hash_is_the_one_mosquitto_passwd_writes(tmp_path: Path) -> None:
 
 def test_the_scripts_provision_wrapper_runs_the_same_command(tmp_path, owner_keys) -> None:
     script = Path(__file__).resolve().parent.parent / "scripts" / "provision"
-    import sys
-
     done = subprocess.run([sys.executable, str(script), "--out", str(tmp_path / "out"), "--truck-id", "truck-09",
                            "--campaign-public-key", str(owner_keys["public"])], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     bundle = tmp_path / "out" / "truck-09"
     for secret in secrets_of(bundle):
         assert secret not in done.stdout + done.stderr
+
+
+def test_key_files_readable_by_others_or_malformed_are_refused(tmp_path: Path) -> None:
+    from truck_pos.errors import ConfigError
+    from truck_pos.keyfiles import write_private_file
+
+    claim, password = tmp_path / "claim.key", tmp_path / "mqtt-password"
+    write_private_file(claim, b"\x01" * 32)
+    write_private_file(password, b"  not-a-real-secret \n")
+    assert read_claim_key(claim) == b"\x01" * 32 and read_mqtt_password(password) == "not-a-real-secret"
+    claim.chmod(0o644)
+    with pytest.raises(ConfigError, match="chmod 600"):
+        read_claim_key(claim)
+    write_private_file(claim, b"\x01" * 16, replace=True)
+    assert claim.stat().st_mode & 0o777 == 0o600
+    with pytest.raises(ConfigError, match="16 bytes, expected 32"):
+        read_claim_key(claim)
+    write_private_file(password, b"\n", replace=True)
+    with pytest.raises(ConfigError, match="empty"):
+        read_mqtt_password(password)
+    with pytest.raises(ConfigError, match="cannot be read"):
+        read_mqtt_password(tmp_path / "missing")
