@@ -143,8 +143,10 @@ def test_a_provisioned_bundle_is_installed_privately_and_only_once(tmp_path: Pat
     done = provision(ProvisionRequest(out_dir=tmp_path / "owner", campaign_public_key=public, truck_id="truck-07",
                                       passwd_file=tmp_path / "owner/passwd", acl_file=tmp_path / "owner/acl"))
     root = tmp_path / "root"
-    root.mkdir()
+    (root / "etc/truck_pos").mkdir(parents=True)
+    (root / "etc/truck_pos/truck.ini").write_text("[printer]\nkind = usb\n")  # edited on the truck before
     out = run(root, "--bundle", str(done.bundle))
+    assert (root / "etc/truck_pos/truck.ini.old").read_text() == "[printer]\nkind = usb\n"
     etc = root / "etc/truck_pos"
     modes = {name: (etc / name).stat().st_mode & 0o777 for name in ("truck.ini", "mqtt-password", "claim.key", "campaign_public.pem")}
     assert modes == {"truck.ini": 0o640, "mqtt-password": 0o600, "claim.key": 0o600, "campaign_public.pem": 0o644}
