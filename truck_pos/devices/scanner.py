@@ -87,8 +87,9 @@ class SerialScanner:
         self._queue: queue.Queue[str] = queue.Queue()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._error = "Scanner not started"
+        self._error = "Scanner starting"
         self._connected = threading.Event()
+        self._tried = threading.Event()  # the first open attempt is over (read waits for it)
 
     @property
     def state(self) -> str:
@@ -115,6 +116,7 @@ class SerialScanner:
 
     def read(self, timeout: float | None = None) -> str | None:
         """The next scan, or None after ``timeout``; raises DeviceUnavailable if unplugged and nothing is queued."""
+        self._tried.wait(timeout)
         try:
             return self._queue.get(timeout=timeout) if self._connected.is_set() else self._queue.get_nowait()
         except queue.Empty:
@@ -135,10 +137,12 @@ class SerialScanner:
                 port = self._open_port(self.port, baudrate=self.baudrate, timeout=0.2)
             except (serial.SerialException, OSError, ValueError) as exc:
                 self._unavailable(exc)
+                self._tried.set()
                 self._stop.wait(self.reconnect_s)
                 continue
             try:
                 self._connected.set()
+                self._tried.set()
                 log.info("scanner on %s", self.port)
                 self._read_port(port)
             except (serial.SerialException, OSError) as exc:
@@ -159,7 +163,7 @@ class SerialScanner:
                     log.debug("scanner repeat ignored")
 
     def _unavailable(self, exc: BaseException) -> None:
-        message = "Scanner unplugged - pickup codes can be typed in"
+        message = f"Scanner unplugged or not found ({self.port}) - pickup codes can be typed in"
         if message != self._error:
             log.warning("%s (%s: %s)", message, self.port, exc)
         self._error = message
