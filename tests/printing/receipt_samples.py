@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 from truck_pos.devices.printer import render_bytes
 from truck_pos.domain.claims import make_claim
-from truck_pos.domain.receipt import (DiscountLine, Document, ItemLine, ReceiptData, TenderLine, render_kitchen_ticket,
-                                      render_receipt)
+from truck_pos.domain.order import TenderEntry
+from truck_pos.domain.receipt import DiscountLine, Document, ItemLine, ReceiptData, render_kitchen_ticket, render_receipt
 
 FAKE_KEY = b"example-claim-key-not-a-secret!!"  # fixed so goldens are stable; real keys are random
 ORDER_UUID = "5b3c1f0e-8a7d-4c2b-9e6f-0123456789ab"
@@ -29,7 +29,7 @@ SAMPLE = ReceiptData(
     ),
     subtotal_cents=3699, tax_cents=284, total_cents=3613, tax_mode="exclusive",
     discounts=(DiscountLine("First hour 10% off", 370, code="EARLY10", segment="registered_nearby"),),
-    tenders=(TenderLine("cash", 3613, 4000, 387),),
+    tenders=(TenderEntry("cash", 3613, 4000, 387),),
     claim=CLAIM,
     registration_url="https://example.invalid/r/truck-demo",
     note="Allergy: peanuts",

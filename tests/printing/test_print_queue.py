@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from dataclasses import replace
+
 from escpos_decode import decode
+from truck_pos.bootstrap import build
+from truck_pos.devices.printer import EscposPrinter, build_printer
 from truck_pos.domain.order import ModifierChoice, TenderEntry, Ticket, TicketLine
 from truck_pos.store.models import Order
 from truck_pos.store.outbox import Outbox
@@ -68,52 +73,39 @@ def test_a_mobile_order_prints_only_a_kitchen_ticket_marked_mobile(wired, roll):
     assert "   + No onions" in kitchen.texts and any("Call me" in t for t in kitchen.texts)
 
 
-def test_a_file_printer_receives_the_bytes(settings, clock, tmp_path):
-    from dataclasses import replace
-
-    from truck_pos.bootstrap import build
-    from truck_pos.devices.printer import build_printer
-
-    out = tmp_path / "printer.bin"
-    printer = build_printer(replace(settings.printer, kind="file", file_path=str(out), paper_mm=58, profile="POS-5890"))
-    assert printer.columns == 32
+@contextmanager
+def file_printer_services(settings, clock, **printer_settings):
+    """Services printing through the real python-escpos File printer, with one card order already paid."""
+    printer = build_printer(replace(settings.printer, kind="file", **printer_settings))
     svc = build(settings, clock=clock, printer=printer, print_autostart=False)
     try:
         ticket = svc.register.open_ticket()
         svc.register.add_item(ticket.id, "taco-fish")
         svc.register.pay_card(ticket.id)
-        assert svc.printing.run_once() == 2
-        printer.close()
-        decoded = decode(out.read_bytes())
-        assert decoded.max_columns() <= 32 and len(decoded.qr_payloads) == 1
+        yield svc
     finally:
         svc.close()
+
+
+def test_a_file_printer_receives_the_bytes(settings, clock, tmp_path):
+    out = tmp_path / "printer.bin"
+    with file_printer_services(settings, clock, file_path=str(out), paper_mm=58, profile="POS-5890") as svc:
+        assert svc.printing.printer.columns == 32
+        assert svc.printing.run_once() == 2
+        svc.printing.printer.close()
+        decoded = decode(out.read_bytes())
+        assert decoded.max_columns() <= 32 and len(decoded.qr_payloads) == 1
 
 
 def test_an_unreachable_printer_is_a_state_not_a_crash(settings, clock, tmp_path):
-    from dataclasses import replace
-
-    from truck_pos.bootstrap import build
-    from truck_pos.devices.printer import build_printer
-
-    printer = build_printer(replace(settings.printer, kind="file", file_path=str(tmp_path / "no" / "such" / "lp0")))
-    svc = build(settings, clock=clock, printer=printer, print_autostart=False)
-    try:
-        ticket = svc.register.open_ticket()
-        svc.register.add_item(ticket.id, "taco-fish")
-        svc.register.pay_card(ticket.id)
+    with file_printer_services(settings, clock, file_path=str(tmp_path / "no" / "such" / "lp0")) as svc:
         assert svc.printing.run_once() == 0
         state = svc.printing.printer_state()
         assert not state.ok and "Printer not found" in state.message and state.pending_jobs == 2
-    finally:
-        svc.close()
 
 
 def test_the_background_worker_prints_after_the_order_commits(settings, clock, roll):
     import time
-
-    from truck_pos.bootstrap import build
-    from truck_pos.devices.printer import EscposPrinter
 
     svc = build(settings, clock=clock, printer=EscposPrinter(roll.device, columns=48))
     try:

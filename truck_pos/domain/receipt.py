@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Literal, Union
 
 from truck_pos.domain.money import format_cents
+from truck_pos.domain.order import TenderEntry
 
 Align = Literal["left", "center", "right"]
 COLUMNS_BY_PAPER_MM = {58: 32, 80: 48}
@@ -74,16 +75,6 @@ class DiscountLine:
 
 
 @dataclass(frozen=True)
-class TenderLine:
-    """Money taken."""
-
-    kind: str
-    amount_cents: int
-    tendered_cents: int
-    change_cents: int = 0
-
-
-@dataclass(frozen=True)
 class ReceiptData:
     """Everything a receipt or kitchen ticket shows, already in the truck's local time."""
 
@@ -99,7 +90,7 @@ class ReceiptData:
     total_cents: int
     tax_mode: str = "exclusive"
     discounts: tuple[DiscountLine, ...] = ()
-    tenders: tuple[TenderLine, ...] = ()
+    tenders: tuple[TenderEntry, ...] = ()
     claim: str = ""
     registration_url: str = ""
     note: str = ""

@@ -23,9 +23,8 @@ import peewee
 from truck_pos.clock import Clock
 from truck_pos.devices.printer import ReceiptPrinter
 from truck_pos.domain.calendar import local
-from truck_pos.domain.order import Ticket, Totals
-from truck_pos.domain.receipt import (DiscountLine, Document, ItemLine, ReceiptData, TenderLine, render_kitchen_ticket,
-                                      render_receipt)
+from truck_pos.domain.order import TenderEntry, Ticket, Totals
+from truck_pos.domain.receipt import DiscountLine, Document, ItemLine, ReceiptData, render_kitchen_ticket, render_receipt
 from truck_pos.errors import DeviceUnavailable, NotFound
 from truck_pos.services.claim_key import claim_for
 from truck_pos.store.models import Order, OrderLine
@@ -53,7 +52,7 @@ def receipt_data(order: Order, *, truck_name: str, timezone: str, claim: str = "
         for ln in order.lines.order_by(OrderLine.position)
     )
     discounts = tuple(DiscountLine(d.label, d.amount_cents, d.code, d.segment) for d in order.discounts)
-    tenders = tuple(TenderLine(t.kind, t.amount_cents, t.tendered_cents, t.change_cents)
+    tenders = tuple(TenderEntry(t.kind, t.amount_cents, t.tendered_cents, t.change_cents)
                     for t in order.tenders if t.amount_cents > 0)
     return ReceiptData(
         truck_name=truck_name, stop=order.stop, local_time=local(order.paid_utc or order.created_utc, timezone),
