@@ -118,3 +118,12 @@ def test_the_background_worker_prints_after_the_order_commits(settings, clock, r
         assert len(roll.jobs) == 2
     finally:
         svc.close()
+
+
+def test_a_campaign_registration_link_adds_a_second_qr(wired, roll, ring_up):
+    wired.printing.registration_url = lambda order: f"https://example.invalid/join?o={order.number}"
+    paid = ring_up("taco-fish")
+    wired.printing.run_once()
+    receipt = decode(roll.jobs[0])
+    assert receipt.qr_payloads[1] == f"https://example.invalid/join?o={paid.order_number}"
+    assert "Join our list for deals:" in receipt.texts

@@ -25,7 +25,7 @@ MAX_CLAIM_CHARS = 200
 class Claim:
     """A verified claim: which order of which truck and day."""
 
-    truck_id: str  # as printed (upper case); compare with truck ids case-insensitively
+    truck_id: str  # as printed: upper case, dots and spaces turned into dashes
     business_day: date
     number: int
     order_uuid: str
@@ -51,18 +51,17 @@ def _sign(body: str, key: bytes) -> str:
     return _b32(hmac.new(key, body.encode("ascii"), hashlib.sha256).digest()[:SIG_BYTES])
 
 
-def _check_truck_id(truck_id: str) -> str:
-    truck = truck_id.strip().upper()
-    if not truck or "." in truck or not truck.isascii() or not truck.isprintable() or " " in truck:
-        raise ValueError(f"truck id {truck_id!r} cannot go into a claim code (no dots, spaces or non-ASCII)")
-    return truck
+def _truck_field(truck_id: str) -> str:
+    """The truck id as it appears in a claim: upper case, dots and spaces as dashes, ASCII only."""
+    text = "-".join(truck_id.strip().upper().replace(".", " ").split())
+    return "".join(ch if ch.isascii() and ch.isprintable() else "-" for ch in text) or "-"
 
 
 def make_claim(key: bytes, truck_id: str, business_day: date, number: int, order_uuid: str) -> str:
     """The signed claim text for one order (deterministic: a reprint gives the same code)."""
     if not key:
         raise ValueError("a claim key is required")
-    body = ".".join((PREFIX, _check_truck_id(truck_id), business_day.strftime("%Y%m%d"), str(int(number)),
+    body = ".".join((PREFIX, _truck_field(truck_id), business_day.strftime("%Y%m%d"), str(int(number)),
                      _b32(uuid.UUID(order_uuid).bytes)))
     return f"{body}.{_sign(body, key)}"
 
@@ -82,7 +81,7 @@ def verify_claim(text: str, key: bytes, truck_id: str) -> Claim | ClaimRefused:
         day = number = order = None
     if day is None or number is None or order is None:
         return ClaimRefused("Pickup code is damaged or incomplete - ask for the order number", "not_a_claim")
-    if truck != truck_id.strip().upper():
+    if truck != _truck_field(truck_id):
         return ClaimRefused(f"This pickup code is for another truck ({truck})", "other_truck")
     body = cleaned[: cleaned.rfind(".")]
     if not hmac.compare_digest(sig, _sign(body, key)):
