@@ -24,6 +24,18 @@ def test_receipt_bytes_match_the_golden_file(name):
     assert actual == expected, "same text, different ESC/POS commands: run scripts/make_golden_receipts.py and review"
 
 
+def test_receipts_are_left_as_text_for_a_person_to_read(output_dir):
+    folder = output_dir / "receipts"
+    folder.mkdir(exist_ok=True)
+    for name, data in golden_bytes().items():
+        d = decode(data)
+        width = max(d.max_columns(), 1)
+        text = "\n".join((line.text.center(width) if line.align == 1 else line.text) for line in d.lines)
+        (folder / f"{name}.txt").write_text(f"{text}\n[QR] " + "\n[QR] ".join(d.qr_payloads) + "\n", "utf-8")
+        (folder / f"{name}.bin").write_bytes(data)
+    assert len(list(folder.glob("*.txt"))) == len(golden_bytes())
+
+
 def test_decoded_80mm_receipt_has_lines_totals_qr_and_cut():
     d = decode(golden_bytes()["receipt_80mm"])
     assert d.texts[0] == "Taco Truck Deluxe" and d.lines[0].double_width and d.lines[0].bold
@@ -95,6 +107,7 @@ def test_no_printed_line_exceeds_the_paper_width(data, paper_mm):
         assert decode(render_bytes(doc, profile=PROFILES[paper_mm])).max_columns() <= columns
 
 
+@settings(deadline=None)
 @given(names, names, st.integers(8, 64))
 def test_two_columns_keeps_the_amount_on_the_right(left, right, width):
     lines = two_columns(left, right, width)
