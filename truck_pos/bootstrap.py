@@ -10,6 +10,8 @@ import peewee
 from truck_pos.clock import Clock, SystemClock
 from truck_pos.config import Settings
 from truck_pos.services.menu import MenuService, demo_menu
+from truck_pos.services.pickup import PickupService
+from truck_pos.services.printing import PrintingService
 from truck_pos.services.register import RegisterService
 from truck_pos.services.staff import StaffService
 from truck_pos.store.db import open_database
@@ -25,11 +27,14 @@ class Services:
     menu: MenuService
     staff: StaffService
     register: RegisterService
+    printing: PrintingService | None = None
+    pickup: PickupService | None = None
+    scanner: Any = None  # devices.scanner.SerialScanner when [scanner] kind = serial (the window starts it)
     extras: dict[str, Any] = field(default_factory=dict)
 
     def close(self) -> None:
         """Stop background work and close the database."""
-        for extra in self.extras.values():
+        for extra in (self.scanner, self.printing, *self.extras.values()):
             stop = getattr(extra, "stop", None)
             if callable(stop):
                 stop()
@@ -48,4 +53,25 @@ def build(settings: Settings, *, clock: Clock | None = None, load_demo: bool = T
     t = settings.truck
     register = RegisterService(db, clock, staff, menu, truck_id=t.id, timezone=t.timezone, tax_mode=t.tax_mode,
                                stop=t.stop, day_start_hour=t.business_day_start_hour)
-    return Services(settings=settings, db=db, clock=clock, menu=menu, staff=staff, register=register, extras=dict(overrides))
+    printing, pickup, scanner = _build_printing(settings, db, clock, register, overrides)
+    return Services(settings=settings, db=db, clock=clock, menu=menu, staff=staff, register=register,
+                    printing=printing, pickup=pickup, scanner=scanner, extras=dict(overrides))
+
+
+def _build_printing(settings: Settings, db: peewee.Database, clock: Clock, register: RegisterService,
+                    overrides: dict[str, Any]) -> tuple[PrintingService, PickupService, Any]:
+    """Receipts, kitchen tickets and the pickup window; hooks both into the order transaction."""
+    from truck_pos.devices.printer import build_printer
+    from truck_pos.devices.scanner import build_scanner
+    from truck_pos.services.claim_key import load_claim_key
+
+    t, p = settings.truck, settings.printer
+    key = load_claim_key(db, settings.security.claim_key_file, clock.now())
+    printer = overrides.pop("printer", None) or build_printer(p)
+    printing = PrintingService(db, clock, printer, truck_id=t.id, truck_name=t.name, timezone=t.timezone, claim_key=key,
+                               columns=getattr(printer, "columns", 48), kitchen_tickets=p.kitchen_tickets,
+                               autostart=overrides.pop("print_autostart", True))
+    pickup = PickupService(db, clock, truck_id=t.id, timezone=t.timezone, claim_key=key)
+    register.completion_hooks += [printing.on_order_completed, pickup.on_order_completed]
+    scanner = overrides.pop("scanner", None) or build_scanner(settings.scanner)
+    return printing, pickup, scanner

@@ -63,6 +63,8 @@ class PrinterSettings:
     host: str = ""
     port: int = 9100
     file_path: str = ""
+    columns: int = 0  # 0: from the profile, capped by paper (58 mm: 32, 80 mm: 48)
+    kitchen_tickets: bool = True  # also print a kitchen ticket per counter order (mobile orders always get one)
 
 
 @dataclass(frozen=True)
