@@ -90,3 +90,12 @@ def test_login_then_a_void_needs_a_manager_pin(tmp_path, output_dir, display):
     assert result["after_lock"] == "login"
     [order] = orders(result["db"])
     assert order.status == "voided" and order.staff.name == "Sam"
+
+
+def test_pickup_window_hands_over_once_and_refuses_garbage(tmp_path, output_dir, display):
+    result = run_scenario("pickup_scan", tmp_path, output_dir, display)
+    assert "#1" in result["first_scan"]
+    assert "already collected" in result["second_scan"]
+    assert result["garbage"]
+    [first, second] = orders(result["db"])
+    assert (first.status, second.status) == ("handed_over", "paid")

@@ -113,6 +113,28 @@ def scenario_login_and_manager_void(app, out: Path, result: dict):
     yield lambda: result.update(after_lock=app.screens.current)
 
 
+def scenario_pickup_scan(app, out: Path, result: dict):
+    """Sell two orders, mark one ready, scan its claim at the window, scan it again."""
+    paid = []
+    for sku in ("taco-veggie", "taco-fish"):
+        t = app.services.register.open_ticket()
+        t = app.services.register.add_item(t.id, sku)
+        paid.append(app.services.register.pay_card(t.id))
+    from truck_pos.store.models import Order
+
+    claim = app.services.pickup.claim_for(Order.get(Order.uuid == paid[0].order_uuid))
+    yield lambda: tap(app, "Pickup")
+    yield lambda: tap(app, "#1")  # preparing -> ready
+    yield lambda: screenshot(out, "pickup_ready")
+    yield lambda: app.screens.current_screen.on_claim(claim)
+    yield lambda: result.update(first_scan=app.screens.current_screen.message.text)
+    yield lambda: screenshot(out, "pickup_handed_over")
+    yield lambda: app.screens.current_screen.on_claim(claim)
+    yield lambda: result.update(second_scan=app.screens.current_screen.message.text)
+    yield lambda: app.screens.current_screen.on_claim("garbage%%")
+    yield lambda: result.update(garbage=app.screens.current_screen.message.text)
+
+
 SCENARIOS = {name[len("scenario_"):]: fn for name, fn in globals().items() if name.startswith("scenario_")}
 
 

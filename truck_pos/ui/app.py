@@ -16,6 +16,7 @@ from truck_pos.domain.calendar import local
 from truck_pos.ui import theme
 from truck_pos.ui.login_screen import LoginScreen
 from truck_pos.ui.orders_screen import OrdersScreen
+from truck_pos.ui.pickup_screen import PickupScreen
 from truck_pos.ui.register_screen import RegisterScreen
 from truck_pos.ui.widgets import Panel, TouchButton
 
@@ -55,6 +56,7 @@ class TruckPosApp(App):
         self.screens.add_widget(self.login_screen)
         self.screens.add_widget(self.register_screen)
         self.screens.add_widget(OrdersScreen(self))
+        self.screens.add_widget(PickupScreen(self))
         root.add_widget(self.screens)
         Window.bind(on_touch_down=self._touched)
         self.lock() if self.require_login else self.go("register")
@@ -64,7 +66,7 @@ class TruckPosApp(App):
         return root
 
     def nav_items(self) -> list[tuple[str, str]]:
-        return [("register", "Register"), ("orders", "Orders"), ("lock", "Lock")]
+        return [("register", "Register"), ("pickup", "Pickup"), ("orders", "Orders"), ("lock", "Lock")]
 
     # --- navigation and login --------------------------------------------------------------
     def go(self, name: str) -> None:
@@ -98,9 +100,34 @@ class TruckPosApp(App):
             log.info("auto-lock after %s s without a touch", limit)
             self.lock()
 
+    def on_start(self) -> None:
+        """Start the devices that run in their own threads (scanner); printing starts on first use."""
+        scanner = getattr(self.services, "scanner", None)
+        if scanner is not None:
+            scanner.start()
+
+    def on_stop(self) -> None:
+        scanner = getattr(self.services, "scanner", None)
+        if scanner is not None:
+            scanner.stop()
+
     # --- status bar ------------------------------------------------------------------------
     def refresh_status(self) -> None:
         s = self.services.settings
         now = local(self.services.clock.now(), s.truck.timezone)
         who = self.staff.name if self.staff else "locked"
-        self.status.text = f"[b]{s.truck.name}[/b] · {s.truck.stop} · {now:%H:%M} · {who}"
+        parts = [f"[b]{s.truck.name}[/b]", s.truck.stop, f"{now:%H:%M}", who, *self.device_status()]
+        self.status.text = " · ".join(parts)
+
+    def device_status(self) -> list[str]:
+        """Short states for the bar; each part asks a service that answers from memory (never blocks)."""
+        parts = []
+        printing = getattr(self.services, "printing", None)
+        if printing is not None:
+            state = printing.printer_state()
+            colour = "ffffff" if state.ok else "ff6655"
+            parts.append(f"[color={colour}]{state.message}[/color]")
+        scanner = getattr(self.services, "scanner", None)
+        if scanner is not None:
+            parts.append(f"scanner {scanner.state}")
+        return parts
