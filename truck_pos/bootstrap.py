@@ -10,6 +10,7 @@ import peewee
 from truck_pos.clock import Clock, SystemClock
 from truck_pos.config import Settings
 from truck_pos.services.menu import MenuService, demo_menu
+from truck_pos.services.proximity import ProximityService
 from truck_pos.services.register import RegisterService
 from truck_pos.services.staff import StaffService
 from truck_pos.store.db import open_database
@@ -25,6 +26,7 @@ class Services:
     menu: MenuService
     staff: StaffService
     register: RegisterService
+    proximity: ProximityService | None = None
     extras: dict[str, Any] = field(default_factory=dict)
 
     def close(self) -> None:
@@ -48,4 +50,31 @@ def build(settings: Settings, *, clock: Clock | None = None, load_demo: bool = T
     t = settings.truck
     register = RegisterService(db, clock, staff, truck_id=t.id, timezone=t.timezone, tax_mode=t.tax_mode,
                                stop=t.stop, day_start_hour=t.business_day_start_hour)
-    return Services(settings=settings, db=db, clock=clock, menu=menu, staff=staff, register=register, extras=dict(overrides))
+    proximity = build_proximity(settings, db, clock, overrides.pop("ble_backend", None))
+    services = Services(settings=settings, db=db, clock=clock, menu=menu, staff=staff, register=register,
+                        proximity=proximity, extras=dict(overrides))
+    services.extras.setdefault("proximity", proximity)  # close() stops its radio
+    return services
+
+
+def build_proximity(settings: Settings, db: peewee.Database, clock: Clock, backend: Any = None) -> ProximityService:
+    """The proximity service; with ``[ble] enabled`` (or a fake ``backend``) a scanner is attached, not started."""
+    import dataclasses
+
+    from truck_pos.domain.proximity import FilterSettings
+    from truck_pos.errors import ConfigError
+
+    b, t = settings.ble, settings.truck
+    try:
+        fs = FilterSettings(**{f.name: getattr(b, f.name) for f in dataclasses.fields(FilterSettings)})
+    except ValueError as exc:
+        raise ConfigError(f"[ble] {exc}") from exc
+    service = ProximityService(db, clock, truck_id=t.id, timezone_name=t.timezone, day_start_hour=t.business_day_start_hour,
+                               filter_settings=fs, slot_s=b.slot_s, skew_slots=b.skew_slots)
+    if b.enabled or backend is not None:
+        from truck_pos.devices.ble import BleScanner
+
+        service.scanner = BleScanner(service.on_advertisement, clock=clock, adapter=b.adapter, passive=b.passive,
+                                     backend_factory=backend, tick=service.tick, tick_s=b.tick_s,
+                                     backoff_max_s=b.restart_backoff_max_s, watchdog_s=b.watchdog_s)
+    return service
