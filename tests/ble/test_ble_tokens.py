@@ -69,3 +69,14 @@ def test_zero_skew_accepts_only_the_current_slot():
     t = table(skew=0)
     assert t.resolve(derive_token(SECRETS["dev-3"], slot_of(unix, SLOT_S)), unix) == "dev-3"
     assert t.resolve(derive_token(SECRETS["dev-3"], slot_of(unix, SLOT_S) + 1), unix) is None
+
+
+def test_token_sequence_script_prints_the_published_vectors():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "scripts" / "ble_token_sequence.py"
+    out = subprocess.run([sys.executable, str(script), "--secret", VECTOR_SECRET.hex(), "--start", "2026-06-01T16:55:00Z",
+                          "--count", "3", "--measured-power", "-59"], capture_output=True, text=True, check=True).stdout
+    assert "slot 5934444  token 6bd05ff902a04aa6  service data 016bd05ff902a04aa6c5" in out
