@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -9,6 +10,8 @@ import peewee
 
 from truck_pos.clock import Clock, SystemClock
 from truck_pos.config import Settings
+from truck_pos.domain.proximity import FilterSettings
+from truck_pos.errors import ConfigError
 from truck_pos.services.menu import MenuService, demo_menu
 from truck_pos.services.proximity import ProximityService
 from truck_pos.services.register import RegisterService
@@ -42,6 +45,7 @@ class Services:
 def build(settings: Settings, *, clock: Clock | None = None, load_demo: bool = True, **overrides: Any) -> Services:
     """Open the database and wire the services. ``overrides`` replace adapters (tests pass fakes)."""
     clock = clock or SystemClock()
+    ble_filter = proximity_filter_settings(settings)  # refuse bad [ble] thresholds before opening anything
     db = overrides.pop("db", None) or open_database(settings.database_path)
     menu = MenuService(db)
     if load_demo and menu.is_empty():
@@ -50,25 +54,24 @@ def build(settings: Settings, *, clock: Clock | None = None, load_demo: bool = T
     t = settings.truck
     register = RegisterService(db, clock, staff, truck_id=t.id, timezone=t.timezone, tax_mode=t.tax_mode,
                                stop=t.stop, day_start_hour=t.business_day_start_hour)
-    proximity = build_proximity(settings, db, clock, overrides.pop("ble_backend", None))
+    proximity = build_proximity(settings, db, clock, ble_filter, overrides.pop("ble_backend", None))
     services = Services(settings=settings, db=db, clock=clock, menu=menu, staff=staff, register=register,
                         proximity=proximity, extras=dict(overrides))
     services.extras.setdefault("proximity", proximity)  # close() stops its radio
     return services
 
 
-def build_proximity(settings: Settings, db: peewee.Database, clock: Clock, backend: Any = None) -> ProximityService:
-    """The proximity service; with ``[ble] enabled`` (or a fake ``backend``) a scanner is attached, not started."""
-    import dataclasses
-
-    from truck_pos.domain.proximity import FilterSettings
-    from truck_pos.errors import ConfigError
-
-    b, t = settings.ble, settings.truck
+def proximity_filter_settings(settings: Settings) -> FilterSettings:
+    """The proximity filter's thresholds from ``[ble]``; ConfigError if they cannot work."""
     try:
-        fs = FilterSettings(**{f.name: getattr(b, f.name) for f in dataclasses.fields(FilterSettings)})
+        return FilterSettings(**{f.name: getattr(settings.ble, f.name) for f in dataclasses.fields(FilterSettings)})
     except ValueError as exc:
         raise ConfigError(f"[ble] {exc}") from exc
+
+
+def build_proximity(settings: Settings, db: peewee.Database, clock: Clock, fs: FilterSettings, backend: Any = None) -> ProximityService:
+    """The proximity service; with ``[ble] enabled`` (or a fake ``backend``) a scanner is attached, not started."""
+    b, t = settings.ble, settings.truck
     service = ProximityService(db, clock, truck_id=t.id, timezone_name=t.timezone, day_start_hour=t.business_day_start_hour,
                                filter_settings=fs, slot_s=b.slot_s, skew_slots=b.skew_slots)
     if b.enabled or backend is not None:

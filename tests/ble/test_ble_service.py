@@ -110,3 +110,36 @@ def test_admin_cli_loads_a_bundle_devices_list(settings_env, tmp_path, monkeypat
     bundle.write_text("{not json")
     assert admin(["devices", "load", str(bundle)]) == 1
     assert "cannot read devices file" in capsys.readouterr().err
+
+
+def test_bootstrap_attaches_a_scanner_fed_by_the_fake_radio(settings, clock):
+    from ble_trace_helpers import trace, truth
+
+    from truck_pos.bootstrap import build
+    from truck_pos.devices.ble_fake import FakeRadio
+
+    t = truth("rotation")
+    clock.set(datetime.fromtimestamp(t["start_unix"], timezone.utc))
+    radio = FakeRadio(trace("rotation"), clock, t["start_unix"])
+    svc = build(settings, clock=clock, load_demo=False, ble_backend=radio.factory)
+    try:
+        prox = svc.proximity
+        radio.tick = prox.tick
+        prox.load_devices(devices())
+        prox.start_scanning()
+        assert radio.finished.wait(30)
+        status = prox.status()
+    finally:
+        svc.close()
+    assert (status["radio"], status["mode"], status["registered"]) == ("scanning", "passive", len(devices()))
+    assert status["events_written"] == len(truth("rotation")["people"])
+
+
+def test_impossible_ble_thresholds_are_refused_at_startup(settings_env):
+    from truck_pos.bootstrap import build
+    from truck_pos.config import load_settings
+    from truck_pos.errors import ConfigError
+
+    bad = load_settings(env={**settings_env, "TRUCK_POS_BLE_NEAR_EXIT_M": "5", "TRUCK_POS_BLE_NEAR_ENTER_M": "10"})
+    with pytest.raises(ConfigError, match=r"\[ble\].*near_enter_m <= near_exit_m"):
+        build(bad)
