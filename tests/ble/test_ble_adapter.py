@@ -111,3 +111,16 @@ def test_detection_callback_ignores_foreign_adverts_and_survives_a_failing_sink(
     scanner.detection_callback(*to_bleak(TraceRow(0.0, "AA:BB:CC:DD:EE:FF", -70, SERVICE_UUID, b"\x01" + bytes(8), None)))
     assert len(seen) == 1 and seen[0].t_s == clock.now().timestamp() and seen[0].rssi_dbm == -70
     assert scanner.status().reports_seen == 2
+
+
+def test_the_real_bleak_backend_without_a_usable_adapter_reports_unavailable_and_stops_cleanly():
+    # No BlueZ here (and no hci99 on a Pi): start() fails inside bleak; the scanner keeps retrying.
+    scanner = BleScanner(lambda adv: None, adapter="hci99", backoff_initial_s=0.02, backoff_max_s=0.05)
+    scanner.start()
+    try:
+        assert wait_for(lambda: scanner.status().restarts >= 2, 20)
+        status = scanner.status()
+    finally:
+        scanner.stop()
+    assert status.state in ("unavailable", "starting") and "Bluetooth" in status.message and "retrying" in status.message
+    assert scanner.status().state == "stopped"

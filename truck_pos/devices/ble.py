@@ -85,6 +85,13 @@ def bluez_args(adapter: str, mode: str) -> dict[str, Any]:
     return args
 
 
+def unavailable_message(adapter: str, mode: str, exc: Exception) -> str:
+    """A sentence for the status screen about why scanning could not start."""
+    if isinstance(exc, (FileNotFoundError, ConnectionRefusedError)):
+        return f"Bluetooth service not reachable (is bluetoothd running?); retrying ({exc})"
+    return f"Bluetooth adapter {adapter} unavailable for {mode} scanning; retrying ({exc or type(exc).__name__})"
+
+
 class BleScanner:
     """Runs a scanner in a background thread; feeds ``sink`` and calls ``tick`` every ``tick_s``."""
 
@@ -182,8 +189,10 @@ class BleScanner:
                 scanner = self._factory(self.detection_callback, mode, bluez_args(adapter, mode))
                 await scanner.start()
             except Exception as exc:  # BleakError, DBus errors, OSError: all mean "not now"
-                log.warning("BLE %s scan on %s could not start: %s", mode, adapter, exc)
-                self._set(message=f"Bluetooth adapter {adapter} unavailable ({mode}): {exc}")
+                message = unavailable_message(adapter, mode, exc)
+                # Warn when the reason changes; the retries every backoff period go to debug.
+                log.log(logging.WARNING if message != self._status.message else logging.DEBUG, "%s", message)
+                self._set(message=message)
                 continue
             self._set(message="" if mode == modes[0] else "passive scanning unavailable; scanning actively")
             self._last_report = time.monotonic()
