@@ -34,6 +34,8 @@ class Services:
 
     def close(self) -> None:
         """Stop background work and close the database."""
+        if self.proximity is not None:
+            self.proximity.stop()
         for extra in self.extras.values():
             stop = getattr(extra, "stop", None)
             if callable(stop):
@@ -55,10 +57,8 @@ def build(settings: Settings, *, clock: Clock | None = None, load_demo: bool = T
     register = RegisterService(db, clock, staff, truck_id=t.id, timezone=t.timezone, tax_mode=t.tax_mode,
                                stop=t.stop, day_start_hour=t.business_day_start_hour)
     proximity = build_proximity(settings, db, clock, ble_filter, overrides.pop("ble_backend", None))
-    services = Services(settings=settings, db=db, clock=clock, menu=menu, staff=staff, register=register,
-                        proximity=proximity, extras=dict(overrides))
-    services.extras.setdefault("proximity", proximity)  # close() stops its radio
-    return services
+    return Services(settings=settings, db=db, clock=clock, menu=menu, staff=staff, register=register,
+                    proximity=proximity, extras=dict(overrides))
 
 
 def proximity_filter_settings(settings: Settings) -> FilterSettings:
