@@ -105,6 +105,9 @@ class TruckPosApp(App):
         scanner = getattr(self.services, "scanner", None)
         if scanner is not None:
             scanner.start()
+        proximity = getattr(self.services, "proximity", None)
+        if proximity is not None:
+            proximity.start_scanning()
 
     def on_stop(self) -> None:
         scanner = getattr(self.services, "scanner", None)
@@ -130,4 +133,7 @@ class TruckPosApp(App):
         scanner = getattr(self.services, "scanner", None)
         if scanner is not None:
             parts.append(f"scanner {scanner.state}")
+        proximity = getattr(self.services, "proximity", None)
+        if proximity is not None and proximity.scanner is not None:
+            parts.append(proximity.nearby_text())
         return parts
