@@ -25,70 +25,60 @@ SKUS = ["taco-al-pastor", "bowl-burrito", "side-chips", "drink-horchata", "drink
 
 
 class ServicePath:
-    """Orders through the register service (open, 5 x add_item, pay cash)."""
+    """Orders through the register service (open, 5 x add_item, pay cash), recording the SQL it writes."""
 
     def __init__(self, path: Path):
-        self.services = build(load_settings(env={"TRUCK_POS_STORE_PATH": str(path)}))
+        # The print worker runs beside the register in real use; here it stays off so only ring-up is timed.
+        self.services = build(load_settings(env={"TRUCK_POS_STORE_PATH": str(path)}), print_autostart=False)
+        self.written: list[list[str]] = []
+        self._current: list[str] = []
+        self.services.db.connection().set_trace_callback(self._trace)
+
+    def _trace(self, sql: str) -> None:
+        if sql.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE")):
+            self._current.append(sql)
 
     def order(self, n: int) -> None:
         reg = self.services.register
+        self._current = []
         ticket = reg.open_ticket()
         for sku in SKUS:
             ticket = reg.add_item(ticket.id, sku)
         reg.pay_cash(ticket.id, 10_000)
+        self.written.append(self._current)
 
     def close(self) -> None:
+        self.services.db.connection().set_trace_callback(None)
         self.services.close()
         close_database()
 
 
 class FloorPath:
-    """Replays the exact rows the service wrote, with bare sqlite3: same schema, pragmas and bytes.
+    """Replays, with bare sqlite3, exactly the statements the service wrote for each order.
 
-    Rows are read from the service's database before timing starts; each order is inserted in one
-    ``BEGIN IMMEDIATE ... COMMIT`` like the register's, so the only difference is the service's work.
+    Every INSERT/UPDATE the service's transaction ran (order, lines, tenders, outbox row, print job,
+    pickup entry and its outbox row...) is captured with its values bound, and replayed in one
+    ``BEGIN IMMEDIATE ... COMMIT`` per order into an identical database: same schema, pragmas and
+    bytes. The difference is the service's own work: menu lookup, totals, validation, payloads, peewee.
     """
 
-    TABLES = {"order_line": "order_id", "order_discount": "order_id", "tender": "order_id"}
-
     def __init__(self, path: Path):
-        build(load_settings(env={"TRUCK_POS_STORE_PATH": str(path)})).close()  # same schema, demo menu
+        build(load_settings(env={"TRUCK_POS_STORE_PATH": str(path)}), print_autostart=False).close()
         close_database()
         self.conn = sqlite3.connect(path, isolation_level=None)
         for key, value in PRAGMAS.items():
             self.conn.execute(f"PRAGMA {key}={value}")
-        self.batch: list[list[tuple[str, tuple]]] = []
-
-    def load_from(self, source: Path, first_order_id: int, count: int) -> None:
-        """Prepare the INSERT statements for orders first_order_id.. from the service's database."""
-        src = sqlite3.connect(source)
-        self.batch = []
-        for oid in range(first_order_id, first_order_id + count):
-            stmts = [_insert_stmt(src, "order", "id", oid)]
-            for table, fk in self.TABLES.items():
-                stmts += [_insert_stmt(src, table, "id", rid) for (rid,) in src.execute(f'SELECT id FROM "{table}" WHERE {fk}=?', (oid,))]
-            uuid_ = src.execute('SELECT uuid FROM "order" WHERE id=?', (oid,)).fetchone()[0]
-            (seq,) = src.execute("SELECT seq FROM outbox WHERE key=?", (uuid_,)).fetchone()
-            stmts.append(_insert_stmt(src, "outbox", "seq", seq))
-            self.batch.append(stmts)
-        src.close()
+        self.batch: list[list[str]] = []
 
     def order(self, n: int) -> None:
         conn = self.conn
         conn.execute("BEGIN IMMEDIATE")
-        for sql, params in self.batch[n % len(self.batch)]:
-            conn.execute(sql, params)
+        for sql in self.batch[n]:
+            conn.execute(sql)
         conn.execute("COMMIT")
 
     def close(self) -> None:
         self.conn.close()
-
-
-def _insert_stmt(src: sqlite3.Connection, table: str, key: str, value: int) -> tuple[str, tuple]:
-    cur = src.execute(f'SELECT * FROM "{table}" WHERE "{key}"=?', (value,))
-    row = cur.fetchone()
-    columns = [d[0] for d in cur.description]
-    return (f'INSERT INTO "{table}" ({", ".join(chr(34) + c + chr(34) for c in columns)}) VALUES ({", ".join("?" * len(columns))})', row)
 
 
 def timed(path, start: int, count: int) -> list[float]:
@@ -108,15 +98,15 @@ def main() -> None:
     floor: list[float] = []
     service: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
-        floor_path = FloorPath(Path(tmp) / "floor.db")
+        floor_path = FloorPath(Path(tmp) / "floor.db")  # first: both bind the one peewee proxy
         service_path = ServicePath(Path(tmp) / "service.db")
         chunk = max(1, args.orders // args.rounds)
         # Alternate in chunks so background load on the machine hits both paths alike; the floor
         # replays exactly the rows the service wrote in the chunk before.
         for r in range(args.rounds):
             service += timed(service_path, r * chunk, chunk)
-            floor_path.load_from(Path(tmp) / "service.db", r * chunk + 1, chunk)
-            floor += timed(floor_path, 0, chunk)
+            floor_path.batch = service_path.written
+            floor += timed(floor_path, r * chunk, chunk)
         floor_path.close()
         service_path.close()
     rows = [("bare sqlite3 (floor)", floor), ("register service", service)]
