@@ -124,3 +124,12 @@ def test_without_a_usable_public_key_the_register_runs_and_bundles_are_refused(t
         assert not result.accepted and "campaign_public_key_file" in result.reason
     finally:
         services.close()
+
+
+def test_installed_bundle_feeds_the_proximity_service_its_devices_and_window(bare_svc, owner):
+    doc = demo_document(devices=[{"device_id": "phone-1", "customer_ref": "c-1", "secret": "ab" * 16}])
+    install(bare_svc, owner, doc)
+    assert bare_svc.proximity.registered_count() == 1
+    campaign_id, start, end = bare_svc.proximity.window_for(bare_svc.clock.now())
+    assert campaign_id == "summer-launch" and (start, end) == (
+        bare_svc.campaigns.active_campaign().valid_from_utc, bare_svc.campaigns.active_campaign().valid_until_utc)

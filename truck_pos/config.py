@@ -63,6 +63,8 @@ class PrinterSettings:
     host: str = ""
     port: int = 9100
     file_path: str = ""
+    columns: int = 0  # 0: from the profile, capped by paper (58 mm: 32, 80 mm: 48)
+    kitchen_tickets: bool = True  # also print a kitchen ticket per counter order (mobile orders always get one)
 
 
 @dataclass(frozen=True)
@@ -78,11 +80,27 @@ class ScannerSettings:
 
 @dataclass(frozen=True)
 class BleSettings:
-    """BLE proximity scanning."""
+    """BLE proximity scanning (see README "BLE proximity" and truck_pos.domain.proximity)."""
 
     enabled: bool = False
     adapter: str = "hci0"
-    passive: bool = True
+    passive: bool = True  # passive scan (needs bluetoothd --experimental); falls back to active
+    slot_s: int = 300  # token rotation slot; must match the phone app
+    skew_slots: int = 1  # accept tokens this many slots either side (phone clock skew)
+    tau_s: float = 1.0  # RSSI smoothing time constant
+    clip_db: float = 12.0  # largest step one report may move the smoothed RSSI
+    path_loss_exponent: float = 2.2
+    measured_power_dbm: float = -59.0  # RSSI at 1 m for phones that do not advertise theirs
+    near_enter_m: float = 10.0
+    near_exit_m: float = 15.0
+    window_enter_m: float = 3.0
+    window_exit_m: float = 5.0
+    dwell_s: float = 10.0  # in range this long before a proximity event
+    min_in_range_s: float = 5.0  # ... at least this much of it inside near_enter_m
+    silence_s: float = 15.0  # no report this long: gone
+    tick_s: float = 0.5
+    watchdog_s: float = 120.0  # no report at all this long: restart the scanner
+    restart_backoff_max_s: float = 60.0
 
 
 @dataclass(frozen=True)

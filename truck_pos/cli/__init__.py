@@ -15,7 +15,8 @@ from collections.abc import Sequence
 from truck_pos.errors import TruckPosError
 
 # Feature modules that add subcommands (each defines register(subparsers)).
-FEATURES = ["truck_pos.cli.core", "truck_pos.cli.campaigns"]
+FEATURES = ["truck_pos.cli.core", "truck_pos.cli.provision", "truck_pos.cli.printing", "truck_pos.cli.devices",
+            "truck_pos.cli.campaigns"]
 
 
 def parser() -> argparse.ArgumentParser:
@@ -32,19 +33,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit code (1: refused with a message, 2: usage)."""
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        if not getattr(args, "needs_services", True):  # e.g. provision: the owner's machine has no truck database
+            return int(args.handler(args, None) or 0)
+        return _run_with_services(args)
+    except TruckPosError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+def _run_with_services(args: argparse.Namespace) -> int:
     from truck_pos.bootstrap import build
     from truck_pos.config import load_settings
 
-    try:
-        settings = load_settings(args.config)
-        services = build(settings, load_demo=getattr(args, "load_demo", True))
-    except TruckPosError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    services = build(load_settings(args.config), load_demo=getattr(args, "load_demo", True))
     try:
         return int(args.handler(args, services) or 0)
-    except TruckPosError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
     finally:
         services.close()

@@ -11,6 +11,7 @@ tax on a discounted order is the tax on what the customer really pays.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Literal
 
 from truck_pos.domain.money import allocate, div_round_half_up
@@ -160,8 +161,9 @@ class Ticket:
     note: str = ""
     meta: dict = field(default_factory=dict, compare=False)  # e.g. redemption details for hooks
 
-    @property
+    @cached_property
     def totals(self) -> Totals:
+        """Computed once per ticket value (tickets are immutable)."""
         return compute_totals(self.lines, self.discounts, self.tax_mode)
 
     @property

@@ -11,6 +11,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -154,6 +155,19 @@ class CampaignService:
             log.error("stored campaign %s no longer verifies (%s); no campaign active", row.campaign_id, exc)
             return
         self._active = (campaign, CodeIndex(campaign))
+
+    def proximity_window(self, when: datetime) -> tuple[str, datetime, datetime] | None:
+        """(campaign id, start, end) of the active campaign's nearby_devices window containing ``when``, else None.
+
+        The proximity service uses it so a phone raises one event per customer per campaign window.
+        """
+        campaign = self.active_campaign()
+        if campaign is None:
+            return None
+        segment = campaign.segment("nearby_devices")
+        start = segment.valid_from_utc if segment and segment.valid_from_utc else campaign.valid_from_utc
+        end = segment.valid_until_utc if segment and segment.valid_until_utc else campaign.valid_until_utc
+        return (campaign.id, start, end) if start <= when <= end else None
 
     def status_line(self) -> str:
         """One line for the status bar."""

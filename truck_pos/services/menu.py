@@ -9,6 +9,7 @@ from typing import Any
 
 import peewee
 
+from truck_pos.domain.order import ModifierChoice, TicketLine
 from truck_pos.errors import InvalidInput, NotFound
 from truck_pos.store.models import MenuCategory, MenuItem, Modifier
 
@@ -20,6 +21,7 @@ class MenuEntry:
     sku: str
     name: str
     price_cents: int
+    tax_rate_bp: int
     sold_out: bool
     modifiers: tuple[tuple[str, int], ...]
 
@@ -30,10 +32,45 @@ def demo_menu() -> dict[str, Any]:
 
 
 class MenuService:
-    """Reads and changes the menu."""
+    """Reads and changes the menu.
+
+    Ring-up looks items up in an in-memory index, rebuilt after this service changes the menu or
+    when SQLite's ``data_version`` shows another process (the admin CLI, the sync agent) committed.
+    """
 
     def __init__(self, db: peewee.Database):
         self.db = db
+        self._index: dict[str, MenuEntry] = {}
+        self._index_version: int | None = None
+
+    def _data_version(self) -> int:
+        return self.db.execute_sql("PRAGMA data_version").fetchone()[0]
+
+    def _invalidate(self) -> None:
+        self._index_version = None
+
+    def entry(self, sku: str) -> MenuEntry | None:
+        """The active item with this sku, from the in-memory index."""
+        version = self._data_version()
+        if version != self._index_version:
+            self._index = {e.sku: e for e in self.items()}
+            self._index_version = version
+        return self._index.get(sku)
+
+    def line_for(self, sku: str, quantity: int, modifiers: tuple[str, ...] = ()) -> TicketLine:
+        """A ticket line for this item and named modifiers, or InvalidInput saying why not."""
+        entry = self.entry(sku)
+        if entry is None:
+            raise InvalidInput(f"Unknown item {sku!r}")
+        if entry.sold_out:
+            raise InvalidInput(f"{entry.name} is sold out")
+        prices = dict(entry.modifiers)
+        chosen = []
+        for name in modifiers:
+            if name not in prices:
+                raise InvalidInput(f"{entry.name} has no option {name!r}")
+            chosen.append(ModifierChoice(name, prices[name]))
+        return TicketLine(entry.sku, entry.name, entry.price_cents, quantity, entry.tax_rate_bp, tuple(chosen))
 
     def is_empty(self) -> bool:
         return not MenuItem.select().exists()
@@ -52,9 +89,11 @@ class MenuService:
         mods: dict[int, list[tuple[str, int]]] = {}
         for m in Modifier.select().where(Modifier.item.in_([i.id for i in items])).order_by(Modifier.id):
             mods.setdefault(m.item_id, []).append((m.name, m.price_cents))
-        return [MenuEntry(i.sku, i.name, i.price_cents, i.sold_out, tuple(mods.get(i.id, ()))) for i in items]
+        return [MenuEntry(i.sku, i.name, i.price_cents, i.tax_rate_bp, i.sold_out, tuple(mods.get(i.id, ()))) for i in items]
 
     def set_sold_out(self, sku: str, sold_out: bool) -> None:
+        """Grey an item out on the register (or bring it back)."""
+        self._invalidate()
         if not MenuItem.update(sold_out=sold_out).where(MenuItem.sku == sku).execute():
             raise NotFound(f"Unknown item {sku!r}")
 
@@ -64,6 +103,7 @@ class MenuService:
         Items missing from the document are deactivated, not deleted (old orders keep their names).
         Returns the number of active items.
         """
+        self._invalidate()
         try:
             categories = document["categories"]
             with self.db.atomic():

@@ -21,15 +21,27 @@ import peewee
 from truck_pos.clock import Clock
 from truck_pos.domain.calendar import business_day
 from truck_pos.domain.money import format_cents
-from truck_pos.domain.order import Discount, ModifierChoice, TenderRefused, Ticket, TicketLine, Totals, apply_tender
+from truck_pos.domain.order import Discount, TenderRefused, Ticket, Totals, apply_tender
 from truck_pos.errors import InvalidInput, NotFound
+from truck_pos.services.menu import MenuService
 from truck_pos.services.staff import StaffMember, StaffService
 from truck_pos.store import outbox
-from truck_pos.store.models import MenuItem, Modifier, Order, OrderDiscount, OrderLine, Tender
+from truck_pos.store.models import Order, OrderDiscount, OrderLine, Tender
+from truck_pos.store.prepared import PreparedInsert
 
 log = logging.getLogger(__name__)
 
 MAX_QUANTITY = 99
+
+_ORDER = PreparedInsert(Order, ["uuid", "business_day", "number", "status", "channel", "created_utc", "paid_utc",
+                                 "subtotal_cents", "discount_cents", "tax_cents", "total_cents", "tax_mode", "staff",
+                                 "customer_ref", "stop", "note"])
+_LINES = PreparedInsert(OrderLine, ["order", "position", "sku", "name", "quantity", "unit_price_cents", "modifiers",
+                                    "tax_rate_bp", "gross_cents", "discount_cents", "tax_cents"])
+_DISCOUNTS = PreparedInsert(OrderDiscount, ["order", "label", "code", "segment", "amount_cents"])
+_TENDERS = PreparedInsert(Tender, ["order", "kind", "amount_cents", "tendered_cents", "change_cents", "reference"])
+
+_LAST_NUMBER_SQL = 'SELECT MAX("number") FROM "order" WHERE "business_day" = ?'
 
 # A hook runs inside the completing transaction: (order row, ticket, totals, now).
 CompletionHook = Callable[[Order, Ticket, Totals, datetime], None]
@@ -46,7 +58,7 @@ class Paid:
     change_cents: int
 
 
-def order_body(order: Order, ticket: Ticket, totals: Totals, truck_id: str) -> dict[str, Any]:
+def order_body(order: Order, ticket: Ticket, totals: Totals, truck_id: str, staff_name: str | None) -> dict[str, Any]:
     """The ``order`` outbox payload (see sync/PROTOCOL.md)."""
     return {
         "order_id": order.uuid,
@@ -58,7 +70,7 @@ def order_body(order: Order, ticket: Ticket, totals: Totals, truck_id: str) -> d
         "paid_at": order.paid_utc.isoformat(),
         "stop": order.stop,
         "customer_ref": order.customer_ref,
-        "staff": order.staff.name if order.staff_id else None,
+        "staff": staff_name,
         "tax_mode": order.tax_mode,
         "subtotal_cents": totals.subtotal_cents,
         "discount_cents": totals.discount_cents,
@@ -91,9 +103,10 @@ def order_body(order: Order, ticket: Ticket, totals: Totals, truck_id: str) -> d
 class RegisterService:
     """The register's use cases; the UI, the CLI and the tests all go through here."""
 
-    def __init__(self, db: peewee.Database, clock: Clock, staff: StaffService, *, truck_id: str, timezone: str,
-                 tax_mode: str, stop: str = "", day_start_hour: int = 4):
+    def __init__(self, db: peewee.Database, clock: Clock, staff: StaffService, menu: MenuService, *, truck_id: str,
+                 timezone: str, tax_mode: str, stop: str = "", day_start_hour: int = 4):
         self.db = db
+        self.menu = menu
         self.clock = clock
         self.staff = staff
         self.truck_id = truck_id
@@ -134,18 +147,7 @@ class RegisterService:
         """Add an item (with named modifiers) to a ticket."""
         _check_quantity(quantity)
         ticket = self._editable(ticket_id)
-        item = MenuItem.get_or_none((MenuItem.sku == sku) & (MenuItem.active == True))  # noqa: E712
-        if item is None:
-            raise InvalidInput(f"Unknown item {sku!r}")
-        if item.sold_out:
-            raise InvalidInput(f"{item.name} is sold out")
-        chosen = []
-        for name in modifiers:
-            mod = Modifier.get_or_none((Modifier.item == item) & (Modifier.name == name))
-            if mod is None:
-                raise InvalidInput(f"{item.name} has no option {name!r}")
-            chosen.append(ModifierChoice(mod.name, mod.price_cents))
-        line = TicketLine(item.sku, item.name, item.price_cents, quantity, item.tax_rate_bp, tuple(chosen))
+        line = self.menu.line_for(sku, quantity, modifiers)
         return self._put(ticket.with_line(line))
 
     def set_quantity(self, ticket_id: str, index: int, quantity: int) -> Ticket:
@@ -239,36 +241,38 @@ class RegisterService:
         now = self.clock.now()
         totals = ticket.totals
         day = business_day(now, self.timezone, self.day_start_hour).isoformat()
+        values = {
+            "uuid": ticket.id, "business_day": day, "status": "paid", "channel": channel, "created_utc": now,
+            "paid_utc": now, "subtotal_cents": totals.subtotal_cents, "discount_cents": totals.discount_cents,
+            "tax_cents": totals.tax_cents, "total_cents": totals.total_cents, "tax_mode": ticket.tax_mode,
+            "staff": staff.id if staff else None, "customer_ref": ticket.customer_ref, "stop": self.stop, "note": ticket.note,
+        }
         with self.db.atomic(lock_type="IMMEDIATE"):
-            number = (Order.select(peewee.fn.MAX(Order.number)).where(Order.business_day == day).scalar() or 0) + 1
-            order = Order.create(
-                uuid=ticket.id, business_day=day, number=number, status="paid", channel=channel,
-                created_utc=now, paid_utc=now, subtotal_cents=totals.subtotal_cents,
-                discount_cents=totals.discount_cents, tax_cents=totals.tax_cents, total_cents=totals.total_cents,
-                tax_mode=ticket.tax_mode, staff=staff.id if staff else None, customer_ref=ticket.customer_ref,
-                stop=self.stop, note=ticket.note,
-            )
-            OrderLine.insert_many([
+            last = self.db.execute_sql(_LAST_NUMBER_SQL, (day,)).fetchone()[0]
+            values["number"] = number = (last or 0) + 1
+            order = Order(id=_ORDER.one(self.db, values), **values)
+            _LINES.many(self.db, (
                 {"order": order.id, "position": i, "sku": ln.sku, "name": ln.name, "quantity": ln.quantity,
                  "unit_price_cents": ln.unit_price_cents,
                  "modifiers": [{"name": m.name, "price_cents": m.price_cents} for m in ln.modifiers],
                  "tax_rate_bp": ln.tax_rate_bp, "gross_cents": lt.gross_cents, "discount_cents": lt.discount_cents,
                  "tax_cents": lt.tax_cents}
                 for i, (ln, lt) in enumerate(zip(ticket.lines, totals.lines))
-            ]).execute()
+            ))
             if ticket.discounts:
-                OrderDiscount.insert_many([
+                _DISCOUNTS.many(self.db, (
                     {"order": order.id, "label": d.label, "code": d.code, "segment": d.segment, "amount_cents": a}
                     for d, a in zip(ticket.discounts, totals.discounts_applied)
-                ]).execute()
-            Tender.insert_many([
+                ))
+            _TENDERS.many(self.db, (
                 {"order": order.id, "kind": t.kind, "amount_cents": t.amount_cents, "tendered_cents": t.tendered_cents,
                  "change_cents": t.change_cents, "reference": t.reference}
                 for t in ticket.tenders
-            ]).execute()
+            ))
             for hook in self.completion_hooks:
                 hook(order, ticket, totals, now)
-            outbox.enqueue("order", order_body(order, ticket, totals, self.truck_id), now=now, key=order.uuid)
+            body = order_body(order, ticket, totals, self.truck_id, staff.name if staff else None)
+            outbox.enqueue("order", body, now=now, key=order.uuid)
         return Paid(order.uuid, number, day, totals.total_cents, ticket.change_cents)
 
     # --- after the sale ----------------------------------------------------------------

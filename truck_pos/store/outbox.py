@@ -13,6 +13,7 @@ from typing import Any
 import peewee
 
 from truck_pos.store.base import BaseModel, JsonField, UtcDateTimeField, database
+from truck_pos.store.prepared import PreparedInsert
 
 UP_KINDS = ("order", "redemption", "registration", "group_join", "proximity", "pickup", "audit", "consent")
 
@@ -29,13 +30,18 @@ class Outbox(BaseModel):
     acked_utc = UtcDateTimeField(null=True)
 
 
+_INSERT = PreparedInsert(Outbox, ["key", "kind", "payload", "created_utc"])
+
+
 def enqueue(kind: str, body: dict[str, Any], *, now: datetime, key: str | None = None) -> Outbox:
     """Add a message; call inside the ``db.atomic()`` that writes the fact it describes."""
     if kind not in UP_KINDS:
         raise ValueError(f"unknown outbox kind {kind!r}")
     if not database.in_transaction():
         raise RuntimeError("outbox.enqueue must run inside the transaction of the fact it records")
-    return Outbox.create(key=key or str(uuid.uuid4()), kind=kind, payload=body, created_utc=now)
+    values = {"key": key or str(uuid.uuid4()), "kind": kind, "payload": body, "created_utc": now}
+    seq = _INSERT.one(database, values)
+    return Outbox(seq=seq, **values)
 
 
 def pending(limit: int = 100, after_seq: int = 0) -> list[Outbox]:

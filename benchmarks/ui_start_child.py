@@ -1,0 +1,61 @@
+"""Child of bench_ui_start.py: start the register (or a bare Kivy label as the floor), report the first frame.
+
+Prints one JSON line: seconds from interpreter start to the first drawn frame, and VmRSS in MB.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+T0 = float(os.environ.get("BENCH_T0", time.time()))
+os.environ.setdefault("KIVY_NO_ARGS", "1")
+os.environ.setdefault("KIVY_NO_CONSOLELOG", "1")
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def main(kind: str, db_path: str) -> None:
+    from truck_pos.__main__ import configure_kivy
+
+    configure_kivy(False, "800x480")
+    from kivy.app import App
+    from kivy.clock import Clock
+    from kivy.core.window import Window
+
+    def first_frame(*_):
+        Window.unbind(on_flip=first_frame)
+        elapsed = time.time() - T0
+        # Let the frame settle, then report and leave.
+        Clock.schedule_once(lambda dt: (print(json.dumps({"kind": kind, "first_frame_s": elapsed, "rss_mb": rss_mb()})),
+                                        App.get_running_app().stop()), 0.5)
+
+    Window.bind(on_flip=first_frame)
+    if kind == "floor":
+        from kivy.uix.label import Label
+
+        class Bare(App):
+            def build(self):
+                return Label(text="hello")
+
+        Bare().run()
+        return
+    from truck_pos.bootstrap import build
+    from truck_pos.config import load_settings
+    from truck_pos.ui.app import TruckPosApp
+
+    services = build(load_settings(env={"TRUCK_POS_STORE_PATH": db_path}))
+    TruckPosApp(services, require_login=False).run()
+    services.close()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2])

@@ -1,0 +1,145 @@
+"""Proximity service: registered devices, campaign windows, the nearby count, one transaction per event."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from ble_trace_helpers import devices
+
+from truck_pos.cli import main as admin
+from truck_pos.devices.ble import Advertisement
+from truck_pos.domain.tokens import derive_token, encode_service_data, slot_of
+from truck_pos.errors import InvalidInput
+from truck_pos.services.proximity import _EVENT_NS
+from truck_pos.store import outbox
+from truck_pos.store.outbox import Outbox
+from truck_pos.store.proximity_models import ProximityEvent, RegisteredDevice
+
+DEVICE = {"device_id": "dev-1", "customer_ref": "cust-1", "segment": "regulars", "secret": "11" * 32}
+
+
+def visit(prox, clock, device=DEVICE, seconds=20, rssi=-62):
+    """A phone standing at the window for ``seconds``, advertising 3 times a second."""
+    secret = bytes.fromhex(device["secret"])
+    for _ in range(seconds * 3):
+        now = clock.advance(1 / 3).timestamp()
+        token = derive_token(secret, slot_of(now, 300))
+        prox.on_advertisement(Advertisement(now, "11:22:33:44:55:66", rssi, encode_service_data(token, -59), None))
+        prox.tick(now)
+
+
+def test_bad_device_lists_are_refused_with_the_entry_named_and_nothing_replaced(services):
+    prox = services.proximity
+    prox.load_devices([DEVICE])
+    for bad, words in [([{"device_id": "x", "customer_ref": "c"}], "missing 'secret'"),
+                       ([{**DEVICE, "secret": "zz"}], "must be hex"),
+                       ([{**DEVICE, "secret": "ab"}], "shorter than 16 bytes"),
+                       ([DEVICE, DEVICE], "appears twice")]:
+        with pytest.raises(InvalidInput, match=words):
+            prox.load_devices(bad)
+    assert [d.device_id for d in RegisteredDevice.select()] == ["dev-1"]
+
+
+def test_loading_devices_replaces_the_previous_list(services):
+    prox = services.proximity
+    assert prox.load_devices(devices()) == len(devices())
+    assert prox.load_devices([DEVICE]) == 1
+    assert prox.registered_count() == 1 and RegisteredDevice.select().count() == 1
+
+
+def test_a_customer_at_the_window_is_counted_nearby_and_recorded_once_per_day(services, clock):
+    prox = services.proximity
+    prox.load_devices([DEVICE])
+    assert prox.nearby_text() == "0 registered customers nearby"
+    visit(prox, clock)
+    assert prox.nearby_text() == "1 registered customer nearby"
+    clock.advance(600)
+    prox.tick()
+    visit(prox, clock)  # back later the same business day
+    (event,) = ProximityEvent.select()
+    assert (event.customer_ref, event.segment, event.campaign_id, event.source) == ("cust-1", "regulars", None, "truck_scan")
+    (row,) = Outbox.select().where(Outbox.kind == "proximity")
+    assert row.key == str(uuid.uuid5(_EVENT_NS, event.key))
+    assert row.payload["window_start"] == "2026-06-01T09:00:00+00:00"  # 04:00 in Chicago
+    assert row.payload["first_seen"] == event.first_seen_utc.isoformat() and row.payload["zone"] == "window"
+
+
+def test_each_campaign_window_gets_its_own_event(services, clock):
+    prox = services.proximity
+    prox.load_devices([DEVICE])
+    hour = clock.now().replace(minute=0, second=0, microsecond=0)
+    prox.current_window = lambda when: ("lunch-rush", hour, hour + timedelta(hours=1)) if when < hour + timedelta(hours=1) else None
+    visit(prox, clock)
+    clock.set(hour + timedelta(hours=1, minutes=5))
+    prox.tick()
+    visit(prox, clock)
+    events = list(ProximityEvent.select().order_by(ProximityEvent.first_seen_utc))
+    assert [e.campaign_id for e in events] == ["lunch-rush", None]
+    assert prox.event_for("cust-1", "lunch-rush").key == events[0].key
+
+
+def test_an_unknown_phone_leaves_no_row_anywhere(services, clock):
+    prox = services.proximity
+    prox.load_devices([DEVICE])
+    visit(prox, clock, device={**DEVICE, "secret": "22" * 32})
+    assert ProximityEvent.select().count() == 0 and Outbox.select().count() == 0
+    assert prox.nearby_count() == 0
+
+
+def test_when_the_outbox_write_fails_the_event_is_not_written_either(services, clock):
+    prox = services.proximity
+    prox.load_devices([DEVICE])
+    key = "proximity:cust-1:day:2026-06-01:2026-06-01T09:00:00+00:00"
+    with services.db.atomic():  # a conflicting outbox row makes the event's own enqueue fail
+        outbox.enqueue("audit", {"note": "conflict"}, now=clock.now(), key=str(uuid.uuid5(_EVENT_NS, key)))
+    visit(prox, clock)
+    assert ProximityEvent.select().count() == 0
+    assert Outbox.select().where(Outbox.kind == "proximity").count() == 0
+
+
+def test_admin_cli_loads_a_bundle_devices_list(settings_env, tmp_path, monkeypatch, capsys):
+    for k, v in settings_env.items():
+        monkeypatch.setenv(k, v)
+    bundle = tmp_path / "bundle.json"
+    bundle.write_text(json.dumps({"campaign": "x", "devices": [DEVICE]}))
+    assert admin(["devices", "load", str(bundle)]) == 0
+    assert "registered devices loaded: 1" in capsys.readouterr().out
+    bundle.write_text("{not json")
+    assert admin(["devices", "load", str(bundle)]) == 1
+    assert "cannot read devices file" in capsys.readouterr().err
+
+
+def test_bootstrap_attaches_a_scanner_fed_by_the_fake_radio(settings, clock):
+    from ble_trace_helpers import trace, truth
+
+    from truck_pos.bootstrap import build
+    from truck_pos.devices.ble_fake import FakeRadio
+
+    t = truth("rotation")
+    clock.set(datetime.fromtimestamp(t["start_unix"], timezone.utc))
+    radio = FakeRadio(trace("rotation"), clock, t["start_unix"])
+    svc = build(settings, clock=clock, load_demo=False, ble_backend=radio.factory)
+    try:
+        prox = svc.proximity
+        radio.tick = prox.tick
+        prox.load_devices(devices())
+        prox.start_scanning()
+        assert radio.finished.wait(30)
+        status = prox.status()
+    finally:
+        svc.close()
+    assert (status["radio"], status["mode"], status["registered"]) == ("scanning", "passive", len(devices()))
+    assert status["events_written"] == len(truth("rotation")["people"])
+
+
+def test_impossible_ble_thresholds_are_refused_at_startup(settings_env):
+    from truck_pos.bootstrap import build
+    from truck_pos.config import load_settings
+    from truck_pos.errors import ConfigError
+
+    bad = load_settings(env={**settings_env, "TRUCK_POS_BLE_NEAR_EXIT_M": "5", "TRUCK_POS_BLE_NEAR_ENTER_M": "10"})
+    with pytest.raises(ConfigError, match=r"\[ble\].*near_enter_m <= near_exit_m"):
+        build(bad)

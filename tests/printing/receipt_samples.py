@@ -1,0 +1,54 @@
+"""Fixed receipts used by the golden-byte tests and by scripts/make_golden_receipts.py."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from truck_pos.devices.printer import render_bytes
+from truck_pos.domain.claims import make_claim
+from truck_pos.domain.order import TenderEntry
+from truck_pos.domain.receipt import DiscountLine, Document, ItemLine, ReceiptData, render_kitchen_ticket, render_receipt
+
+FAKE_KEY = b"example-claim-key-not-a-secret!!"  # fixed so goldens are stable; real keys are random
+ORDER_UUID = "5b3c1f0e-8a7d-4c2b-9e6f-0123456789ab"
+CLAIM = make_claim(FAKE_KEY, "truck-demo", date(2026, 6, 1), 42, ORDER_UUID)
+
+SAMPLE = ReceiptData(
+    truck_name="Taco Truck Deluxe Supreme",
+    stop="Main St & 5th, by the fountain near the old courthouse",
+    local_time=datetime(2026, 6, 1, 12, 31, tzinfo=ZoneInfo("America/Chicago")),
+    business_day="2026-06-01",
+    number=42,
+    channel="counter",
+    items=(
+        ItemLine("Carne asada burrito with extra everything and a very long name", 2, 2450,
+                 ("extra cheese", "no onions")),
+        ItemLine("Horchata", 1, 350),
+        ItemLine("Supercalifragilisticexpialidocious-nachos", 1, 899),
+    ),
+    subtotal_cents=3699, tax_cents=284, total_cents=3613, tax_mode="exclusive",
+    discounts=(DiscountLine("First hour 10% off", 370, code="EARLY10", segment="registered_nearby"),),
+    tenders=(TenderEntry("cash", 3613, 4000, 387),),
+    claim=CLAIM,
+    registration_url="https://example.invalid/r/truck-demo",
+    note="Allergy: peanuts",
+)
+MOBILE = ReceiptData(**{**SAMPLE.__dict__, "channel": "mobile", "number": 43, "tenders": (), "note": ""})
+
+PROFILES = {58: "POS-5890", 80: "TM-T20II"}
+COLUMNS = {58: 32, 80: 48}
+
+
+def documents() -> dict[str, tuple[Document, str, bool]]:
+    """name -> (document, printer profile, native QR)."""
+    return {
+        "receipt_80mm": (render_receipt(SAMPLE, COLUMNS[80]), PROFILES[80], True),
+        "receipt_58mm": (render_receipt(SAMPLE, COLUMNS[58]), PROFILES[58], True),
+        "kitchen_mobile_80mm": (render_kitchen_ticket(MOBILE, COLUMNS[80]), PROFILES[80], True),
+        "kitchen_58mm": (render_kitchen_ticket(SAMPLE, COLUMNS[58]), PROFILES[58], True),
+    }
+
+
+def golden_bytes() -> dict[str, bytes]:
+    return {name: render_bytes(doc, profile=profile, native_qr=native) for name, (doc, profile, native) in documents().items()}

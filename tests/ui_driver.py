@@ -1,0 +1,172 @@
+"""Runs the real Kivy app in this process and drives it through its widgets (used by test_ui.py).
+
+Usage: python ui_driver.py SCENARIO DB_PATH OUTPUT_DIR
+Writes OUTPUT_DIR/<scenario>.json with what the scenario observed and PNG screenshots.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from pathlib import Path
+
+os.environ.setdefault("KIVY_NO_ARGS", "1")
+os.environ.setdefault("KIVY_NO_CONSOLELOG", "1")
+
+from truck_pos.__main__ import configure_kivy  # noqa: E402
+
+configure_kivy(fullscreen=False, size=os.environ.get("UI_SIZE", "800x480"))
+
+from kivy.clock import Clock  # noqa: E402
+from kivy.core.window import Window  # noqa: E402
+
+from truck_pos.bootstrap import build  # noqa: E402
+from truck_pos.config import load_settings  # noqa: E402
+from truck_pos.ui.app import TruckPosApp  # noqa: E402
+
+
+def find_button(root, text: str):
+    """An enabled button showing ``text`` (exact match first, else prefix), popups first, then the screen."""
+    buttons = [w for top in Window.children for w in top.walk(restrict=True)
+               if hasattr(w, "trigger_action") and not w.disabled]
+    for match in (lambda t: t == text, lambda t: t.startswith(text)):
+        for w in buttons:
+            if match(str(getattr(w, "text", ""))):
+                return w
+    raise LookupError(f"no enabled button {text!r} on screen")
+
+
+def type_digits(app, digits: str):
+    for d in digits:
+        yield lambda d=d: tap(app, d)
+
+
+def tap(app, text: str) -> None:
+    find_button(app.root, text).trigger_action(duration=0)
+
+
+def screenshot(out: Path, name: str) -> None:
+    """Save the whole window (popups included) as OUTPUT_DIR/<name>.png."""
+    made = Window.screenshot(name=str(out / f"{name}-tmp.png"))  # Kivy adds a counter to the name
+    os.replace(made, out / f"{name}.png")
+
+
+def scenario_ring_up_cash(app, out: Path, result: dict):
+    """Tap two tacos and a drink, pay cash with a quick $20 button, see the change."""
+    yield lambda: tap(app, "Al Pastor Taco")
+    yield lambda: tap(app, "Al Pastor Taco")
+    yield lambda: tap(app, "Drinks")
+    yield lambda: tap(app, "Horchata")
+    yield lambda: result.update(totals=app.register_screen.totals.text)
+    yield lambda: screenshot(out, "register_ticket")
+    yield lambda: tap(app, "Cash")
+    yield lambda: screenshot(out, "register_cash")
+    yield lambda: tap(app, "$20.00")
+    yield lambda: result.update(message=app.register_screen.message.text)
+    yield lambda: screenshot(out, "register_paid")
+
+
+def scenario_short_cash_is_refused(app, out: Path, result: dict):
+    """Typing less cash than due shows the reason and keeps the ticket."""
+    yield lambda: tap(app, "Bowls")
+    yield lambda: tap(app, "Loaded Nachos")
+    yield lambda: tap(app, "Cash")
+    yield lambda: tap(app, "5")
+    yield lambda: tap(app, "00")
+    yield lambda: tap(app, "Take cash")
+    yield lambda: result.update(message=app.register_screen.message.text, lines=len(app.register_screen.ticket.lines))
+    yield lambda: screenshot(out, "register_short_cash")
+    yield lambda: tap(app, "Cancel")
+    yield lambda: tap(app, "Card")
+    yield lambda: result.update(after_card=app.register_screen.message.text)
+
+
+def scenario_login_and_manager_void(app, out: Path, result: dict):
+    """Wrong PIN, staff login, sell, void refused for staff, approved by manager, lock."""
+    app.services.staff.add("Sam", "1234", "staff")
+    app.services.staff.add("Maria", "9999", "manager")
+    yield lambda: screenshot(out, "login")
+    yield from type_digits(app, "4321")
+    yield lambda: tap(app, "Log in")
+    yield lambda: result.update(wrong_pin=app.login_screen.message.text)
+    yield from type_digits(app, "1234")
+    yield lambda: tap(app, "Log in")
+    yield lambda: result.update(after_login=app.screens.current, staff=app.staff.name)
+    yield lambda: tap(app, "Bowls")
+    yield lambda: tap(app, "Quesadilla")
+    yield lambda: tap(app, "Card")
+    yield lambda: tap(app, "Orders")
+    yield lambda: tap(app, "#1")
+    yield lambda: tap(app, "Void")
+    yield from type_digits(app, "1234")
+    yield lambda: tap(app, "Approve void")
+    yield lambda: result.update(staff_void=app.screens.current_screen.message.text)
+    yield lambda: tap(app, "Void")
+    yield from type_digits(app, "9999")
+    yield lambda: screenshot(out, "manager_pin")
+    yield lambda: tap(app, "Approve void")
+    yield lambda: result.update(manager_void=app.screens.current_screen.message.text)
+    yield lambda: screenshot(out, "orders_voided")
+    yield lambda: tap(app, "Lock")
+    yield lambda: result.update(after_lock=app.screens.current)
+
+
+def scenario_pickup_scan(app, out: Path, result: dict):
+    """Sell two orders, mark one ready, scan its claim at the window, scan it again."""
+    paid = []
+    for sku in ("taco-veggie", "taco-fish"):
+        t = app.services.register.open_ticket()
+        t = app.services.register.add_item(t.id, sku)
+        paid.append(app.services.register.pay_card(t.id))
+    from truck_pos.store.models import Order
+
+    claim = app.services.pickup.claim_for(Order.get(Order.uuid == paid[0].order_uuid))
+    yield lambda: tap(app, "Pickup")
+    yield lambda: tap(app, "#1")  # preparing -> ready
+    yield lambda: screenshot(out, "pickup_ready")
+    yield lambda: app.screens.current_screen.on_claim(claim)
+    yield lambda: result.update(first_scan=app.screens.current_screen.message.text)
+    yield lambda: screenshot(out, "pickup_handed_over")
+    yield lambda: app.screens.current_screen.on_claim(claim)
+    yield lambda: result.update(second_scan=app.screens.current_screen.message.text)
+    yield lambda: app.screens.current_screen.on_claim("garbage%%")
+    yield lambda: result.update(garbage=app.screens.current_screen.message.text)
+
+
+SCENARIOS = {name[len("scenario_"):]: fn for name, fn in globals().items() if name.startswith("scenario_")}
+
+
+def main(name: str, db_path: str, out_dir: str) -> int:
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    services = build(load_settings(env={"TRUCK_POS_STORE_PATH": db_path, "TRUCK_POS_TRUCK_NAME": "Taco Cloud"}))
+    app = TruckPosApp(services, require_login=os.environ.get("UI_LOGIN", "0") == "1")
+    result: dict = {"scenario": name, "ok": False}
+    steps = None
+
+    def step(dt):
+        nonlocal steps
+        try:
+            if steps is None:
+                steps = SCENARIOS[name](app, out, result)
+            action = next(steps)
+            action()
+            Clock.schedule_once(step, 0.15)
+        except StopIteration:
+            result["ok"] = True
+            app.stop()
+        except Exception:
+            result["error"] = traceback.format_exc()
+            app.stop()
+
+    Clock.schedule_once(step, 0.5)
+    app.run()
+    services.close()
+    (out / f"{name}.json").write_text(json.dumps(result, indent=2))
+    return 0 if result["ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(*sys.argv[1:4]))

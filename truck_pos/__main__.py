@@ -1,0 +1,58 @@
+"""``truck-pos``: load settings, build the services, run the touchscreen register."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="truck-pos", description="Start the touchscreen register.")
+    p.add_argument("--config", help="truck config file (default: $TRUCK_POS_CONFIG or built-in defaults)")
+    p.add_argument("--fullscreen", action="store_true", help="kiosk mode (the Pi touchscreen)")
+    p.add_argument("--size", default="800x480", help="window size when not fullscreen (default 800x480)")
+    p.add_argument("-v", "--verbose", action="store_true")
+    return p.parse_args(argv)
+
+
+def configure_kivy(fullscreen: bool, size: str) -> None:
+    """Kivy reads these before its window exists; keep it from parsing our argv or writing ~/.kivy logs noise."""
+    os.environ.setdefault("KIVY_NO_ARGS", "1")
+    os.environ.setdefault("KIVY_NO_CONSOLELOG", "1")
+    from kivy.config import Config
+
+    width, _, height = size.partition("x")
+    Config.set("graphics", "width", width or "800")
+    Config.set("graphics", "height", height or "480")
+    Config.set("graphics", "fullscreen", "auto" if fullscreen else "0")
+    Config.set("input", "mouse", "mouse,multitouch_on_demand")
+    Config.set("kivy", "exit_on_escape", "0")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from truck_pos.bootstrap import build
+    from truck_pos.config import load_settings
+    from truck_pos.errors import TruckPosError
+
+    try:
+        services = build(load_settings(args.config))
+    except TruckPosError as exc:
+        print(f"truck-pos: {exc}", file=sys.stderr)
+        return 1
+    configure_kivy(args.fullscreen, args.size)
+    from truck_pos.ui.app import TruckPosApp
+
+    try:
+        TruckPosApp(services).run()
+    finally:
+        services.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,192 @@
+"""Proximity use case: resolve advertised tokens to registered customers, filter, raise one event per window.
+
+Reports arrive on the scanner thread (:meth:`ProximityService.on_advertisement`, :meth:`tick`);
+one lock guards the token table and the filter, so every method is safe from any thread.
+Unknown tokens are dropped on the spot: nothing about a phone we cannot resolve is stored.
+An arrival becomes one ``ProximityEvent`` and its ``proximity`` outbox row, in one transaction,
+at most once per customer per campaign window (the business day when no campaign runs).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+import peewee
+
+from truck_pos.clock import Clock
+from truck_pos.domain.calendar import business_day
+from truck_pos.domain.proximity import ZONE_NAMES, Arrival, FilterSettings, ProximityFilter
+from truck_pos.domain.tokens import TokenTable, parse_service_data
+from truck_pos.errors import InvalidInput
+from truck_pos.store import outbox
+from truck_pos.store.proximity_models import ProximityEvent, RegisteredDevice
+
+if TYPE_CHECKING:
+    from truck_pos.devices.ble import Advertisement
+
+log = logging.getLogger(__name__)
+
+# (campaign_id, window_start_utc, window_end_utc) for an instant, or None outside any campaign.
+Window = tuple[str, datetime, datetime]
+WindowSource = Callable[[datetime], Window | None]
+
+_EVENT_NS = uuid.UUID("5b8e3c1a-7f2d-4e0b-9c6a-1d2e3f405162")
+MIN_SECRET_BYTES = 16
+
+
+def parse_devices(devices: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Validate a registered-devices list; raises InvalidInput naming the first bad entry."""
+    rows, seen = [], set()
+    for n, d in enumerate(devices, 1):
+        try:
+            device_id, customer = str(d["device_id"]).strip(), str(d["customer_ref"]).strip()
+            secret = bytes.fromhex(str(d["secret"]))
+        except KeyError as exc:
+            raise InvalidInput(f"device {n}: missing {exc.args[0]!r} (needs device_id, customer_ref, secret)") from exc
+        except (TypeError, ValueError) as exc:
+            raise InvalidInput(f"device {n}: the secret must be hex ({exc})") from exc
+        if not device_id or not customer or len(secret) < MIN_SECRET_BYTES:
+            raise InvalidInput(f"device {n} ({device_id or '?'}): empty id/customer or secret shorter than {MIN_SECRET_BYTES} bytes")
+        if device_id in seen:
+            raise InvalidInput(f"device {n}: device_id {device_id} appears twice")
+        seen.add(device_id)
+        rows.append({"device_id": device_id, "customer_ref": customer, "segment": str(d.get("segment") or "nearby_devices"),
+                     "secret": secret, "active": bool(d.get("active", True))})
+    return rows
+
+
+class ProximityService:
+    """Turns advertisements into proximity events and a "customers nearby" count."""
+
+    def __init__(self, db: peewee.Database, clock: Clock, *, truck_id: str, timezone_name: str, day_start_hour: int = 4,
+                 filter_settings: FilterSettings | None = None, slot_s: int = 300, skew_slots: int = 1,
+                 current_window: WindowSource | None = None):
+        self.db, self.clock, self.truck_id = db, clock, truck_id
+        self._tz, self._day_start = timezone_name, day_start_hour
+        self._slot_s, self._skew = slot_s, skew_slots
+        self.current_window = current_window  # wired to the campaign service when there is one
+        self.scanner: Any = None  # a BleScanner, for status and start/stop
+        self._lock = threading.RLock()
+        self._filter = ProximityFilter(filter_settings)
+        self._written: set[str] = set()
+        self.events_written = 0
+        self._load_table()
+
+    # -- registered devices -------------------------------------------------------------------
+    def _load_table(self) -> None:
+        devices = list(RegisteredDevice.select().where(RegisteredDevice.active == True))  # noqa: E712
+        with self._lock:
+            self._customers = {d.device_id: (d.customer_ref, d.segment) for d in devices}
+            self._table = TokenTable([(d.device_id, bytes(d.secret)) for d in devices], slot_s=self._slot_s, skew_slots=self._skew)
+
+    def load_devices(self, devices: list[dict[str, Any]]) -> int:
+        """Replace the registered devices (e.g. from a campaign bundle's ``devices`` list); returns the count."""
+        rows = parse_devices(devices)
+        with self.db.atomic():
+            RegisteredDevice.delete().execute()
+            for batch in peewee.chunked(rows, 200):
+                RegisteredDevice.insert_many(batch).execute()
+        self._load_table()
+        log.info("registered devices loaded: %d", len(rows))
+        return len(rows)
+
+    def registered_count(self) -> int:
+        """How many active devices the truck can recognise."""
+        return len(self._customers)
+
+    # -- the scanner's callbacks (scanner thread) ---------------------------------------------
+    def on_advertisement(self, adv: "Advertisement") -> None:
+        """Resolve, filter and, on an arrival, record the event. Unknown tokens leave no trace."""
+        data = parse_service_data(adv.service_data)
+        if data is None:
+            return
+        with self._lock:
+            device_id = self._table.resolve(data.token, adv.t_s)
+            if device_id is None:
+                return
+            arrival = self._filter.observe(device_id, adv.t_s, adv.rssi_dbm, data.measured_power_dbm, adv.tx_power_dbm)
+            if arrival is not None:
+                self._record(arrival)
+
+    def tick(self, now_s: float | None = None) -> None:
+        """Advance the filter without a report (completes dwells, expires silent phones)."""
+        with self._lock:
+            for arrival in self._filter.tick(self.clock.now().timestamp() if now_s is None else now_s):
+                self._record(arrival)
+
+    # -- events -------------------------------------------------------------------------------
+    def window_for(self, when: datetime) -> Window:
+        """The campaign window at ``when``, else the business day (id ``day:YYYY-MM-DD``)."""
+        window = self.current_window(when) if self.current_window else None
+        if window is not None:
+            return window
+        day = business_day(when, self._tz, self._day_start)
+        start = datetime(day.year, day.month, day.day, self._day_start, tzinfo=ZoneInfo(self._tz)).astimezone(timezone.utc)
+        return f"day:{day.isoformat()}", start, start + timedelta(days=1)
+
+    def _record(self, arrival: Arrival) -> None:
+        customer, segment = self._customers.get(arrival.key, (None, None))
+        if customer is None:  # unregistered between resolve and arrival
+            return
+        at = datetime.fromtimestamp(arrival.t_s, timezone.utc)
+        campaign_id, start, end = self.window_for(at)
+        key = f"proximity:{customer}:{campaign_id}:{start.isoformat()}"
+        if key in self._written:
+            return
+        first_seen = datetime.fromtimestamp(arrival.first_seen_s, timezone.utc)
+        body = {"event_key": key, "truck": self.truck_id, "customer_ref": customer, "segment": segment,
+                "campaign_id": None if campaign_id.startswith("day:") else campaign_id,
+                "window_start": start.isoformat(), "window_end": end.isoformat(), "source": "truck_scan",
+                "first_seen": first_seen.isoformat(), "distance_m": arrival.distance_m, "rssi_dbm": arrival.rssi_dbm,
+                "zone": ZONE_NAMES[arrival.zone]}
+        try:
+            with self.db.atomic():
+                if ProximityEvent.get_or_none(ProximityEvent.key == key) is None:
+                    ProximityEvent.create(key=key, customer_ref=customer, campaign_id=body["campaign_id"], segment=segment,
+                                          first_seen_utc=first_seen, distance_m=arrival.distance_m, rssi_dbm=arrival.rssi_dbm)
+                    outbox.enqueue("proximity", body, now=self.clock.now(), key=str(uuid.uuid5(_EVENT_NS, key)))
+                    self.events_written += 1
+                    log.info("proximity event: %s (%s) %.1f m", customer, campaign_id, arrival.distance_m)
+        except peewee.PeeweeException:
+            log.exception("could not record proximity event %s; will retry on the next arrival", key)
+            return
+        self._written.add(key)
+
+    def event_for(self, customer_ref: str, campaign_id: str | None) -> ProximityEvent | None:
+        """The latest proximity event of a customer in a campaign (for linking a redemption)."""
+        return (ProximityEvent.select().where(ProximityEvent.customer_ref == customer_ref, ProximityEvent.campaign_id == campaign_id)
+                .order_by(ProximityEvent.first_seen_utc.desc()).first())
+
+    # -- what the register shows --------------------------------------------------------------
+    def nearby_count(self) -> int:
+        """Distinct registered customers near or at the window right now."""
+        with self._lock:
+            return len({self._customers[k][0] for k in self._filter.in_range() if k in self._customers})
+
+    def nearby_text(self) -> str:
+        """E.g. "3 registered customers nearby"."""
+        n = self.nearby_count()
+        return f"{n} registered customer{'s' if n != 1 else ''} nearby"
+
+    def status(self) -> dict[str, Any]:
+        """Radio state and counts for the status screen."""
+        radio = self.scanner.status() if self.scanner is not None else None
+        return {"radio": radio.state if radio else "off", "mode": radio.mode if radio else "", "message": radio.message if radio else "",
+                "restarts": radio.restarts if radio else 0, "nearby": self.nearby_count(), "registered": self.registered_count(),
+                "events_written": self.events_written}
+
+    def start_scanning(self) -> None:
+        """Start the radio, if one is attached (the UI calls this once it is up)."""
+        if self.scanner is not None:
+            self.scanner.start()
+
+    def stop(self) -> None:
+        """Stop the radio."""
+        if self.scanner is not None:
+            self.scanner.stop()
