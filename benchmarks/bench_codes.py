@@ -24,7 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
 
-from truck_pos.domain.campaign import normalize, parse_campaign, raw_public_key  # noqa: E402
+from truck_pos.domain.bundle import b64u_encode, raw_public_key  # noqa: E402
+from truck_pos.domain.campaign import normalize, parse_campaign  # noqa: E402
 from truck_pos.domain.codes import CheckContext, CodeIndex, PersonalCode, UsageCounts, issue_personal_code  # noqa: E402
 from truck_pos.domain.order import TicketLine  # noqa: E402
 
@@ -77,8 +78,6 @@ def run(sizes: list[int], rounds: int = 7, probes: int = 20_000) -> list[dict]:
 def personal_us(rounds: int = 5, probes: int = 300) -> float:
     key = Ed25519PrivateKey.generate()
     doc = dict(DOCUMENT)
-    from truck_pos.domain.campaign import b64u_encode
-
     doc["code_public_key"] = b64u_encode(raw_public_key(key.public_key()))
     index = CodeIndex(parse_campaign(doc, TZ))
     codes = [issue_personal_code(PersonalCode("bench", "nearby_devices", f"c-{i}"), key) for i in range(probes)]

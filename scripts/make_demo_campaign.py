@@ -22,7 +22,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import (Encoding, NoEncryption, PrivateFormat, PublicFormat,
                                                           load_pem_private_key)
 
-from truck_pos.domain.campaign import parse_campaign, sign_bundle
+from truck_pos.domain.bundle import sign_bundle
+from truck_pos.domain.campaign import parse_campaign
 
 DOC = Path(__file__).resolve().parent.parent / "tests" / "data" / "campaigns" / "demo_campaign.json"
 

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from truck_pos.bootstrap import Services, build
 from truck_pos.config import load_settings
-from truck_pos.domain.campaign import sign_bundle
+from truck_pos.domain.bundle import sign_bundle
 
 DATA = Path(__file__).resolve().parent / "data" / "campaigns"
 

@@ -8,7 +8,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from campaign_support import bare_svc, owner, build_services, demo_document, install  # noqa: F401 (fixtures)
-from truck_pos.domain.campaign import BundleRefused, b64u_encode, parse_campaign, sign_bundle, verify_bundle
+from truck_pos.domain.bundle import BundleRefused, b64u_encode, sign_bundle, verify_bundle
+from truck_pos.domain.campaign import parse_campaign
 
 
 

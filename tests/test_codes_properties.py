@@ -13,7 +13,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from campaign_support import build_services, demo_document, install
-from truck_pos.domain.campaign import normalize, parse_campaign, raw_public_key
+from truck_pos.domain.bundle import raw_public_key
+from truck_pos.domain.campaign import normalize, parse_campaign
 from truck_pos.domain.codes import (CheckContext, CodeAccepted, CodeIndex, PersonalCode, UsageCounts,
                                     issue_personal_code, read_personal_code)
 from truck_pos.domain.order import TicketLine

@@ -177,7 +177,8 @@ def test_a_group_code_is_for_group_members_only(tmp_path, clock, owner):
 
 
 def test_a_segment_window_never_reaches_outside_the_campaign(clock):
-    from truck_pos.domain.campaign import BundleRefused, parse_campaign
+    from truck_pos.domain.bundle import BundleRefused
+    from truck_pos.domain.campaign import parse_campaign
 
     doc = demo_document()
     doc["segments"][0]["valid_until"] = "2026-12-31T00:00"

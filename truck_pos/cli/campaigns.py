@@ -14,7 +14,8 @@ from cryptography.hazmat.primitives.serialization import (Encoding, NoEncryption
 
 from truck_pos.bootstrap import Services
 from truck_pos.domain.calendar import local
-from truck_pos.domain.campaign import BundleRefused, key_id, parse_campaign, sign_bundle
+from truck_pos.domain.bundle import BundleRefused, key_id, sign_bundle
+from truck_pos.domain.campaign import parse_campaign
 from truck_pos.domain.codes import PersonalCode, issue_personal_code
 from truck_pos.errors import InvalidInput
 from truck_pos.services.reports import render_csv, render_png, render_table

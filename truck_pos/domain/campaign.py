@@ -1,16 +1,6 @@
-"""Campaigns and their signed bundles. Pure: parsing, validation and Ed25519 checks, no I/O.
+"""Campaigns: the model, and parsing/validating the campaign document. Pure.
 
-Bundle format (``truck_pos.campaign.v1``), the exact bytes of a file or of the retained MQTT
-``campaign`` message::
-
-    {"format":"truck_pos.campaign.v1","key_id":"<16 hex>","payload":"<base64url>","signature":"<base64url>"}
-
-- ``payload`` is the base64url (no padding) of the campaign JSON document (UTF-8);
-- ``signature`` is the base64url of the 64-byte Ed25519 signature of those payload bytes,
-  made with the owner's private key; ``key_id`` is the first 16 hex digits of the SHA-256 of
-  the raw 32-byte public key (it only names the key; the signature is what is checked);
-- the wrapper must be canonical JSON (sorted keys, no spaces, one optional trailing newline)
-  and both base64 strings canonical, so any changed byte is refused, never silently ignored.
+A campaign arrives inside a signed bundle (:mod:`truck_pos.domain.bundle`).
 
 Campaign document (times without an offset are wall-clock times in the truck's time zone)::
 
@@ -31,116 +21,16 @@ Benefit kinds: ``percent_off`` (``percent`` 1-100), ``amount_off`` (``amount_cen
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import json
 from dataclasses import dataclass, field
 from datetime import datetime, time, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from truck_pos.domain.bundle import BundleRefused, b64u_decode
 
-BUNDLE_FORMAT = "truck_pos.campaign.v1"
 CHANNELS = ("facebook", "twitter", "sms", "email", "proximity", "in_person")
 BUILTIN_SEGMENTS = ("facebook_likers", "twitter_followers", "pos_registrants", "nearby_devices")
 BENEFIT_KINDS = ("percent_off", "amount_off", "free_item")
-_WRAPPER_KEYS = {"format", "key_id", "payload", "signature"}
-
-
-class BundleRefused(ValueError):
-    """A bundle the truck will not install; ``str()`` is the reason for the owner or staff."""
-
-
-# --- base64url, strict ---------------------------------------------------------------------
-def b64u_encode(data: bytes) -> str:
-    """base64url without padding."""
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def b64u_decode(text: str) -> bytes:
-    """Strict inverse of :func:`b64u_encode`: refuses any non-canonical spelling."""
-    if not isinstance(text, str):
-        raise ValueError("not a string")
-    try:
-        data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    except (binascii.Error, ValueError) as exc:
-        raise ValueError("not base64url") from exc
-    if b64u_encode(data) != text:
-        raise ValueError("not canonical base64url")
-    return data
-
-
-def key_id(public_key: Ed25519PublicKey) -> str:
-    """A short name for a public key: 16 hex digits of the SHA-256 of its raw bytes."""
-    return hashlib.sha256(raw_public_key(public_key)).hexdigest()[:16]
-
-
-def raw_public_key(public_key: Ed25519PublicKey) -> bytes:
-    return public_key.public_bytes(Encoding.Raw, PublicFormat.Raw)
-
-
-# --- bundles -------------------------------------------------------------------------------
-def _canonical(obj: dict[str, Any]) -> bytes:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode("ascii")
-
-
-def sign_bundle(document: dict[str, Any], private_key: Ed25519PrivateKey) -> bytes:
-    """The owner's side: the bundle bytes for a campaign document."""
-    payload = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    wrapper = {"format": BUNDLE_FORMAT, "key_id": key_id(private_key.public_key()),
-               "payload": b64u_encode(payload), "signature": b64u_encode(private_key.sign(payload))}
-    return _canonical(wrapper) + b"\n"
-
-
-def verify_bundle(raw: bytes, public_keys: list[Ed25519PublicKey]) -> dict[str, Any]:
-    """The verified campaign document inside a bundle; raises :class:`BundleRefused` with a reason."""
-    if not public_keys:
-        raise BundleRefused("no campaign public key is configured on this truck ([security] campaign_public_key_file)")
-    if not isinstance(raw, (bytes, bytearray)) or not raw.strip():
-        raise BundleRefused("empty bundle")
-    body = bytes(raw[:-1]) if raw.endswith(b"\n") else bytes(raw)
-    try:
-        wrapper = json.loads(body.decode("ascii"))
-    except (UnicodeDecodeError, ValueError):
-        raise BundleRefused("malformed bundle: not a JSON campaign bundle") from None
-    if not isinstance(wrapper, dict) or "signature" not in wrapper:
-        raise BundleRefused("unsigned bundle: no signature")
-    if set(wrapper) != _WRAPPER_KEYS or wrapper.get("format") != BUNDLE_FORMAT:
-        raise BundleRefused(f"malformed bundle: expected format {BUNDLE_FORMAT} with keys {sorted(_WRAPPER_KEYS)}")
-    if not all(isinstance(wrapper[k], str) for k in _WRAPPER_KEYS) or _canonical(wrapper) != body:
-        raise BundleRefused("malformed bundle: the wrapper was altered (not in canonical form)")
-    try:
-        payload = b64u_decode(wrapper["payload"])
-        signature = b64u_decode(wrapper["signature"])
-    except ValueError as exc:
-        raise BundleRefused(f"malformed bundle: {exc}") from None
-    signer = next((k for k in public_keys if _verifies(k, signature, payload)), None)
-    if signer is not None and key_id(signer) != wrapper["key_id"]:
-        raise BundleRefused("malformed bundle: key_id does not name the key that signed it")
-    if signer is None:
-        known = ", ".join(key_id(k) for k in public_keys)
-        if wrapper["key_id"] not in {key_id(k) for k in public_keys}:
-            raise BundleRefused(f"signed with an unknown key {wrapper['key_id']} (this truck trusts {known})")
-        raise BundleRefused("wrong signature: the bundle was altered or not signed by the owner")
-    try:
-        document = json.loads(payload.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        raise BundleRefused("malformed campaign: the signed payload is not JSON") from None
-    if not isinstance(document, dict):
-        raise BundleRefused("malformed campaign: the signed payload is not a JSON object")
-    return document
-
-
-def _verifies(key: Ed25519PublicKey, signature: bytes, payload: bytes) -> bool:
-    try:
-        key.verify(signature, payload)
-        return True
-    except InvalidSignature:
-        return False
 
 
 # --- the campaign model ------------------------------------------------------------------------

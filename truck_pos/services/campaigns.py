@@ -20,7 +20,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from truck_pos.clock import Clock
-from truck_pos.domain.campaign import BundleRefused, Campaign, b64u_decode, parse_campaign, verify_bundle
+from truck_pos.domain.bundle import BundleRefused, b64u_decode, verify_bundle
+from truck_pos.domain.campaign import Campaign, parse_campaign
 from truck_pos.domain.codes import CodeIndex
 from truck_pos.errors import ConfigError
 from truck_pos.store.campaign_models import CampaignBundle
