@@ -174,3 +174,21 @@ def test_a_personal_code_used_at_two_offline_trucks_is_flagged_once_both_synced(
             body("o2:2", "truck-2"), body("o3:3", "truck-1", code="TP1Y"), body("o4:4", "truck-2", code="FB", kind="segment"),
             body("o5:5", "truck-3", code="FB", kind="segment")]
     assert double_uses(rows) == [DoubleUse("TP1X", "c-1", 2, ("truck-1", "truck-2"))]
+
+
+def test_reports_without_a_campaign_or_before_it_starts_are_empty_not_errors(tmp_path):
+    from truck_pos.clock import FakeClock
+
+    from campaign_support import build_services, demo_document, install
+
+    owner = Ed25519PrivateKey.generate()
+    svc = build_services(tmp_path, FakeClock(datetime(2026, 5, 20, 17, 0, tzinfo=timezone.utc)), owner)
+    try:
+        assert svc.reports.campaign_report().title == "No active campaign"
+        assert svc.reports.goal_progress() is None
+        install(svc, owner, demo_document())
+        report = svc.reports.campaign_report()  # starts 2026-06-01: no days yet
+        assert report.days == [] and report.orders == 0 and "Summer launch" in render_table(report)
+        assert render_png(report, tmp_path / "charts")
+    finally:
+        svc.close()
