@@ -134,3 +134,11 @@ def test_installed_bundle_feeds_the_proximity_service_its_devices_and_window(bar
     campaign_id, start, end = bare_svc.proximity.window_for(bare_svc.clock.now())
     assert campaign_id == "summer-launch" and (start, end) == (
         bare_svc.campaigns.active_campaign().valid_from_utc, bare_svc.campaigns.active_campaign().valid_until_utc)
+
+
+def test_a_bundle_copied_with_windows_line_endings_still_verifies(owner):
+    bundle = sign_bundle(demo_document(), owner)
+    assert verify_bundle(bundle.rstrip(b"\n") + b"\r\n", [owner.public_key()])["id"] == "summer-launch"
+    assert verify_bundle(bundle.rstrip(b"\n"), [owner.public_key()])["id"] == "summer-launch"
+    with pytest.raises(BundleRefused):
+        verify_bundle(bundle + b" ", [owner.public_key()])

@@ -9,7 +9,7 @@ Bundle format (``truck_pos.campaign.v1``), the exact bytes of a file or of the r
 - ``signature`` is the base64url of the 64-byte Ed25519 signature of those payload bytes,
   made with the owner's private key; ``key_id`` is the first 16 hex digits of the SHA-256 of
   the raw 32-byte public key (it only names the key; the signature is what is checked);
-- the wrapper must be canonical JSON (sorted keys, no spaces, one optional trailing newline)
+- the wrapper must be canonical JSON (sorted keys, no spaces, one optional trailing LF or CRLF)
   and both base64 strings canonical, so any changed byte is refused, never silently ignored.
 
 The campaign document inside is described in :mod:`truck_pos.domain.campaign`.
@@ -82,7 +82,11 @@ def verify_bundle(raw: bytes, public_keys: list[Ed25519PublicKey]) -> dict[str, 
         raise BundleRefused("no campaign public key is configured on this truck ([security] campaign_public_key_file)")
     if not isinstance(raw, (bytes, bytearray)) or not raw.strip():
         raise BundleRefused("empty bundle")
-    body = bytes(raw[:-1]) if raw.endswith(b"\n") else bytes(raw)
+    body = bytes(raw)
+    for ending in (b"\r\n", b"\n"):  # one line ending (a Windows copy too), nothing else
+        if body.endswith(ending):
+            body = body[: -len(ending)]
+            break
     try:
         wrapper = json.loads(body.decode("ascii"))
     except (UnicodeDecodeError, ValueError):
