@@ -126,7 +126,7 @@ class CampaignService:
         return BundleResult(True, f"campaign {campaign.id} installed ({len(campaign.segments)} segments)", campaign.id)
 
     def _store(self, campaign: Campaign, raw: bytes, source: str) -> None:
-        with self.db.atomic(lock_type="IMMEDIATE"):  # reads then writes: lock first
+        with self.db.atomic():
             CampaignBundle.update(active=False).where(CampaignBundle.active == True).execute()  # noqa: E712
             CampaignBundle.create(campaign_id=campaign.id, raw=bytes(raw), issued_utc=campaign.issued_at_utc,
                                   installed_utc=self.clock.now(), source=source, active=True)

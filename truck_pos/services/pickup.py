@@ -103,7 +103,7 @@ class PickupService:
     def mark_ready(self, order_uuid: str) -> PickupCard:
         """The kitchen finished: show the number as ready (idempotent)."""
         now = self.clock.now()
-        with self.db.atomic(lock_type="IMMEDIATE"):
+        with self.db.atomic():
             entry = self._entry(order_uuid)
             changed = (PickupEntry.update(state="ready", ready_utc=now)
                        .where((PickupEntry.id == entry.id) & (PickupEntry.state == "preparing")).execute())
@@ -126,7 +126,7 @@ class PickupService:
     # --- internals ----------------------------------------------------------------------------
     def _hand_over(self, order_uuid: str, claim: Claim | None = None) -> ScanResult:
         now = self.clock.now()
-        with self.db.atomic(lock_type="IMMEDIATE"):
+        with self.db.atomic():
             order = Order.get_or_none(Order.uuid == order_uuid)
             if order is None:
                 number = f"#{claim.number} of {claim.business_day}" if claim else "that order"

@@ -118,7 +118,7 @@ class RedemptionService:
         """Write one redemption and its outbox row; a replay (same order and code) changes nothing."""
         key = f"{order_uuid}:{entry['code']}"
         customer = entry.get("customer_ref") or customer_ref
-        with self.db.atomic(lock_type="IMMEDIATE"):  # reads then writes: lock first
+        with self.db.atomic():
             if Redemption.select().where(Redemption.key == key).exists():
                 return False
             Redemption.create(

@@ -247,7 +247,7 @@ class RegisterService:
             "tax_cents": totals.tax_cents, "total_cents": totals.total_cents, "tax_mode": ticket.tax_mode,
             "staff": staff.id if staff else None, "customer_ref": ticket.customer_ref, "stop": self.stop, "note": ticket.note,
         }
-        with self.db.atomic(lock_type="IMMEDIATE"):
+        with self.db.atomic():
             last = self.db.execute_sql(_LAST_NUMBER_SQL, (day,)).fetchone()[0]
             values["number"] = number = (last or 0) + 1
             order = Order(id=_ORDER.one(self.db, values), **values)

@@ -74,7 +74,7 @@ class RegistrationService:
         if not consent:
             raise InvalidInput("Registration needs the customer's consent to marketing messages")
         now = self.clock.now()
-        with self.db.atomic(lock_type="IMMEDIATE"):  # reads then writes: lock first
+        with self.db.atomic():
             customer = self._find(email_n, phone_n)
             created = customer is None
             if customer is None:
@@ -114,7 +114,7 @@ class RegistrationService:
         """Record that the customer no longer wants marketing messages (synced up)."""
         customer = self.customer(customer_ref)
         now = self.clock.now()
-        with self.db.atomic(lock_type="IMMEDIATE"):  # reads then writes: lock first
+        with self.db.atomic():
             Consent.create(customer=customer, granted=False, wording_version=wording_version, ts_utc=now)
             outbox.enqueue("consent", {"customer_ref": customer.ref, "truck": self.truck_id, "granted": False,
                                        "wording_version": wording_version, "at": now.isoformat()}, now=now)
@@ -138,7 +138,7 @@ class RegistrationService:
             raise InvalidInput("Give the group a name (up to 120 characters)")
         customer = self.customer(customer_ref)
         now = self.clock.now()
-        with self.db.atomic(lock_type="IMMEDIATE"):  # reads then writes: lock first
+        with self.db.atomic():
             group = CustomerGroup.get_or_none(CustomerGroup.key == group_key(name))
             if group is None:
                 benefit = self._campaign_benefit(name)

@@ -38,7 +38,9 @@ def open_database(path: str | Path) -> peewee.SqliteDatabase:
     path = str(path)
     if path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-    db = peewee.SqliteDatabase(path, pragmas=PRAGMAS, check_same_thread=False)
+    # Every transaction takes the write lock at BEGIN: a read-then-write transaction that upgrades
+    # later can fail with SQLITE_BUSY (no busy wait) next to the print worker or the sync agent.
+    db = peewee.SqliteDatabase(path, pragmas=PRAGMAS, check_same_thread=False, lock_type="IMMEDIATE")
     database.initialize(db)
     db.connect(reuse_if_open=True)
     from truck_pos.store.migrations import migrate
