@@ -194,3 +194,13 @@ def test_code_on_an_empty_or_partly_paid_ticket_is_refused_plainly(svc):
     svc.register.add_item(tid, "bowl-burrito")
     svc.register.add_tender(tid, "cash", 500)
     assert svc.redemption.apply_code(tid, "FB-LIKE-10").reason.startswith("payment has started")
+
+
+def test_a_percent_code_follows_items_added_after_it(svc):
+    tid = ticket_with(svc, "bowl-burrito", "drink-soda")
+    assert svc.redemption.apply_code(tid, "fb like 10").amount_cents == 140
+    svc.register.add_item(tid, "bowl-burrito")
+    [again] = svc.redemption.reapply_codes(tid)
+    assert isinstance(again, CodeAccepted) and again.amount_cents == 249  # 10 % of 24.90
+    ticket = svc.register.ticket(tid)
+    assert [d.amount_cents for d in ticket.discounts] == [249] and len(ticket.meta["redemptions"]) == 1

@@ -170,6 +170,15 @@ class CampaignService:
         end = segment.valid_until_utc if segment and segment.valid_until_utc else campaign.valid_until_utc
         return (campaign.id, start, end) if start <= when <= end else None
 
+    def customer_offer(self) -> tuple[str, str]:
+        """(offer text, registration URL) for the customer screen; the campaign document may set both."""
+        campaign = self.active_campaign()
+        if campaign is None:
+            return ("Register at the window for offers from this truck.", "")
+        doc = campaign.document
+        text = str(doc.get("offer_text") or f"{campaign.name}: register today and get the registrants' offer.")
+        return (text, str(doc.get("registration_url") or ""))
+
     def status_line(self) -> str:
         """One line for the status bar."""
         campaign = self.active_campaign()

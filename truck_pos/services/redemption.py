@@ -105,6 +105,15 @@ class RedemptionService:
         self.register.apply_discount(ticket_id, discount, meta={META_KEY: [*ticket.meta.get(META_KEY, []), entry]})
         return result
 
+    def reapply_codes(self, ticket_id: str) -> list[CodeResult]:
+        """After the ticket changed, take its codes off and check each again (a percent code follows the items)."""
+        ticket = self.register.ticket(ticket_id)
+        codes = [entry["code"] for entry in ticket.meta.get(META_KEY, [])]
+        if not codes:
+            return []
+        self.register.remove_discounts(ticket_id)
+        return [self.apply_code(ticket_id, code) for code in codes]
+
     # --- recording (inside the order transaction) -------------------------------------------
     def _on_order_complete(self, order: Order, ticket: Ticket, totals: Totals, now: datetime) -> None:
         entries = ticket.meta.get(META_KEY, [])
