@@ -99,3 +99,24 @@ def test_pickup_window_hands_over_once_and_refuses_garbage(tmp_path, output_dir,
     assert result["garbage"]
     [first, second] = orders(result["db"])
     assert (first.status, second.status) == ("handed_over", "paid")
+
+
+def test_the_whole_register_story_through_the_widgets(tmp_path, output_dir, display):
+    """Login, a refused code with its reason, a code, cash with change, reprint, pickup, manager void,
+    registration at the customer screen, reports."""
+    result = run_scenario("story", tmp_path, output_dir, display, login=True)
+    assert result["refused"] == "Refused: unknown code"
+    assert result["accepted"].startswith("facebook likers: ") and "-$1.40" in result["accepted"]
+    assert "-$1.40" in result["totals"]
+    assert result["paid"].startswith("Order #1 paid. Change due: $")
+    assert result["reprint"] == "Receipt sent to the printer"
+    assert "#1" in result["pickup"] and "already" not in result["pickup"]
+    assert result["void"] == "Order voided"
+    assert result["registered"].startswith("Welcome!") and "Joined Acme Corporation, Accounting" in result["registered"]
+    assert "facebook_likers" in result["segments"]
+    assert "customers" in result["goal_after"]
+    first, second = orders(result["db"])
+    assert (first.status, second.status) == ("handed_over", "voided")
+    assert first.discount_cents == 140
+    for shot in ("register_code_applied", "register_code_refused", "orders", "pickup", "customer", "reports"):
+        assert (output_dir / f"{shot}.png").stat().st_size > 1000

@@ -135,13 +135,105 @@ def scenario_pickup_scan(app, out: Path, result: dict):
     yield lambda: result.update(garbage=app.screens.current_screen.message.text)
 
 
+def scenario_story(app, out: Path, result: dict):
+    """The acceptance story at the register: login, a code, a refused code, cash with change, reprint,
+    pickup scan, manager void, customer registration, reports."""
+    app.services.staff.add("Sam", "1234", "staff")
+    app.services.staff.add("Maria", "9999", "manager")
+    yield from type_digits(app, "1234")
+    yield lambda: tap(app, "Log in")
+    yield lambda: tap(app, "Bowls")
+    yield lambda: tap(app, "Burrito Bowl")
+    yield lambda: tap(app, "Drinks")
+    yield lambda: tap(app, "Mexican Coke")
+    yield lambda: tap(app, "Code")
+    yield lambda: app.register_screen.on_code("NOSUCHCODE")
+    yield lambda: result.update(refused=app.register_screen.code_result.text)
+    yield lambda: screenshot(out, "register_code_refused")
+    yield lambda: app.register_screen.on_code("fb like 10")
+    yield lambda: result.update(accepted=app.register_screen.message.text, totals=app.register_screen.totals.text,
+                                goal_before=app.register_screen.goal.text)
+    yield lambda: screenshot(out, "register_code_applied")
+    yield lambda: tap(app, "Cash")
+    yield lambda: tap(app, "$20.00")
+    yield lambda: result.update(paid=app.register_screen.message.text, goal_after=app.register_screen.goal.text)
+    yield lambda: tap(app, "Done")
+    yield lambda: tap(app, "Orders")
+    yield lambda: tap(app, "#1")
+    yield lambda: tap(app, "Reprint")
+    yield lambda: result.update(reprint=app.screens.current_screen.message.text)
+    yield lambda: screenshot(out, "orders")
+    yield lambda: tap(app, "Pickup")
+    yield lambda: tap(app, "#1")
+    yield lambda: screenshot(out, "pickup")
+    yield lambda: app.screens.current_screen.on_claim(_claim_of_first_order(app))
+    yield lambda: result.update(pickup=app.screens.current_screen.message.text)
+    yield lambda: tap(app, "Register")
+    yield lambda: tap(app, "Tacos")
+    yield lambda: tap(app, "Veggie Taco")
+    yield lambda: tap(app, "Card")
+    yield lambda: tap(app, "Orders")
+    yield lambda: tap(app, "#2")
+    yield lambda: tap(app, "Void")
+    yield from type_digits(app, "9999")
+    yield lambda: tap(app, "Approve void")
+    yield lambda: result.update(void=app.screens.current_screen.message.text)
+    yield lambda: tap(app, "Customer")
+    yield lambda: _fill_registration(app)
+    yield lambda: tap(app, "Sign me up")
+    yield lambda: result.update(registered=app.screens.current_screen.result.text)
+    yield lambda: screenshot(out, "customer")
+    yield lambda: tap(app, "Reports")
+    yield lambda: result.update(headline=app.screens.current_screen.headline.text,
+                                segments=app.screens.current_screen.segments.text)
+    yield lambda: screenshot(out, "reports")
+
+
+def _claim_of_first_order(app) -> str:
+    from truck_pos.store.models import Order
+
+    return app.services.pickup.claim_for(Order.get(Order.number == 1))
+
+
+def _fill_registration(app) -> None:
+    screen = app.screens.current_screen
+    screen.email.text = "Ada@Example.com"
+    screen.group.text = "Acme Corporation, Accounting"
+    screen.consent.active = True
+
+
+CAMPAIGN_SCENARIOS = {"story"}
+
+
+def _campaign_setup(out: Path, env: dict):
+    """Noon on the demo campaign's first day, and a fresh owner key the truck trusts (never committed)."""
+    from datetime import datetime, timezone
+
+    from campaign_support import write_public_key
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from truck_pos.clock import FakeClock
+
+    owner = Ed25519PrivateKey.generate()
+    pub = write_public_key(owner, Path(env["TRUCK_POS_STORE_PATH"]).with_suffix(".pub.pem"))
+    return FakeClock(datetime(2026, 6, 1, 16, 30, tzinfo=timezone.utc)), {**env, "TRUCK_POS_SECURITY_CAMPAIGN_PUBLIC_KEY_FILE": str(pub)}, owner
+
+
 SCENARIOS = {name[len("scenario_"):]: fn for name, fn in globals().items() if name.startswith("scenario_")}
 
 
 def main(name: str, db_path: str, out_dir: str) -> int:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    services = build(load_settings(env={"TRUCK_POS_STORE_PATH": db_path, "TRUCK_POS_TRUCK_NAME": "Taco Cloud"}))
+    env = {"TRUCK_POS_STORE_PATH": db_path, "TRUCK_POS_TRUCK_NAME": "Taco Cloud"}
+    clock = None
+    if name in CAMPAIGN_SCENARIOS:
+        clock, env, owner = _campaign_setup(out, env)
+    services = build(load_settings(env=env), clock=clock)
+    if name in CAMPAIGN_SCENARIOS:
+        from campaign_support import install
+
+        install(services, owner)
     app = TruckPosApp(services, require_login=os.environ.get("UI_LOGIN", "0") == "1")
     result: dict = {"scenario": name, "ok": False}
     steps = None

@@ -16,7 +16,9 @@ from truck_pos.domain.calendar import local
 from truck_pos.ui import theme
 from truck_pos.ui.login_screen import LoginScreen
 from truck_pos.ui.orders_screen import OrdersScreen
+from truck_pos.ui.customer_screen import CustomerScreen
 from truck_pos.ui.pickup_screen import PickupScreen
+from truck_pos.ui.reports_screen import ReportsScreen
 from truck_pos.ui.register_screen import RegisterScreen
 from truck_pos.ui.widgets import Panel, TouchButton
 
@@ -39,13 +41,13 @@ class TruckPosApp(App):
         Window.clearcolor = theme.BG
         root = BoxLayout(orientation="vertical")
         bar = Panel(size_hint_y=None, height=theme.TOUCH * 0.75, padding=(6, 2), spacing=4)
-        self.status = Label(halign="left", valign="middle", font_size=theme.FONT * 0.85, markup=True)
+        self.status = Label(halign="left", valign="middle", font_size=theme.FONT * 0.72, markup=True)
         self.status.bind(size=lambda w, s: setattr(w, "text_size", s))
         bar.add_widget(self.status)
         self.nav: dict[str, TouchButton] = {}
         for name, text in self.nav_items():
-            b = TouchButton(text, color=theme.BUTTON, size_hint_x=None, width=theme.TOUCH * 1.6, size_hint_min_y=None,
-                            font_size=theme.FONT * 0.9)
+            b = TouchButton(text, color=theme.BUTTON, size_hint_x=None, width=theme.TOUCH * 1.3, size_hint_min_y=None,
+                            font_size=theme.FONT * 0.85)
             b.bind(on_release=lambda btn, n=name: self.go(n))
             self.nav[name] = b
             bar.add_widget(b)
@@ -57,6 +59,8 @@ class TruckPosApp(App):
         self.screens.add_widget(self.register_screen)
         self.screens.add_widget(OrdersScreen(self))
         self.screens.add_widget(PickupScreen(self))
+        self.screens.add_widget(CustomerScreen(self))
+        self.screens.add_widget(ReportsScreen(self))
         root.add_widget(self.screens)
         Window.bind(on_touch_down=self._touched)
         self.lock() if self.require_login else self.go("register")
@@ -66,7 +70,8 @@ class TruckPosApp(App):
         return root
 
     def nav_items(self) -> list[tuple[str, str]]:
-        return [("register", "Register"), ("pickup", "Pickup"), ("orders", "Orders"), ("lock", "Lock")]
+        return [("register", "Register"), ("pickup", "Pickup"), ("customer", "Customer"), ("orders", "Orders"),
+                ("reports", "Reports"), ("lock", "Lock")]
 
     # --- navigation and login --------------------------------------------------------------
     def go(self, name: str) -> None:
@@ -119,12 +124,15 @@ class TruckPosApp(App):
         s = self.services.settings
         now = local(self.services.clock.now(), s.truck.timezone)
         who = self.staff.name if self.staff else "locked"
-        parts = [f"[b]{s.truck.name}[/b]", s.truck.stop, f"{now:%H:%M}", who, *self.device_status()]
-        self.status.text = " · ".join(parts)
+        first = [f"[b]{s.truck.name}[/b]", f"{now:%H:%M}", who]
+        self.status.text = " · ".join(first) + "\n" + " · ".join(self.device_status())
 
     def device_status(self) -> list[str]:
         """Short states for the bar; each part asks a service that answers from memory (never blocks)."""
         parts = []
+        campaigns = getattr(self.services, "campaigns", None)
+        if campaigns is not None:
+            parts.append(campaigns.status_line())
         printing = getattr(self.services, "printing", None)
         if printing is not None:
             state = printing.printer_state()

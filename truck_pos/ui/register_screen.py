@@ -14,6 +14,7 @@ from kivy.uix.label import Label
 from kivy.uix.popup import Popup
 from kivy.uix.screenmanager import Screen
 from kivy.uix.scrollview import ScrollView
+from kivy.uix.textinput import TextInput
 
 from truck_pos.domain.money import format_cents
 from truck_pos.domain.order import Ticket
@@ -50,6 +51,7 @@ class RegisterScreen(Screen):
         self.add_widget(root)
         self.refresh_menu()
         self.refresh_ticket()
+        self.refresh_goal()
 
     # --- layout ----------------------------------------------------------------------------
     def _build_menu_side(self) -> BoxLayout:
@@ -65,12 +67,16 @@ class RegisterScreen(Screen):
 
     def _build_ticket_side(self) -> BoxLayout:
         side = Panel(orientation="vertical", size_hint_x=0.4, spacing=4, padding=4)
+        self.goal = Label(text="", size_hint_y=None, height=theme.TOUCH * 0.5, font_size=theme.FONT * 0.85,
+                          color=theme.ACCENT, halign="left", valign="middle")
+        self.goal.bind(size=lambda w, s: setattr(w, "text_size", s))
+        side.add_widget(self.goal)
         scroll = ScrollView(do_scroll_x=False)
         self.lines = GridLayout(cols=1, spacing=2, size_hint_y=None)
         self.lines.bind(minimum_height=self.lines.setter("height"))
         scroll.add_widget(self.lines)
         side.add_widget(scroll)
-        self.totals = Label(size_hint_y=None, height=theme.TOUCH * 1.4, font_size=theme.FONT, halign="right", valign="middle")
+        self.totals = Label(size_hint_y=None, height=theme.TOUCH * 1.7, font_size=theme.FONT, halign="right", valign="middle")
         self.totals.bind(size=lambda w, s: setattr(w, "text_size", s))
         side.add_widget(self.totals)
         self.message = MessageLine(size_hint_y=None, height=theme.TOUCH * 0.8)
@@ -78,11 +84,13 @@ class RegisterScreen(Screen):
         buttons = BoxLayout(size_hint_y=None, height=theme.TOUCH * 1.2, spacing=4)
         self.clear_btn = TouchButton("Clear", color=theme.MUTED)
         self.clear_btn.bind(on_release=lambda *_: self.on_clear())
+        self.code_btn = TouchButton("Code", color=theme.ACCENT)
+        self.code_btn.bind(on_release=lambda *_: self.open_code())
         self.card_btn = TouchButton("Card", color=theme.CARD, font_size=theme.FONT_BIG)
         self.card_btn.bind(on_release=lambda *_: self.on_pay_card())
         self.cash_btn = TouchButton("Cash", color=theme.OK, font_size=theme.FONT_BIG)
         self.cash_btn.bind(on_release=lambda *_: self.open_cash())
-        for b in (self.clear_btn, self.card_btn, self.cash_btn):
+        for b in (self.clear_btn, self.code_btn, self.card_btn, self.cash_btn):
             buttons.add_widget(b)
         side.add_widget(buttons)
         return side
@@ -125,13 +133,20 @@ class RegisterScreen(Screen):
             self.lines.add_widget(row)
         text = f"Subtotal {format_cents(totals.subtotal_cents)}\n"
         if totals.discount_cents:
-            text += f"Discount -{format_cents(totals.discount_cents)}\n"
+            labels = ", ".join(d.label for d in self.ticket.discounts)
+            text += f"{labels} -{format_cents(totals.discount_cents)}\n"
         text += f"Tax {format_cents(totals.tax_cents)}{' (incl.)' if self.ticket.tax_mode == 'inclusive' else ''}\n"
         text += f"[b]Total {format_cents(totals.total_cents)}[/b]"
         self.totals.markup = True
         self.totals.text = text
         empty = not self.ticket.lines
-        self.cash_btn.disabled = self.card_btn.disabled = empty
+        self.cash_btn.disabled = self.card_btn.disabled = self.code_btn.disabled = empty
+
+    def refresh_goal(self) -> None:
+        """The campaign goal line ("First hour: 23 / 40 customers, $410 / $600"); blank without a campaign."""
+        reports = getattr(self.services, "reports", None)
+        progress = reports.goal_progress() if reports is not None else None
+        self.goal.text = progress.line() if progress is not None else ""
 
     # --- actions (wiring only) -------------------------------------------------------------
     def _do(self, action, *args):
@@ -150,16 +165,23 @@ class RegisterScreen(Screen):
         self.refresh_menu()
 
     def on_item(self, sku: str) -> None:
-        ticket = self._do(self.services.register.add_item, self.ticket.id, sku)
-        if ticket is not None:
-            self.ticket = ticket
-            self.refresh_ticket()
+        self._changed(self._do(self.services.register.add_item, self.ticket.id, sku))
 
     def on_quantity(self, index: int, quantity: int) -> None:
-        ticket = self._do(self.services.register.set_quantity, self.ticket.id, index, quantity)
-        if ticket is not None:
-            self.ticket = ticket
-            self.refresh_ticket()
+        self._changed(self._do(self.services.register.set_quantity, self.ticket.id, index, quantity))
+
+    def _changed(self, ticket: Ticket | None) -> None:
+        """After the items changed: codes are checked again (a percent code follows the items)."""
+        if ticket is None:
+            return
+        redemption = getattr(self.services, "redemption", None)
+        if redemption is not None and ticket.discounts:
+            for result in self._do(redemption.reapply_codes, ticket.id) or []:
+                if getattr(result, "reason", None):
+                    self.message.show(f"Code taken off: {result.reason}", error=True)
+            ticket = self.services.register.ticket(ticket.id)
+        self.ticket = ticket
+        self.refresh_ticket()
 
     def on_clear(self) -> None:
         self.services.register.cancel(self.ticket.id)
@@ -174,6 +196,7 @@ class RegisterScreen(Screen):
         if paid is not None:
             self.message.show(f"Order #{paid.order_number} paid by card: {format_cents(paid.total_cents)}")
             self.new_ticket()
+            self.refresh_goal()
 
     def on_pay_cash(self, tendered_cents: int) -> None:
         paid = self._do(self.services.register.pay_cash, self.ticket.id, tendered_cents, self.app.staff)
@@ -183,6 +206,46 @@ class RegisterScreen(Screen):
         self.message.show(f"Order #{paid.order_number} paid. Change due: {format_cents(paid.change_cents)}", seconds=30)
         self.show_change(paid.order_number, paid.change_cents)
         self.new_ticket()
+        self.refresh_goal()
+
+    # --- discount codes ------------------------------------------------------------------
+    def open_code(self) -> None:
+        """Type a code, or scan it with a keyboard-mode scanner into the field."""
+        body = BoxLayout(orientation="vertical", spacing=6)
+        self.code_field = TextInput(multiline=False, font_size=theme.FONT_BIG, size_hint_y=None, height=theme.TOUCH,
+                                    hint_text="e.g. FBLIKE10", write_tab=False)
+        self.code_field.bind(on_text_validate=lambda f: self.on_code(f.text))
+        body.add_widget(self.code_field)
+        self.code_result = Label(text="", font_size=theme.FONT, halign="center", valign="middle")
+        self.code_result.bind(size=lambda w, s: setattr(w, "text_size", s))
+        body.add_widget(self.code_result)
+        row = BoxLayout(size_hint_y=None, height=theme.TOUCH, spacing=4)
+        close = TouchButton("Close", color=theme.MUTED)
+        close.bind(on_release=lambda *_: self.dismiss_popup())
+        apply_btn = TouchButton("Apply code", color=theme.OK)
+        apply_btn.bind(on_release=lambda *_: self.on_code(self.code_field.text))
+        row.add_widget(close)
+        row.add_widget(apply_btn)
+        body.add_widget(row)
+        self.popup = Popup(title="Discount code", content=body, size_hint=(0.7, 0.6), auto_dismiss=False)
+        self.popup.open()
+        self.code_field.focus = True
+
+    def on_code(self, text: str) -> None:
+        redemption = getattr(self.services, "redemption", None)
+        if redemption is None or not text.strip():
+            return
+        result = self._do(redemption.apply_code, self.ticket.id, text)
+        if result is None:
+            return
+        if getattr(result, "reason", None) is not None:
+            self.code_result.color = theme.WARN
+            self.code_result.text = f"Refused: {result.reason}"
+            return
+        self.ticket = self.services.register.ticket(self.ticket.id)
+        self.refresh_ticket()
+        self.dismiss_popup()
+        self.message.show(f"{result.segment.replace('_', ' ')}: {result.label} (-{format_cents(result.amount_cents)})")
 
     # --- cash popup ------------------------------------------------------------------------
     def open_cash(self) -> None:
