@@ -1,0 +1,361 @@
+"""The truck's store-and-forward sync agent: drains the outbox to MQTT, applies what comes down.
+
+Threads: paho's network loop (callbacks, inbound messages) and one drainer thread that
+publishes outbox rows in ``seq`` order with at most ``max_inflight`` awaiting PUBACK. The
+SQLite outbox and the envelope ``id`` are the record of truth: rows are marked *sent* on the
+broker's PUBACK and *acked* on the hub's ``ack``; nothing is deleted here. If the hub's ack
+stalls (the broker died holding messages it had PUBACKed) the agent re-sends everything after
+the last ack; the hub ingests each id once. ``status()`` is safe from any thread and never blocks
+on the network or the database.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+import peewee
+from paho.mqtt.subscribeoptions import SubscribeOptions
+
+from sync import protocol
+from sync.inbound import BodyHandler, BundleHandler, Outcome
+from sync.transport import BrokerLogin, connect_persistent, new_client
+from truck_pos.clock import Clock
+from truck_pos.errors import ConfigError
+from truck_pos.store import outbox
+from truck_pos.store.outbox import Outbox
+from truck_pos.store.sync_models import SyncDeadLetter, SyncInbound
+
+log = logging.getLogger(__name__)
+
+MAX_KEPT_BYTES = 64 * 1024  # of a dead letter's payload
+MARK_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    """Who the truck is, where its broker is, and how hard to push."""
+
+    truck_id: str
+    login: BrokerLogin = BrokerLogin()
+    max_inflight: int = 20
+    reconnect_min_s: float = 1.0
+    reconnect_max_s: float = 60.0
+    ack_timeout_s: float = 30.0  # no hub ack for this long with rows sent: re-send after the last ack
+    client_id: str = ""  # default: truck-pos-<truck id>
+
+    @property
+    def effective_client_id(self) -> str:
+        return self.client_id or f"truck-pos-{self.truck_id}"
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> "AgentConfig":
+        """Build from the frozen Settings (reads ``[mqtt] password_file``; the password is never logged)."""
+        m = settings.mqtt
+        password = ""
+        if m.password_file:
+            try:
+                password = Path(m.password_file).expanduser().read_text("utf-8").strip()
+            except OSError as exc:
+                raise ConfigError(f"[mqtt] password_file {m.password_file}: {exc.strerror}") from exc
+        login = BrokerLogin(m.host, m.port, m.username or settings.truck.id, password, m.tls, m.ca_file,
+                            m.keepalive_s, m.session_expiry_s)
+        return cls(settings.truck.id, login, m.max_inflight, m.reconnect_min_s, m.reconnect_max_s, m.ack_timeout_s)
+
+
+@dataclass(frozen=True)
+class SyncStatus:
+    """What the status bar shows. ``queued``: not yet at the broker; ``unacked``: at the broker, not yet ingested."""
+
+    connected: bool
+    queued: int
+    unacked: int
+    acked_through_seq: int
+    last_ack_utc: datetime | None
+    last_error: str
+
+
+def explain_connect_failure(reason: Any, login: BrokerLogin) -> str:
+    """A sentence for the staff/owner about a refused CONNECT."""
+    text = str(reason)
+    where = f"{login.host}:{login.port}"
+    if "user name or password" in text.lower() or "not authorized" in text.lower():
+        return (f"Broker {where} refused the login for {login.username or '(no user)'!r}: {text}. "
+                "Check [mqtt] username and password_file.")
+    return f"Broker {where} refused the connection: {text}"
+
+
+class SyncAgent:
+    """Store-and-forward MQTT agent for one truck. start() / stop(); poke() after enqueueing."""
+
+    def __init__(self, db: peewee.Database, clock: Clock, config: AgentConfig, *,
+                 on_campaign: BundleHandler | None = None, on_menu: BodyHandler | None = None,
+                 on_mobile_order: BodyHandler | None = None, poll_s: float = 0.5):
+        self.db = db
+        self.clock = clock
+        self.config = config
+        self.handlers: dict[str, Any] = {"campaign": on_campaign, "menu": on_menu, "mobile_order": on_mobile_order}
+        self.poll_s = poll_s
+        self.client: mqtt.Client | None = None
+        self._lock = threading.Lock()  # guards the status fields below; never held while calling paho
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._pubacks: deque[tuple[int, bool, str]] = deque()  # (mid, ok, reason) from paho's thread
+        self._inflight: dict[int, int] = {}  # mid -> seq; drainer thread only
+        self._cursor = 0  # highest seq handed to paho since the last rewind; drainer thread only
+        self._max_published = 0
+        self._last_progress = time.monotonic()
+        self._status = SyncStatus(False, 0, 0, 0, None, "")
+
+    # --- lifecycle -----------------------------------------------------------------------
+    def start(self) -> "SyncAgent":
+        """Connect in the background (retrying with backoff) and start draining."""
+        if self._thread is not None:
+            return self
+        self._stop.clear()
+        self._cursor = self._acked_through()
+        self._set(acked_through_seq=self._cursor)
+        self.client = self._make_client()
+        connect_persistent(self.client, self.config.login)
+        self.client.loop_start()
+        self._thread = threading.Thread(target=self._drain_loop, name="sync-drainer", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        """Say "offline", disconnect and stop both threads. Safe to call twice or before start()."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+            self._thread = None
+        client, self.client = self.client, None
+        if client is not None:
+            if self._status.connected:
+                client.publish(protocol.status_topic(self.config.truck_id), protocol.OFFLINE, qos=1, retain=True)
+            client.disconnect()
+            client.loop_stop()
+        self._flush_pubacks()
+        self._set(connected=False)
+
+    def poke(self) -> None:
+        """Wake the drainer now (call after committing new outbox rows)."""
+        self._wake.set()
+
+    def status(self) -> SyncStatus:
+        """A snapshot for the status bar; never blocks on I/O."""
+        with self._lock:
+            return self._status
+
+    def _set(self, **changes: Any) -> None:
+        with self._lock:
+            self._status = replace(self._status, **changes)
+
+    # --- paho ------------------------------------------------------------------------------
+    def _make_client(self) -> mqtt.Client:
+        c = new_client(self.config.effective_client_id, self.config.login)
+        c.will_set(protocol.status_topic(self.config.truck_id), protocol.OFFLINE, qos=1, retain=True)
+        c.reconnect_delay_set(self.config.reconnect_min_s, self.config.reconnect_max_s)  # type: ignore[arg-type]
+        c.max_inflight_messages_set(self.config.max_inflight)
+        c.on_connect = self._on_connect
+        c.on_connect_fail = self._on_connect_fail
+        c.on_disconnect = self._on_disconnect
+        c.on_publish = self._on_publish
+        c.on_message = self._on_message
+        return c
+
+    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
+        if reason.is_failure:
+            message = explain_connect_failure(reason, self.config.login)
+            log.error("%s", message)
+            self._set(connected=False, last_error=message)
+            return
+        log.info("connected to %r (session present: %s)", self.config.login, flags.session_present)
+        self._set(connected=True, last_error="")
+        client.publish(protocol.status_topic(self.config.truck_id), protocol.ONLINE, qos=1, retain=True)
+        client.subscribe(protocol.truck_subscription(self.config.truck_id), options=SubscribeOptions(qos=1))
+        self._wake.set()
+
+    def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
+        self._set(connected=False, last_error=f"Broker {self.config.login.host}:{self.config.login.port} unreachable; retrying")
+
+    def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
+        if not self._stop.is_set():
+            log.warning("disconnected from broker: %s", reason)
+            error = self._status.last_error or f"Disconnected from broker ({reason}); retrying"
+            self._set(connected=False, last_error=error)
+        else:
+            self._set(connected=False)
+
+    def _on_publish(self, client: mqtt.Client, userdata: Any, mid: int, reason: Any, properties: Any) -> None:
+        # Called with paho's message lock held: only hand the fact to the drainer.
+        failed = bool(getattr(reason, "is_failure", False))
+        self._pubacks.append((mid, not failed, str(reason)))
+        self._wake.set()
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        try:
+            topic = message.topic
+        except UnicodeDecodeError:
+            topic = "(topic not UTF-8)"
+        self.handle_inbound(topic, message.payload)
+
+    # --- outbound --------------------------------------------------------------------------
+    def _drain_loop(self) -> None:
+        next_counts = 0.0
+        while not self._stop.is_set():
+            self._wake.wait(self.poll_s)
+            self._wake.clear()
+            try:
+                self._flush_pubacks()
+                if time.monotonic() >= next_counts:
+                    self._refresh_counts()
+                    next_counts = time.monotonic() + self.poll_s
+                if self._status.connected and self.client is not None:
+                    self._maybe_rewind()
+                    self._publish_window()
+            except peewee.OperationalError as exc:  # database busy/locked: try again next round
+                log.warning("outbox drain paused: %s", exc)
+                self._set(last_error=f"Outbox busy: {exc}")
+            except Exception:  # noqa: BLE001 - the drainer must survive anything and keep trying
+                log.exception("outbox drain failed; retrying")
+                time.sleep(self.poll_s)
+
+    def _publish_window(self) -> None:
+        room = self.config.max_inflight - len(self._inflight)
+        if room <= 0:
+            return
+        busy = set(self._inflight.values())
+        rows = list(Outbox.select().where(Outbox.acked_utc.is_null(), Outbox.seq > self._cursor)
+                    .order_by(Outbox.seq).limit(room))
+        for row in rows:
+            if row.seq in busy:
+                continue
+            body = protocol.envelope(truck=self.config.truck_id, seq=row.seq, kind=row.kind, key=row.key,
+                                     ts=row.created_utc, body=row.payload)
+            client = self.client
+            if client is None:
+                return
+            info = client.publish(protocol.up_topic(self.config.truck_id, row.kind), protocol.encode(body), qos=1)
+            self._inflight[info.mid] = row.seq
+            self._cursor = max(self._cursor, row.seq)
+            self._max_published = max(self._max_published, row.seq)
+        if rows:
+            self._last_progress = time.monotonic()
+
+    def _flush_pubacks(self) -> None:
+        sent: list[int] = []
+        while self._pubacks:
+            mid, ok, reason = self._pubacks.popleft()
+            seq = self._inflight.pop(mid, None)
+            if seq is None:
+                continue
+            if ok:
+                sent.append(seq)
+            else:
+                log.error("broker refused outbox seq %s: %s", seq, reason)
+                self._set(last_error=f"Broker refused message {seq}: {reason} (check the truck's ACL)")
+        if sent:
+            now = self.clock.now()
+            for i in range(0, len(sent), MARK_CHUNK):
+                outbox.mark_sent(sent[i:i + MARK_CHUNK], now)
+            self._last_progress = time.monotonic()
+
+    def _maybe_rewind(self) -> None:
+        """The hub has not acked for a while although rows were sent: send them again."""
+        if self._inflight or time.monotonic() - self._last_progress < self.config.ack_timeout_s:
+            return
+        acked = self._acked_through()
+        waiting = Outbox.select().where(Outbox.acked_utc.is_null(), Outbox.seq <= self._cursor).exists()
+        if waiting:
+            log.warning("no hub ack past seq %s for %.0f s; re-sending from there", acked, self.config.ack_timeout_s)
+            self._cursor = acked
+        self._last_progress = time.monotonic()
+
+    def _acked_through(self) -> int:
+        """Highest seq such that it and everything before it is acked."""
+        first_unacked = Outbox.select(peewee.fn.MIN(Outbox.seq)).where(Outbox.acked_utc.is_null()).scalar()
+        if first_unacked is not None:
+            return first_unacked - 1
+        return Outbox.select(peewee.fn.MAX(Outbox.seq)).scalar() or 0
+
+    def _refresh_counts(self) -> None:
+        c = outbox.counts()
+        self._set(queued=c["queued"], unacked=c["unacked"])
+
+    # --- inbound ---------------------------------------------------------------------------
+    def handle_inbound(self, topic: str, payload: bytes) -> Outcome:
+        """Validate and apply one down message; anything wrong goes to the dead-letter table.
+
+        Returns (applied, reason). Never raises.
+        """
+        try:
+            return self._handle(topic, payload)
+        except Exception as exc:  # noqa: BLE001 - a bad message must never stop the agent
+            log.exception("inbound message on %s failed", topic)
+            return self._dead_letter(topic, payload, "", f"could not be applied: {type(exc).__name__}: {exc}")
+
+    def _handle(self, topic: str, payload: bytes) -> Outcome:
+        parsed = protocol.parse_topic(topic)
+        truck = self.config.truck_id
+        if parsed is None or parsed.direction != "down" or parsed.truck != truck:
+            return self._dead_letter(topic, payload, "", f"not a down topic of truck {truck}")
+        checked = protocol.check(payload, direction="down", truck=truck, kind=parsed.kind)
+        if not checked.ok:
+            return self._dead_letter(topic, payload, parsed.kind, checked.reason)
+        env = checked.envelope
+        assert env is not None
+        if env["kind"] == "ack":
+            return self._apply_ack(env["body"]["through_seq"])
+        if SyncInbound.select().where(SyncInbound.key == env["id"]).exists():
+            return True, "already applied"
+        handler = self.handlers.get(env["kind"])
+        if handler is None:
+            log.warning("no handler for %s on this truck; left for later", env["kind"])
+            return False, f"no handler for {env['kind']}"
+        accepted, reason = self._call(handler, env)
+        if not accepted:
+            return self._dead_letter(topic, payload, env["kind"], reason)
+        SyncInbound.insert(key=env["id"], kind=env["kind"], received_utc=self.clock.now()).on_conflict_ignore().execute()
+        log.info("applied %s %s: %s", env["kind"], env["id"], reason)
+        return True, reason
+
+    def _call(self, handler: Any, env: dict[str, Any]) -> Outcome:
+        if env["kind"] != "campaign":
+            return handler(env["body"])
+        try:
+            raw = base64.b64decode(env["body"]["bundle_b64"], validate=True)
+        except (binascii.Error, ValueError):
+            return False, "campaign bundle_b64 is not base64"
+        return handler(raw)
+
+    def _apply_ack(self, through_seq: int) -> Outcome:
+        # Never trust an ack past what this process has published (e.g. a stale retained ack
+        # from a hub database that was reset): those rows are re-sent and acked properly.
+        through = min(through_seq, self._max_published)
+        if through <= self._status.acked_through_seq:
+            return True, "ack already known"
+        outbox.mark_acked_through(through, self.clock.now())
+        self._last_progress = time.monotonic()
+        self._set(acked_through_seq=through, last_ack_utc=self.clock.now())
+        return True, f"acked through {through}"
+
+    def _dead_letter(self, topic: str, payload: Any, kind: str, reason: str) -> Outcome:
+        raw = payload if isinstance(payload, (bytes, bytearray)) else str(payload).encode("utf-8", "replace")
+        log.warning("dead letter on %s: %s", topic[:200], reason)
+        try:
+            SyncDeadLetter.create(received_utc=self.clock.now(), topic=topic[:1000], kind=str(kind)[:40], reason=reason,
+                                  payload=bytes(raw[:MAX_KEPT_BYTES]).decode("utf-8", "replace"), payload_bytes=len(raw))
+        except peewee.PeeweeException:
+            log.exception("could not store the dead letter")
+        return False, reason
