@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import logging
+import operator
 import threading
 import time
 from collections import deque
@@ -50,7 +52,8 @@ class AgentConfig:
     max_inflight: int = 20
     reconnect_min_s: float = 1.0
     reconnect_max_s: float = 60.0
-    ack_timeout_s: float = 30.0  # no hub ack for this long with rows sent: re-send after the last ack
+    ack_timeout_s: float = 30.0  # hub ack stuck this long with rows out: re-send the gaps it lists
+    resend_batch: int = 1000  # rows re-sent per stuck ack
     client_id: str = ""  # default: truck-pos-<truck id>
 
     @property
@@ -114,7 +117,8 @@ class SyncAgent:
         self._inflight: dict[int, int] = {}  # mid -> seq; drainer thread only
         self._cursor = 0  # highest seq handed to paho since the last rewind; drainer thread only
         self._max_published = 0
-        self._last_progress = time.monotonic()
+        self._last_ack_move = time.monotonic()
+        self._ack_hint: dict[str, Any] | None = None
         self._status = SyncStatus(False, 0, 0, 0, None, "")
 
     # --- lifecycle -----------------------------------------------------------------------
@@ -222,7 +226,7 @@ class SyncAgent:
                     self._refresh_counts()
                     next_counts = time.monotonic() + self.poll_s
                 if self._status.connected and self.client is not None:
-                    self._maybe_rewind()
+                    self._maybe_resend()
                     self._publish_window()
             except peewee.OperationalError as exc:  # database busy/locked: try again next round
                 log.warning("outbox drain paused: %s", exc)
@@ -235,23 +239,26 @@ class SyncAgent:
         room = self.config.max_inflight - len(self._inflight)
         if room <= 0:
             return
-        busy = set(self._inflight.values())
         rows = list(Outbox.select().where(Outbox.acked_utc.is_null(), Outbox.seq > self._cursor)
                     .order_by(Outbox.seq).limit(room))
+        if self._publish(rows):
+            self._cursor = max(self._cursor, rows[-1].seq)
+
+    def _publish(self, rows: list[Outbox]) -> bool:
+        """Hand rows to paho (QoS 1); each is marked sent when its PUBACK comes back."""
+        busy = set(self._inflight.values())
+        client = self.client
+        if client is None:
+            return False
         for row in rows:
             if row.seq in busy:
                 continue
-            body = protocol.envelope(truck=self.config.truck_id, seq=row.seq, kind=row.kind, key=row.key,
-                                     ts=row.created_utc, body=row.payload)
-            client = self.client
-            if client is None:
-                return
-            info = client.publish(protocol.up_topic(self.config.truck_id, row.kind), protocol.encode(body), qos=1)
+            env = protocol.envelope(truck=self.config.truck_id, seq=row.seq, kind=row.kind, key=row.key,
+                                    ts=row.created_utc, body=row.payload)
+            info = client.publish(protocol.up_topic(self.config.truck_id, row.kind), protocol.encode(env), qos=1)
             self._inflight[info.mid] = row.seq
-            self._cursor = max(self._cursor, row.seq)
             self._max_published = max(self._max_published, row.seq)
-        if rows:
-            self._last_progress = time.monotonic()
+        return bool(rows)
 
     def _flush_pubacks(self) -> None:
         sent: list[int] = []
@@ -269,18 +276,32 @@ class SyncAgent:
             now = self.clock.now()
             for i in range(0, len(sent), MARK_CHUNK):
                 outbox.mark_sent(sent[i:i + MARK_CHUNK], now)
-            self._last_progress = time.monotonic()
 
-    def _maybe_rewind(self) -> None:
-        """The hub has not acked for a while although rows were sent: send them again."""
-        if self._inflight or time.monotonic() - self._last_progress < self.config.ack_timeout_s:
+    def _maybe_resend(self) -> None:
+        """The hub's ack has not moved for ack_timeout_s although rows went out: send the gaps again.
+
+        The broker PUBACKed them but lost them (killed before saving, or no hub subscription yet).
+        The last ack lists the hub's gaps; rows past the hub's highest seq are re-sent only when
+        nothing is in flight (otherwise they are probably still on their way).
+        """
+        if time.monotonic() - self._last_ack_move < self.config.ack_timeout_s:
             return
-        acked = self._acked_through()
-        waiting = Outbox.select().where(Outbox.acked_utc.is_null(), Outbox.seq <= self._cursor).exists()
-        if waiting:
-            log.warning("no hub ack past seq %s for %.0f s; re-sending from there", acked, self.config.ack_timeout_s)
-            self._cursor = acked
-        self._last_progress = time.monotonic()
+        self._last_ack_move = time.monotonic()  # at most one resend per timeout
+        acked = self._status.acked_through_seq
+        hint = self._ack_hint
+        where = [Outbox.acked_utc.is_null(), Outbox.seq > acked, Outbox.seq <= self._cursor]
+        if hint is not None and hint["through_seq"] >= acked:
+            wanted = [Outbox.seq.between(a, b) for a, b in hint.get("missing", [])]
+            if not self._inflight and "max_seq" in hint:
+                wanted.append(Outbox.seq > hint["max_seq"])
+            if not wanted:
+                return
+            where.append(functools.reduce(operator.or_, wanted))
+        rows = list(Outbox.select().where(*where).order_by(Outbox.seq).limit(self.config.resend_batch))
+        if rows:
+            log.warning("hub ack stuck at seq %s for %.0f s; re-sending %d rows from seq %s",
+                        acked, self.config.ack_timeout_s, len(rows), rows[0].seq)
+            self._publish(rows)
 
     def _acked_through(self) -> int:
         """Highest seq such that it and everything before it is acked."""
@@ -316,7 +337,7 @@ class SyncAgent:
         env = checked.envelope
         assert env is not None
         if env["kind"] == "ack":
-            return self._apply_ack(env["body"]["through_seq"])
+            return self._apply_ack(env["body"])
         if SyncInbound.select().where(SyncInbound.key == env["id"]).exists():
             return True, "already applied"
         handler = self.handlers.get(env["kind"])
@@ -339,14 +360,15 @@ class SyncAgent:
             return False, "campaign bundle_b64 is not base64"
         return handler(raw)
 
-    def _apply_ack(self, through_seq: int) -> Outcome:
+    def _apply_ack(self, body: dict[str, Any]) -> Outcome:
         # Never trust an ack past what this process has published (e.g. a stale retained ack
         # from a hub database that was reset): those rows are re-sent and acked properly.
-        through = min(through_seq, self._max_published)
+        self._ack_hint = body
+        through = min(body["through_seq"], self._max_published)
         if through <= self._status.acked_through_seq:
             return True, "ack already known"
         outbox.mark_acked_through(through, self.clock.now())
-        self._last_progress = time.monotonic()
+        self._last_ack_move = time.monotonic()
         self._set(acked_through_seq=through, last_ack_utc=self.clock.now())
         return True, f"acked through {through}"
 

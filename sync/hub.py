@@ -30,6 +30,8 @@ from truck_pos.clock import Clock, SystemClock
 
 log = logging.getLogger(__name__)
 
+ACK_SCAN_ROWS = 20_000  # seqs looked at past the contiguous point when listing gaps
+
 
 @dataclass(frozen=True)
 class HubConfig:
@@ -37,8 +39,10 @@ class HubConfig:
 
     login: BrokerLogin = field(default_factory=lambda: BrokerLogin(username="hub"))
     client_id: str = "truck-pos-hub-1"
-    shared: bool = True
+    shared: bool = True  # see PROTOCOL.md: mosquitto 2.0.x forgets shared subscriptions on a restart
     ack_interval_s: float = 0.2
+    reconnect_min_s: float = 1.0
+    reconnect_max_s: float = 10.0
 
 
 class Hub:
@@ -65,7 +69,7 @@ class Hub:
         c.on_connect = self._on_connect
         c.on_disconnect = self._on_disconnect
         c.on_message = self._on_message
-        c.reconnect_delay_set(1, 10)
+        c.reconnect_delay_set(self.config.reconnect_min_s, self.config.reconnect_max_s)  # type: ignore[arg-type]
         self.client = c
         connect_persistent(c, self.config.login)
         c.loop_start()
@@ -163,35 +167,36 @@ class Hub:
         self.flush_acks()
 
     def flush_acks(self) -> None:
-        """Publish the contiguous ack of every truck that sent something since the last flush."""
+        """Publish the ack of every truck that sent something since the last flush."""
         with self._dirty_lock:
             trucks, self._dirty = self._dirty, set()
         for truck in sorted(trucks):
             try:
-                through = self.advance(truck)
+                body = self.ack_body(truck)
             except peewee.PeeweeException:
                 log.exception("could not compute the ack for %s", truck)
                 self._mark_dirty(truck)
                 continue
-            self._publish(truck, "ack", {"through_seq": through}, retain=True)
+            self._publish(truck, "ack", body, retain=True)
 
-    def advance(self, truck: str) -> int:
-        """Move the truck's contiguous seq forward over what is stored; returns it."""
+    def ack_body(self, truck: str) -> dict[str, Any]:
+        """The contiguous seq (moved forward over what is stored), the highest seq seen and the gaps between."""
         start = self._truck_row(truck).contiguous_seq
-        c = start
-        while True:
-            seqs = [s for (s,) in HubMessage.select(HubMessage.seq).where(HubMessage.truck == truck, HubMessage.seq > c)
-                    .order_by(HubMessage.seq).limit(1000).tuples()]
-            before = c
-            for s in seqs:
-                if s != c + 1:
-                    break
-                c = s
-            if c == before or len(seqs) < 1000 or c != seqs[-1]:
-                break
-        if c > start:
-            HubTruck.update(contiguous_seq=c).where(HubTruck.truck == truck, HubTruck.contiguous_seq < c).execute()
-        return c
+        seqs = [s for (s,) in HubMessage.select(HubMessage.seq).where(HubMessage.truck == truck, HubMessage.seq > start)
+                .order_by(HubMessage.seq).limit(ACK_SCAN_ROWS).tuples()]
+        through = prev = start
+        missing: list[list[int]] = []
+        for s in seqs:
+            if s <= prev:
+                continue  # the same seq under another id (a truck database restored from backup)
+            if prev == through and s == through + 1:
+                through = s
+            elif s > prev + 1 and len(missing) < protocol.MAX_ACK_GAPS:
+                missing.append([prev + 1, s - 1])
+            prev = s
+        if through > start:
+            HubTruck.update(contiguous_seq=through).where(HubTruck.truck == truck, HubTruck.contiguous_seq < through).execute()
+        return {"through_seq": through, "max_seq": prev, "missing": missing}
 
     def _truck_row(self, truck: str) -> HubTruck:
         row = HubTruck.get_or_none(HubTruck.truck == truck)

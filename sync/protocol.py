@@ -22,6 +22,7 @@ HUB_SHARE_GROUP = "hub"
 MAX_PAYLOAD_BYTES = 1 << 20  # a signed campaign bundle with many codes stays well under this
 MAX_ID_LEN = 64
 MAX_TEXT_LEN = 2000
+MAX_ACK_GAPS = 50  # gap ranges listed in one ack
 TRUCK_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 ONLINE, OFFLINE = b"online", b"offline"
 
@@ -200,7 +201,8 @@ SCHEMAS: dict[str, dict[str, F]] = {
     "mobile_order": {"order_id": Str(max=MAX_ID_LEN, min=1), "lines": Objs({**ORDER_LINE, "tax_rate_bp": Int(min=0, max=10_000)}, min=1, max=50),
                      "total_cents": Int(min=1, max=10**7), "customer_ref": Opt(str), "claim": Opt(str),
                      "note": Str(required=False, max=500), "payment_ref": Str(required=False, max=120)},
-    "ack": {"through_seq": Int(min=0, max=2**62)},
+    "ack": {"through_seq": Int(min=0, max=2**62), "max_seq": Int(required=False, min=0, max=2**62),
+            "missing": F((list,), required=False, max=MAX_ACK_GAPS)},
 }
 
 
@@ -208,7 +210,18 @@ def body_problem(kind: str, body: Any) -> str:
     """Why ``body`` is not a valid body of ``kind`` ("" when it is)."""
     if not isinstance(body, dict):
         return "is not a JSON object"
-    return _fields(body, SCHEMAS.get(kind, {}))
+    problem = _fields(body, SCHEMAS.get(kind, {}))
+    if not problem and kind == "ack":
+        problem = _gaps_problem(body.get("missing", []))
+    return problem
+
+
+def _gaps_problem(missing: list[Any]) -> str:
+    for gap in missing:
+        if (not isinstance(gap, list) or len(gap) != 2 or any(type(x) is not int for x in gap)
+                or not 0 < gap[0] <= gap[1] < 2**62):
+            return "field 'missing' should list [first, last] seq ranges"
+    return ""
 
 
 def _fields(doc: dict[str, Any], schema: dict[str, F]) -> str:

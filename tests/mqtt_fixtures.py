@@ -21,14 +21,17 @@ FAKE_PASSWORDS = {"hub": "hub-test-pw", "truck-a": "truck-a-test-pw", "truck-b":
 def fast_agent_config(broker: MosquittoBroker, truck: str = "truck-test", **kw) -> AgentConfig:
     """An agent config with test-friendly pacing (short keepalive, quick reconnects)."""
     password = broker.users.get(truck, "")
-    login = BrokerLogin("127.0.0.1", broker.port, truck if broker.users else "", password, keepalive_s=5)
-    defaults = dict(max_inflight=50, reconnect_min_s=0.1, reconnect_max_s=0.5, ack_timeout_s=2.0)
+    login = kw.pop("login", None) or BrokerLogin("127.0.0.1", broker.port, truck if broker.users else "", password,
+                                                 keepalive_s=5)
+    defaults = dict(max_inflight=50, reconnect_min_s=0.1, reconnect_max_s=0.5, ack_timeout_s=1.0)
     return AgentConfig(truck, login, **{**defaults, **kw})
 
 
-def hub_config(broker: MosquittoBroker, client_id: str = "truck-pos-hub-test") -> HubConfig:
+def hub_config(broker: MosquittoBroker, client_id: str = "truck-pos-hub-test", shared: bool = True) -> HubConfig:
+    """Hub settings with quick acks and reconnects."""
     login = BrokerLogin("127.0.0.1", broker.port, "hub" if broker.users else "", FAKE_PASSWORDS["hub"], keepalive_s=5)
-    return HubConfig(login=login, client_id=client_id, ack_interval_s=0.1)
+    return HubConfig(login=login, client_id=client_id, shared=shared, ack_interval_s=0.1, reconnect_min_s=0.1,
+                     reconnect_max_s=0.5)
 
 
 @pytest.fixture
@@ -55,13 +58,15 @@ def hub(fleet_broker: MosquittoBroker, hub_db) -> Iterator[Hub]:
 
 
 @pytest.fixture
-def make_agent(services) -> Iterator:
-    """Factory: make_agent(broker, **config) -> a SyncAgent on the test's truck database (stopped after)."""
+def make_agent(request) -> Iterator:
+    """Factory: make_agent(broker, svc=None, **config) -> a SyncAgent on ``svc`` (default: the
+    ``services`` fixture's truck database). Every agent made is stopped after the test."""
     made: list[SyncAgent] = []
 
-    def make(broker: MosquittoBroker, *, truck: str | None = None, handlers: dict | None = None, **kw) -> SyncAgent:
-        config = fast_agent_config(broker, truck or services.settings.truck.id, **kw)
-        agent = SyncAgent(services.db, services.clock, config, poll_s=0.05, **(handlers or {}))
+    def make(broker: MosquittoBroker, svc=None, *, handlers: dict | None = None, **kw) -> SyncAgent:
+        svc = svc or request.getfixturevalue("services")
+        config = fast_agent_config(broker, svc.settings.truck.id, **kw)
+        agent = SyncAgent(svc.db, svc.clock, config, poll_s=0.05, **(handlers or {}))
         made.append(agent)
         return agent
 
