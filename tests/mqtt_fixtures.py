@@ -3,6 +3,7 @@ module in ``pytest_plugins``) to reuse the broker, hub and agent set-up in other
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +14,8 @@ from sync.hub import Hub, HubConfig
 from sync.hub_models import open_hub_database
 from sync.transport import BrokerLogin
 from tests.mqtt_broker import FLEET_ACL, MosquittoBroker
+from truck_pos.bootstrap import build
+from truck_pos.config import load_settings
 
 FAKE_PASSWORDS = {"hub": "hub-test-pw", "truck-a": "truck-a-test-pw", "truck-b": "truck-b-test-pw",
                   "truck-test": "truck-test-pw"}
@@ -32,6 +35,16 @@ def hub_config(broker: MosquittoBroker, client_id: str = "truck-pos-hub-test", s
     login = BrokerLogin("127.0.0.1", broker.port, "hub" if broker.users else "", FAKE_PASSWORDS["hub"], keepalive_s=5)
     return HubConfig(login=login, client_id=client_id, shared=shared, ack_interval_s=0.1, reconnect_min_s=0.1,
                      reconnect_max_s=0.5)
+
+
+@pytest.fixture
+def fast_services(settings_env, clock):
+    """Services on a tmpfs database: for tests that write thousands of rows, where fsync cost is not
+    what is being tested (the durability pragmas stay the same)."""
+    with tempfile.TemporaryDirectory(dir="/dev/shm" if Path("/dev/shm").is_dir() else None) as d:
+        svc = build(load_settings(env={**settings_env, "TRUCK_POS_STORE_PATH": f"{d}/truck.db"}), clock=clock)
+        yield svc
+        svc.close()
 
 
 @pytest.fixture

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import random
 import signal
-import tempfile
 import threading
 import time
 from collections import Counter
-from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -19,9 +17,7 @@ from sync.hub_models import HubMessage, HubMobileOrder
 from sync.inbound import mobile_order_handler
 from sync.transport import BrokerLogin, new_client
 from tests.mqtt_broker import FLEET_ACL, MosquittoBroker
-from tests.mqtt_fixtures import FAKE_PASSWORDS, fleet_broker, hub, hub_config, hub_db, make_agent  # noqa: F401
-from truck_pos.bootstrap import build
-from truck_pos.config import load_settings
+from tests.mqtt_fixtures import FAKE_PASSWORDS, fast_services, fleet_broker, hub, hub_config, hub_db, make_agent  # noqa: F401
 from truck_pos.store import outbox
 from truck_pos.store.models import Order
 from truck_pos.store.outbox import Outbox
@@ -50,23 +46,14 @@ def ring_up(services, n: int) -> list[str]:
     return uuids
 
 
-@pytest.fixture
-def shm_services(settings_env, clock):
-    """Services on a tmpfs database: ringing up 2,000 orders costs fsyncs, not what is tested here."""
-    with tempfile.TemporaryDirectory(dir="/dev/shm" if Path("/dev/shm").is_dir() else None) as d:
-        svc = build(load_settings(env={**settings_env, "TRUCK_POS_STORE_PATH": f"{d}/truck.db"}), clock=clock)
-        yield svc
-        svc.close()
-
-
-def test_orders_rung_up_while_the_broker_is_down_reach_the_hub_once_and_in_order(fleet_broker, hub_db, shm_services, make_agent):
+def test_orders_rung_up_while_the_broker_is_down_reach_the_hub_once_and_in_order(fleet_broker, hub_db, fast_services, make_agent):
     # One hub process: a plain subscription, which mosquitto 2.0 restores after a restart (a shared
     # one it forgets; see PROTOCOL.md). The hub's persistent session exists before the outage.
     hub = Hub(hub_config(fleet_broker, shared=False)).start()
     assert hub.connected.wait(10)
     fleet_broker.stop()
-    agent = make_agent(fleet_broker, shm_services).start()
-    uuids = ring_up(shm_services, 2000)
+    agent = make_agent(fleet_broker, fast_services).start()
+    uuids = ring_up(fast_services, 2000)
     assert not agent.status().connected and Outbox.select().where(Outbox.sent_utc.is_null()).count() == 2000
 
     fleet_broker.start()
