@@ -148,7 +148,7 @@ class Hub:
     def _dead(self, topic: str, payload: bytes, reason: str, now: datetime) -> tuple[str, str]:
         log.warning("hub dead letter on %s: %s", topic[:200], reason)
         HubDeadLetter.create(received_utc=now, topic=topic[:1000], reason=reason,
-                             payload=bytes(payload[:65536]).decode("utf-8", "replace"))
+                             payload=bytes(payload[:65536]).decode("utf-8", "replace").replace("\x00", "\\x00"))  # PG text has no NUL
         return "dead", ""
 
     def _record_status(self, truck: str, payload: bytes, now: datetime) -> None:

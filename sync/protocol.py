@@ -141,6 +141,8 @@ def _envelope_problem(doc: Any, direction: str) -> str:
         return f"envelope: {problem}"
     if doc["kind"] not in kinds:
         return f"unknown {direction} kind {doc['kind'][:40]!r}"
+    if any(ord(c) < 32 or ord(c) == 127 for c in doc["id"]):
+        return "envelope: id has control characters"
     if not TRUCK_ID_RE.match(doc["truck"]):
         return "envelope: truck id has characters outside A-Z a-z 0-9 _ . -"
     try:

@@ -49,6 +49,7 @@ def test_a_valid_envelope_passes_and_keeps_its_fields():
     (protocol.encode(env(body={"through_seq": 1, "missing": [[5, 2]]})), "seq ranges"),
     (protocol.encode(env(truck="truck-b")), "came on the topic of 'truck-a'"),
     (protocol.encode(env(id="x" * 65)), "longer than 64"),
+    (protocol.encode(env(id="a\u0000b")), "control characters"),
     (b"{" + b'"a":' * 10 + b"}", "not JSON"),
     (b" " * (protocol.MAX_PAYLOAD_BYTES + 1), "more than the"),
 ])
