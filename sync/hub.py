@@ -59,11 +59,13 @@ class Hub:
         self._stop = threading.Event()
         self._timer: threading.Thread | None = None
         self.on_ingest: Callable[[str, str], None] | None = None  # (outcome, key) for tests/metrics
+        self._ingest = True
 
     # --- lifecycle -----------------------------------------------------------------------
-    def start(self) -> "Hub":
-        """Connect (persistent session) and start ingesting and acking."""
+    def start(self, *, ingest: bool = True) -> "Hub":
+        """Connect (persistent session) and start ingesting and acking (``ingest=False``: publish only)."""
         self._stop.clear()
+        self._ingest = ingest
         c = new_client(self.config.client_id, self.config.login)
         c.manual_ack_set(True)
         c.on_connect = self._on_connect
@@ -94,8 +96,9 @@ class Hub:
             self.last_error = f"hub login refused by the broker: {reason}"
             log.error("%s", self.last_error)
             return
-        client.subscribe([(protocol.hub_subscription(self.config.shared), SubscribeOptions(qos=1)),
-                          (protocol.status_topic("+"), SubscribeOptions(qos=1))])
+        if self._ingest:
+            client.subscribe([(protocol.hub_subscription(self.config.shared), SubscribeOptions(qos=1)),
+                              (protocol.status_topic("+"), SubscribeOptions(qos=1))])
         self.last_error = ""
         self.connected.set()
 

@@ -48,4 +48,9 @@ def build(settings: Settings, *, clock: Clock | None = None, load_demo: bool = T
     t = settings.truck
     register = RegisterService(db, clock, staff, truck_id=t.id, timezone=t.timezone, tax_mode=t.tax_mode,
                                stop=t.stop, day_start_hour=t.business_day_start_hour)
-    return Services(settings=settings, db=db, clock=clock, menu=menu, staff=staff, register=register, extras=dict(overrides))
+    services = Services(settings=settings, db=db, clock=clock, menu=menu, staff=staff, register=register, extras=dict(overrides))
+    if settings.mqtt.enabled and "sync" not in services.extras:
+        from sync.agent_cli import agent_for  # the MQTT agent: built here, started by whoever runs the register
+
+        services.extras["sync"] = agent_for(services)
+    return services
