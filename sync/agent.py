@@ -40,7 +40,11 @@ from truck_pos.store.sync_models import SyncDeadLetter, SyncInbound
 log = logging.getLogger(__name__)
 
 MAX_KEPT_BYTES = 64 * 1024  # of a dead letter's payload
-MARK_CHUNK = 500
+MARK_CHUNK = 500  # PUBACKed rows recorded per transaction
+MARK_EVERY_S = 0.25  # ... or at least this often
+PREFETCH = 1000  # outbox rows read per query
+COUNTS_EVERY_S = 1.0  # status-bar counts refresh
+HANDOFF_FACTOR = 10  # rows handed to paho per row allowed in flight on the wire
 
 
 @dataclass(frozen=True)
@@ -97,6 +101,31 @@ def explain_connect_failure(reason: Any, login: BrokerLogin) -> str:
     return f"Broker {where} refused the connection: {text}"
 
 
+def stored_rows(*where: Any, limit: int) -> list[tuple[int, str, str, str, str]]:
+    """Unacked outbox rows as (seq, key, kind, created text, payload JSON text), oldest first, undecoded.
+
+    Runs peewee's SQL on the raw cursor: per-row model conversion cost more than the publish itself.
+    """
+    query = (Outbox.select(Outbox.seq, Outbox.key, Outbox.kind, Outbox.created_utc.cast("TEXT"), Outbox.payload.cast("TEXT"))
+             .where(Outbox.acked_utc.is_null(), *where).order_by(Outbox.seq).limit(limit))
+    sql, params = query.sql()
+    return Outbox._meta.database.execute_sql(sql, params).fetchall()
+
+
+def mark_sent_ranges(seqs: list[int], now: datetime) -> None:
+    """outbox.mark_sent for many seqs, as one UPDATE per contiguous run (PUBACKs come nearly in order)."""
+    seqs = sorted(seqs)
+    runs: list[tuple[int, int]] = []
+    for seq in seqs:
+        if runs and seq == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], seq)
+        else:
+            runs.append((seq, seq))
+    with Outbox._meta.database.atomic():
+        for first, last in runs:
+            Outbox.update(sent_utc=now).where(Outbox.seq.between(first, last), Outbox.sent_utc.is_null()).execute()
+
+
 class SyncAgent:
     """Store-and-forward MQTT agent for one truck. start() / stop(); poke() after enqueueing."""
 
@@ -115,7 +144,11 @@ class SyncAgent:
         self._thread: threading.Thread | None = None
         self._pubacks: deque[tuple[int, bool, str]] = deque()  # (mid, ok, reason) from paho's thread
         self._inflight: dict[int, int] = {}  # mid -> seq; drainer thread only
-        self._cursor = 0  # highest seq handed to paho since the last rewind; drainer thread only
+        self._cursor = 0  # highest seq handed to paho by the window; drainer thread only
+        self._loaded = 0  # highest seq read into _buffer
+        self._buffer: deque[tuple] = deque()
+        self._sent: list[int] = []  # PUBACKed seqs not yet recorded
+        self._next_mark = 0.0
         self._max_published = 0
         self._last_ack_move = time.monotonic()
         self._ack_hint: dict[str, Any] | None = None
@@ -127,7 +160,8 @@ class SyncAgent:
         if self._thread is not None:
             return self
         self._stop.clear()
-        self._cursor = self._acked_through()
+        self._cursor = self._loaded = self._acked_through()
+        self._buffer.clear()
         self._set(acked_through_seq=self._cursor)
         self.client = self._make_client()
         connect_persistent(self.client, self.config.login)
@@ -149,7 +183,6 @@ class SyncAgent:
                 client.publish(protocol.status_topic(self.config.truck_id), protocol.OFFLINE, qos=1, retain=True)
             client.disconnect()
             client.loop_stop()
-        self._flush_pubacks()
         self._set(connected=False)
 
     def poke(self) -> None:
@@ -205,7 +238,8 @@ class SyncAgent:
         # Called with paho's message lock held: only hand the fact to the drainer.
         failed = bool(getattr(reason, "is_failure", False))
         self._pubacks.append((mid, not failed, str(reason)))
-        self._wake.set()
+        if failed or len(self._pubacks) >= self.config.max_inflight:  # wake per window, not per message
+            self._wake.set()
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         try:
@@ -221,61 +255,73 @@ class SyncAgent:
             self._wake.wait(self.poll_s)
             self._wake.clear()
             try:
-                self._flush_pubacks()
-                if time.monotonic() >= next_counts:
-                    self._refresh_counts()
-                    next_counts = time.monotonic() + self.poll_s
+                self._collect_pubacks()
                 if self._status.connected and self.client is not None:
                     self._maybe_resend()
                     self._publish_window()
+                self._mark_sent(force=False)
+                if time.monotonic() >= next_counts:
+                    self._refresh_counts()
+                    next_counts = time.monotonic() + COUNTS_EVERY_S
             except peewee.OperationalError as exc:  # database busy/locked: try again next round
                 log.warning("outbox drain paused: %s", exc)
                 self._set(last_error=f"Outbox busy: {exc}")
             except Exception:  # noqa: BLE001 - the drainer must survive anything and keep trying
                 log.exception("outbox drain failed; retrying")
                 time.sleep(self.poll_s)
+        self._collect_pubacks()
+        self._mark_sent(force=True)
 
     def _publish_window(self) -> None:
-        room = self.config.max_inflight - len(self._inflight)
+        """Keep paho fed: it sends at most max_inflight on the wire and queues up to HANDOFF_FACTOR times
+        that in memory, sending the next one from its own thread on each PUBACK (no thread hop per message).
+        """
+        room = self.config.max_inflight * HANDOFF_FACTOR - len(self._inflight)
         if room <= 0:
             return
-        rows = list(Outbox.select().where(Outbox.acked_utc.is_null(), Outbox.seq > self._cursor)
-                    .order_by(Outbox.seq).limit(room))
+        if len(self._buffer) < room:
+            self._buffer.extend(stored_rows(Outbox.seq > self._loaded, limit=PREFETCH))
+            if self._buffer:
+                self._loaded = self._buffer[-1][0]
+        rows = [self._buffer.popleft() for _ in range(min(room, len(self._buffer)))]
         if self._publish(rows):
-            self._cursor = max(self._cursor, rows[-1].seq)
+            self._cursor = max(self._cursor, rows[-1][0])
 
-    def _publish(self, rows: list[Outbox]) -> bool:
-        """Hand rows to paho (QoS 1); each is marked sent when its PUBACK comes back."""
+    def _publish(self, rows: list[tuple]) -> bool:
+        """Hand rows (from stored_rows) to paho at QoS 1; each is marked sent when its PUBACK comes back."""
         busy = set(self._inflight.values())
         client = self.client
         if client is None:
             return False
-        for row in rows:
-            if row.seq in busy:
+        truck = self.config.truck_id
+        for seq, key, kind, ts_text, body_json in rows:
+            if seq in busy:
                 continue
-            env = protocol.envelope(truck=self.config.truck_id, seq=row.seq, kind=row.kind, key=row.key,
-                                    ts=row.created_utc, body=row.payload)
-            info = client.publish(protocol.up_topic(self.config.truck_id, row.kind), protocol.encode(env), qos=1)
-            self._inflight[info.mid] = row.seq
-            self._max_published = max(self._max_published, row.seq)
+            payload = protocol.encode_stored(truck=truck, seq=seq, kind=kind, key=key, ts_text=ts_text, body_json=body_json)
+            info = client.publish(protocol.up_topic(truck, kind), payload, qos=1)
+            self._inflight[info.mid] = seq
+            self._max_published = max(self._max_published, seq)
         return bool(rows)
 
-    def _flush_pubacks(self) -> None:
-        sent: list[int] = []
+    def _collect_pubacks(self) -> None:
         while self._pubacks:
             mid, ok, reason = self._pubacks.popleft()
             seq = self._inflight.pop(mid, None)
             if seq is None:
                 continue
             if ok:
-                sent.append(seq)
+                self._sent.append(seq)
             else:
                 log.error("broker refused outbox seq %s: %s", seq, reason)
                 self._set(last_error=f"Broker refused message {seq}: {reason} (check the truck's ACL)")
-        if sent:
-            now = self.clock.now()
-            for i in range(0, len(sent), MARK_CHUNK):
-                outbox.mark_sent(sent[i:i + MARK_CHUNK], now)
+
+    def _mark_sent(self, *, force: bool) -> None:
+        """Record PUBACKs in batches: a crash before this only means those rows are sent again."""
+        if not self._sent or (not force and len(self._sent) < MARK_CHUNK and time.monotonic() < self._next_mark):
+            return
+        sent, self._sent = self._sent, []
+        mark_sent_ranges(sent, self.clock.now())
+        self._next_mark = time.monotonic() + MARK_EVERY_S
 
     def _maybe_resend(self) -> None:
         """The hub's ack has not moved for ack_timeout_s although rows went out: send the gaps again.
@@ -289,7 +335,7 @@ class SyncAgent:
         self._last_ack_move = time.monotonic()  # at most one resend per timeout
         acked = self._status.acked_through_seq
         hint = self._ack_hint
-        where = [Outbox.acked_utc.is_null(), Outbox.seq > acked, Outbox.seq <= self._cursor]
+        where = [Outbox.seq > acked, Outbox.seq <= self._cursor]
         if hint is not None and hint["through_seq"] >= acked:
             wanted = [Outbox.seq.between(a, b) for a, b in hint.get("missing", [])]
             if not self._inflight and "max_seq" in hint:
@@ -297,10 +343,10 @@ class SyncAgent:
             if not wanted:
                 return
             where.append(functools.reduce(operator.or_, wanted))
-        rows = list(Outbox.select().where(*where).order_by(Outbox.seq).limit(self.config.resend_batch))
+        rows = stored_rows(*where, limit=self.config.resend_batch)
         if rows:
             log.warning("hub ack stuck at seq %s for %.0f s; re-sending %d rows from seq %s",
-                        acked, self.config.ack_timeout_s, len(rows), rows[0].seq)
+                        acked, self.config.ack_timeout_s, len(rows), rows[0][0])
             self._publish(rows)
 
     def _acked_through(self) -> int:
