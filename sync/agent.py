@@ -238,7 +238,9 @@ class SyncAgent:
         # Called with paho's message lock held: only hand the fact to the drainer.
         failed = bool(getattr(reason, "is_failure", False))
         self._pubacks.append((mid, not failed, str(reason)))
-        if failed or len(self._pubacks) >= self.config.max_inflight:  # wake per window, not per message
+        backlog = len(self._pubacks)
+        # Wake the drainer once per window (not per message), or when everything handed out is back.
+        if failed or backlog >= self.config.max_inflight or backlog >= len(self._inflight):
             self._wake.set()
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
@@ -259,7 +261,7 @@ class SyncAgent:
                 if self._status.connected and self.client is not None:
                     self._maybe_resend()
                     self._publish_window()
-                self._mark_sent(force=False)
+                self._mark_sent(force=not self._inflight)  # idle: record at once
                 if time.monotonic() >= next_counts:
                     self._refresh_counts()
                     next_counts = time.monotonic() + COUNTS_EVERY_S
