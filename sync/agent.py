@@ -4,15 +4,13 @@ Threads: paho's network loop (callbacks, inbound messages) and one drainer threa
 publishes outbox rows in ``seq`` order with at most ``max_inflight`` awaiting PUBACK. The
 SQLite outbox and the envelope ``id`` are the record of truth: rows are marked *sent* on the
 broker's PUBACK and *acked* on the hub's ``ack``; nothing is deleted here. If the hub's ack
-stalls (the broker died holding messages it had PUBACKed) the agent re-sends everything after
-the last ack; the hub ingests each id once. ``status()`` is safe from any thread and never blocks
-on the network or the database.
+stalls (the broker died holding messages it had PUBACKed) the agent re-sends the gaps the ack
+lists; the hub ingests each id once. Inbound messages go through :class:`sync.inbound.Inbox`.
+``status()`` is safe from any thread and never blocks on the network or the database.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import functools
 import logging
 import operator
@@ -29,17 +27,15 @@ import peewee
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from sync import protocol
-from sync.inbound import BodyHandler, BundleHandler, Outcome
+from sync.inbound import BodyHandler, BundleHandler, Inbox, Outcome
 from sync.transport import BrokerLogin, connect_persistent, new_client
 from truck_pos.clock import Clock
 from truck_pos.errors import ConfigError
 from truck_pos.store import outbox
 from truck_pos.store.outbox import Outbox
-from truck_pos.store.sync_models import SyncDeadLetter, SyncInbound
 
 log = logging.getLogger(__name__)
 
-MAX_KEPT_BYTES = 64 * 1024  # of a dead letter's payload
 MARK_CHUNK = 500  # PUBACKed rows recorded per transaction
 MARK_EVERY_S = 0.25  # ... or at least this often
 PREFETCH = 1000  # outbox rows read per query
@@ -135,7 +131,8 @@ class SyncAgent:
         self.db = db
         self.clock = clock
         self.config = config
-        self.handlers: dict[str, Any] = {"campaign": on_campaign, "menu": on_menu, "mobile_order": on_mobile_order}
+        self.inbox = Inbox(config.truck_id, clock, {"campaign": on_campaign, "menu": on_menu, "mobile_order": on_mobile_order},
+                           on_ack=self._apply_ack)
         self.poll_s = poll_s
         self.client: mqtt.Client | None = None
         self._lock = threading.Lock()  # guards the status fields below; never held while calling paho
@@ -364,49 +361,8 @@ class SyncAgent:
 
     # --- inbound ---------------------------------------------------------------------------
     def handle_inbound(self, topic: str, payload: bytes) -> Outcome:
-        """Validate and apply one down message; anything wrong goes to the dead-letter table.
-
-        Returns (applied, reason). Never raises.
-        """
-        try:
-            return self._handle(topic, payload)
-        except Exception as exc:  # noqa: BLE001 - a bad message must never stop the agent
-            log.exception("inbound message on %s failed", topic)
-            return self._dead_letter(topic, payload, "", f"could not be applied: {type(exc).__name__}: {exc}")
-
-    def _handle(self, topic: str, payload: bytes) -> Outcome:
-        parsed = protocol.parse_topic(topic)
-        truck = self.config.truck_id
-        if parsed is None or parsed.direction != "down" or parsed.truck != truck:
-            return self._dead_letter(topic, payload, "", f"not a down topic of truck {truck}")
-        checked = protocol.check(payload, direction="down", truck=truck, kind=parsed.kind)
-        if not checked.ok:
-            return self._dead_letter(topic, payload, parsed.kind, checked.reason)
-        env = checked.envelope
-        assert env is not None
-        if env["kind"] == "ack":
-            return self._apply_ack(env["body"])
-        if SyncInbound.select().where(SyncInbound.key == env["id"]).exists():
-            return True, "already applied"
-        handler = self.handlers.get(env["kind"])
-        if handler is None:
-            log.warning("no handler for %s on this truck; left for later", env["kind"])
-            return False, f"no handler for {env['kind']}"
-        accepted, reason = self._call(handler, env)
-        if not accepted:
-            return self._dead_letter(topic, payload, env["kind"], reason)
-        SyncInbound.insert(key=env["id"], kind=env["kind"], received_utc=self.clock.now()).on_conflict_ignore().execute()
-        log.info("applied %s %s: %s", env["kind"], env["id"], reason)
-        return True, reason
-
-    def _call(self, handler: Any, env: dict[str, Any]) -> Outcome:
-        if env["kind"] != "campaign":
-            return handler(env["body"])
-        try:
-            raw = base64.b64decode(env["body"]["bundle_b64"], validate=True)
-        except (binascii.Error, ValueError):
-            return False, "campaign bundle_b64 is not base64"
-        return handler(raw)
+        """Validate and apply one down message (what paho's on_message calls); never raises."""
+        return self.inbox.handle(topic, payload)
 
     def _apply_ack(self, body: dict[str, Any]) -> Outcome:
         # Never trust an ack past what this process has published (e.g. a stale retained ack
@@ -419,13 +375,3 @@ class SyncAgent:
         self._last_ack_move = time.monotonic()
         self._set(acked_through_seq=through, last_ack_utc=self.clock.now())
         return True, f"acked through {through}"
-
-    def _dead_letter(self, topic: str, payload: Any, kind: str, reason: str) -> Outcome:
-        raw = payload if isinstance(payload, (bytes, bytearray)) else str(payload).encode("utf-8", "replace")
-        log.warning("dead letter on %s: %s", topic[:200], reason)
-        try:
-            SyncDeadLetter.create(received_utc=self.clock.now(), topic=topic[:1000], kind=str(kind)[:40], reason=reason,
-                                  payload=bytes(raw[:MAX_KEPT_BYTES]).decode("utf-8", "replace"), payload_bytes=len(raw))
-        except peewee.PeeweeException:
-            log.exception("could not store the dead letter")
-        return False, reason

@@ -1,4 +1,6 @@
-"""Handlers the agent calls for validated down messages; each returns ``(accepted, reason)``.
+"""Inbound (cloud -> truck): the Inbox that validates down messages, and the handlers it calls.
+
+Each handler returns ``(accepted, reason)``.
 
 The agent takes them as constructor arguments so the register process wires the real services
 (menu, register, campaigns) and tests can pass their own. A handler may raise; the agent turns
@@ -7,20 +9,94 @@ that into a dead letter, never a crash.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import logging
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
 import peewee
 
+from sync import protocol
+from truck_pos.clock import Clock
 from truck_pos.domain.order import ModifierChoice, TenderEntry, Ticket, TicketLine
 from truck_pos.errors import InvalidInput
 from truck_pos.store.models import Order
-from truck_pos.store.sync_models import MobileOrderClaim
+from truck_pos.store.sync_models import MobileOrderClaim, SyncDeadLetter, SyncInbound
+
+log = logging.getLogger(__name__)
 
 Outcome = tuple[bool, str]
 BodyHandler = Callable[[dict[str, Any]], Outcome]
 BundleHandler = Callable[[bytes], Outcome]
+MAX_KEPT_BYTES = 64 * 1024  # of a dead letter's payload
+
+
+class Inbox:
+    """Validates and applies down messages for one truck; every refusal becomes a dead letter.
+
+    ``handlers`` maps campaign/menu/mobile_order to a handler (or None: left for later);
+    ``on_ack`` receives a valid ack body. Applied ids are remembered, so re-deliveries are no-ops.
+    """
+
+    def __init__(self, truck_id: str, clock: Clock, handlers: dict[str, Any], on_ack: Callable[[dict[str, Any]], Outcome]):
+        self.truck_id = truck_id
+        self.clock = clock
+        self.handlers = handlers
+        self.on_ack = on_ack
+
+    def handle(self, topic: str, payload: bytes) -> Outcome:
+        """Returns (applied, reason). Never raises."""
+        try:
+            return self._handle(topic, payload)
+        except Exception as exc:  # noqa: BLE001 - a bad message must never stop the agent
+            log.exception("inbound message on %s failed", topic)
+            return self._dead_letter(topic, payload, "", f"could not be applied: {type(exc).__name__}: {exc}")
+
+    def _handle(self, topic: str, payload: bytes) -> Outcome:
+        parsed = protocol.parse_topic(topic)
+        if parsed is None or parsed.direction != "down" or parsed.truck != self.truck_id:
+            return self._dead_letter(topic, payload, "", f"not a down topic of truck {self.truck_id}")
+        checked = protocol.check(payload, direction="down", truck=self.truck_id, kind=parsed.kind)
+        if not checked.ok:
+            return self._dead_letter(topic, payload, parsed.kind, checked.reason)
+        env = checked.envelope
+        assert env is not None
+        if env["kind"] == "ack":
+            return self.on_ack(env["body"])
+        if SyncInbound.select().where(SyncInbound.key == env["id"]).exists():
+            return True, "already applied"
+        handler = self.handlers.get(env["kind"])
+        if handler is None:
+            log.warning("no handler for %s on this truck; left for later", env["kind"])
+            return False, f"no handler for {env['kind']}"
+        accepted, reason = self._call(handler, env)
+        if not accepted:
+            return self._dead_letter(topic, payload, env["kind"], reason)
+        SyncInbound.insert(key=env["id"], kind=env["kind"], received_utc=self.clock.now()).on_conflict_ignore().execute()
+        log.info("applied %s %s: %s", env["kind"], env["id"], reason)
+        return True, reason
+
+    @staticmethod
+    def _call(handler: Any, env: dict[str, Any]) -> Outcome:
+        if env["kind"] != "campaign":
+            return handler(env["body"])
+        try:
+            raw = base64.b64decode(env["body"]["bundle_b64"], validate=True)
+        except (binascii.Error, ValueError):
+            return False, "campaign bundle_b64 is not base64"
+        return handler(raw)
+
+    def _dead_letter(self, topic: str, payload: Any, kind: str, reason: str) -> Outcome:
+        raw = payload if isinstance(payload, (bytes, bytearray)) else str(payload).encode("utf-8", "replace")
+        log.warning("dead letter on %s: %s", topic[:200], reason)
+        try:
+            SyncDeadLetter.create(received_utc=self.clock.now(), topic=topic[:1000], kind=str(kind)[:40], reason=reason,
+                                  payload=bytes(raw[:MAX_KEPT_BYTES]).decode("utf-8", "replace"), payload_bytes=len(raw))
+        except peewee.PeeweeException:
+            log.exception("could not store the dead letter")
+        return False, reason
 
 
 def menu_handler(menu: Any) -> BodyHandler:

@@ -54,3 +54,19 @@ def test_truck_pos_hub_publishes_a_menu_and_reports_status(tmp_path, fleet_broke
     assert hub_cli.main([*common, "publish-menu", "truck-test", str(bad)]) == 1
     assert "menu document field 'categories' should be a list" in capsys.readouterr().err
     assert hub_cli.main([*common, "status"]) == 0
+
+
+def test_admin_sync_commands_show_counts_and_dead_letters(settings_env, tmp_path, capsys, monkeypatch):
+    from sync.inbound import Inbox
+    from truck_pos.cli import main as admin
+    from truck_pos.clock import SystemClock
+
+    for key, value in settings_env.items():
+        monkeypatch.setenv(key, value)
+    services = build(load_settings(env=settings_env))
+    Inbox("truck-test", SystemClock(), {}, on_ack=lambda body: (True, "")).handle("tp/v1/trucks/truck-test/down/menu", b"{oops")
+    services.close()
+    assert admin(["sync", "status"]) == 0
+    assert "dead letters 1" in capsys.readouterr().out
+    assert admin(["sync", "dead-letters"]) == 0
+    assert "payload is not JSON" in capsys.readouterr().out

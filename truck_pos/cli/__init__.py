@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from truck_pos.errors import TruckPosError
 
 # Feature modules that add subcommands (each defines register(subparsers)).
-FEATURES = ["truck_pos.cli.core"]
+FEATURES = ["truck_pos.cli.core", "truck_pos.cli.sync"]
 
 
 def parser() -> argparse.ArgumentParser:
