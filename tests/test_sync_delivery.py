@@ -161,3 +161,23 @@ def test_a_wrong_password_is_refused_and_reported_in_plain_words(fleet_broker, s
     assert not status.connected
     assert "'truck-test'" in status.last_error and "password_file" in status.last_error
     assert "not-the-password" not in status.last_error
+
+
+def test_rows_the_broker_took_but_no_hub_ever_saw_are_sent_again_after_a_truck_restart(fleet_broker, hub_db, services, make_agent):
+    with services.db.atomic():
+        for i in range(50):
+            outbox.enqueue("audit", {"i": i}, now=services.clock.now())
+    first = make_agent(fleet_broker).start()  # no hub subscribed: the broker PUBACKs and drops them
+    wait_for(lambda: outbox.counts()["queued"] == 0, 15, "PUBACKs for all rows")
+    first.stop()
+    assert outbox.counts() == {"queued": 0, "unacked": 50, "acked": 0}
+    assert not first.status().connected
+
+    hub = Hub(hub_config(fleet_broker)).start()
+    try:
+        assert hub.connected.wait(10)
+        agent = make_agent(fleet_broker, ack_timeout_s=60).start()  # the restart alone re-sends unacked rows
+        wait_for(lambda: agent.status().acked_through_seq == 50, 15, "the hub to ack the re-sent rows")
+    finally:
+        hub.stop()
+    assert HubMessage.select().count() == 50 and outbox.counts()["acked"] == 50
