@@ -149,6 +149,8 @@ class SyncAgent:
         self._max_published = 0
         self._last_ack_move = time.monotonic()
         self._ack_hint: dict[str, Any] | None = None
+        self._hub_progress = time.monotonic()  # when the hub's max_seq last moved
+        self._resend_wait_s = config.ack_timeout_s
         self._status = SyncStatus(False, 0, 0, 0, None, "")
 
     # --- lifecycle -----------------------------------------------------------------------
@@ -327,25 +329,30 @@ class SyncAgent:
 
         The broker PUBACKed them but lost them (killed before saving, or no hub subscription yet).
         The last ack lists the hub's gaps; rows past the hub's highest seq are re-sent only when
-        nothing is in flight (otherwise they are probably still on their way).
+        nothing is in flight and the hub's highest seq has stopped moving (a hub working through
+        a backlog is not sent the backlog again).
         """
-        if time.monotonic() - self._last_ack_move < self.config.ack_timeout_s:
+        if time.monotonic() - self._last_ack_move < self._resend_wait_s:
             return
-        self._last_ack_move = time.monotonic()  # at most one resend per timeout
+        self._last_ack_move = time.monotonic()
+        # Back off while the ack stays stuck: a hub working through a backlog gets the re-sent
+        # rows only after the backlog, and re-sending them every timeout would grow the backlog.
+        self._resend_wait_s = min(self._resend_wait_s * 2, self.config.ack_timeout_s * 8)
         acked = self._status.acked_through_seq
         hint = self._ack_hint
         where = [Outbox.seq > acked, Outbox.seq <= self._cursor]
         if hint is not None and hint["through_seq"] >= acked:
             wanted = [Outbox.seq.between(a, b) for a, b in hint.get("missing", [])]
-            if not self._inflight and "max_seq" in hint:
+            hub_idle = time.monotonic() - self._hub_progress >= self.config.ack_timeout_s
+            if not self._inflight and hub_idle and "max_seq" in hint:
                 wanted.append(Outbox.seq > hint["max_seq"])
             if not wanted:
                 return
             where.append(functools.reduce(operator.or_, wanted))
         rows = stored_rows(*where, limit=self.config.resend_batch)
         if rows:
-            log.warning("hub ack stuck at seq %s for %.0f s; re-sending %d rows from seq %s",
-                        acked, self.config.ack_timeout_s, len(rows), rows[0][0])
+            log.warning("hub ack stuck at seq %s; re-sending %d rows from seq %s (next try in %.0f s)",
+                        acked, len(rows), rows[0][0], self._resend_wait_s)
             self._publish(rows)
 
     def _acked_through(self) -> int:
@@ -367,11 +374,14 @@ class SyncAgent:
     def _apply_ack(self, body: dict[str, Any]) -> Outcome:
         # Never trust an ack past what this process has published (e.g. a stale retained ack
         # from a hub database that was reset): those rows are re-sent and acked properly.
-        self._ack_hint = body
+        previous, self._ack_hint = self._ack_hint, body
+        if previous is None or previous.get("max_seq") != body.get("max_seq"):
+            self._hub_progress = time.monotonic()  # the hub is still taking messages in
         through = min(body["through_seq"], self._max_published)
         if through <= self._status.acked_through_seq:
             return True, "ack already known"
         outbox.mark_acked_through(through, self.clock.now())
         self._last_ack_move = time.monotonic()
+        self._resend_wait_s = self.config.ack_timeout_s
         self._set(acked_through_seq=through, last_ack_utc=self.clock.now())
         return True, f"acked through {through}"
