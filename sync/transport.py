@@ -8,6 +8,8 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from truck_pos.errors import ConfigError
+
 
 @dataclass(frozen=True)
 class BrokerLogin:
@@ -33,7 +35,10 @@ def new_client(client_id: str, login: BrokerLogin) -> mqtt.Client:
     if login.username:
         client.username_pw_set(login.username, login.password or None)
     if login.tls:
-        client.tls_set(ca_certs=login.ca_file or None)
+        try:
+            client.tls_set(ca_certs=login.ca_file or None)
+        except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+            raise ConfigError(f"[mqtt] ca_file {login.ca_file or '(system CAs)'}: cannot be used for TLS ({exc})") from exc
     return client
 
 
