@@ -24,7 +24,7 @@ import peewee
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from sync import protocol
-from sync.hub_models import HubDeadLetter, HubMessage, HubMobileOrder, HubTruck, hub_database
+from sync.hub_models import HubDeadLetter, HubMessage, HubMobileOrder, HubTruck, hub_database, insert_message
 from sync.transport import BrokerLogin, connect_persistent, new_client
 from truck_pos.clock import Clock, SystemClock
 
@@ -136,9 +136,8 @@ class Hub:
         try:
             ts = datetime.fromisoformat(env["ts"]) if checked.ok else None
             with hub_database.atomic():
-                HubMessage.create(key=env["id"], truck=parsed.truck, seq=env["seq"], kind=parsed.kind, ts_utc=ts,
-                                  received_utc=now, status="ok" if checked.ok else "rejected", reason=checked.reason,
-                                  body=env.get("body") if checked.ok else None)
+                insert_message(env["id"], parsed.truck, env["seq"], parsed.kind, ts, now,
+                               "ok" if checked.ok else "rejected", checked.reason, env.get("body") if checked.ok else None)
                 if checked.ok and parsed.kind == "order" and env["body"].get("channel") == "mobile":
                     HubMobileOrder.update(delivered_utc=now).where(
                         HubMobileOrder.order_id == env["body"]["order_id"], HubMobileOrder.delivered_utc.is_null()).execute()

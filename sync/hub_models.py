@@ -72,6 +72,22 @@ class HubDeadLetter(HubModel):
 
 HUB_MODELS = [HubMessage, HubTruck, HubMobileOrder, HubDeadLetter]
 
+_MESSAGE_FIELDS = (HubMessage.key, HubMessage.truck, HubMessage.seq, HubMessage.kind, HubMessage.ts_utc,
+                   HubMessage.received_utc, HubMessage.status, HubMessage.reason, HubMessage.body)
+
+
+def insert_message(*values: object) -> None:
+    """INSERT one hub_message (values in _MESSAGE_FIELDS order); peewee.IntegrityError on a duplicate key.
+
+    The statement is generated once per database: building it per message cost more than running it.
+    """
+    db = hub_database.obj
+    sql = getattr(db, "_truck_pos_insert_message", None)  # kept on the database: placeholders differ per backend
+    if sql is None:
+        sql = HubMessage.insert({f: None for f in _MESSAGE_FIELDS}).sql()[0]
+        db._truck_pos_insert_message = sql
+    db.execute_sql(sql, [f.db_value(v) for f, v in zip(_MESSAGE_FIELDS, values)])
+
 
 def open_hub_database(url: str) -> peewee.Database:
     """Connect by URL (``sqlite:///hub.db``, ``postgresql://user@host/db``) and create the tables."""
