@@ -8,6 +8,7 @@ import logging
 import signal
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -62,13 +63,15 @@ def run(args: argparse.Namespace) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: done.set())
     print(f"hub {args.client_id} ingesting into {args.db.split('@')[-1]} from {args.host}:{args.port}; Ctrl-C stops")
-    while not done.wait(args.resend_every):
-        if hub.connected.is_set():
+    next_resend = time.monotonic() + args.resend_every
+    while not done.wait(10):
+        if not hub.connected.is_set():
+            print(f"warning: not connected to the broker: {hub.last_error or 'retrying'}", file=sys.stderr)
+        elif time.monotonic() >= next_resend:
+            next_resend = time.monotonic() + args.resend_every
             count = hub.resend_mobile_orders(args.resend_every)
             if count:
                 log.warning("re-sent %d unconfirmed mobile orders", count)
-        elif hub.last_error:
-            print(f"error: {hub.last_error}", file=sys.stderr)
     hub.stop()
     return 0
 
