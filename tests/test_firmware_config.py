@@ -84,7 +84,7 @@ def test_journal_is_size_capped_and_boot_block_sets_up_the_touchscreen() -> None
 
 @pytest.mark.parametrize("script", [
     "truck-pos",
-    pytest.param("truck-pos-sync", marks=pytest.mark.xfail(strict=False, reason="console script comes with the sync branch")),
+    "truck-pos-sync",
 ])
 def test_programs_the_units_start_are_console_scripts(script: str) -> None:
     started = (FW / "systemd" / "truck-pos-sync.service").read_text() + (FW / "boot" / "kiosk-session").read_text()

@@ -75,13 +75,18 @@ def build(settings: Settings, *, clock: Clock | None = None, load_demo: bool = T
                                 truck_id=t.id, timezone=t.timezone)
     proximity.current_window = campaigns.proximity_window
     campaigns.on_installed.append(lambda doc: proximity.load_devices(doc["devices"]) if doc.get("devices") else None)
-    return Services(settings=settings, db=db, clock=clock, menu=menu, staff=staff, register=register,
-                    printing=printing, pickup=pickup, scanner=scanner, proximity=proximity, campaigns=campaigns,
-                    redemption=RedemptionService(db, clock, register, campaigns, truck_id=t.id, timezone=t.timezone),
-                    registration=RegistrationService(db, clock, campaigns, truck_id=t.id, stop=t.stop),
-                    reports=ReportsService(db, clock, campaigns, timezone=t.timezone, day_start_hour=t.business_day_start_hour,
-                                           stop=t.stop),
-                    extras=dict(overrides))
+    services = Services(settings=settings, db=db, clock=clock, menu=menu, staff=staff, register=register,
+                        printing=printing, pickup=pickup, scanner=scanner, proximity=proximity, campaigns=campaigns,
+                        redemption=RedemptionService(db, clock, register, campaigns, truck_id=t.id, timezone=t.timezone),
+                        registration=RegistrationService(db, clock, campaigns, truck_id=t.id, stop=t.stop),
+                        reports=ReportsService(db, clock, campaigns, timezone=t.timezone, day_start_hour=t.business_day_start_hour,
+                                               stop=t.stop),
+                        extras=dict(overrides))
+    if settings.mqtt.enabled and "sync" not in services.extras:
+        from sync.agent_cli import agent_for  # the MQTT agent: built here, started by whoever runs the register
+
+        services.extras["sync"] = agent_for(services)
+    return services
 
 
 def _build_printing(settings: Settings, db: peewee.Database, clock: Clock, register: RegisterService,

@@ -117,6 +117,9 @@ class MqttSettings:
     keepalive_s: int = 30
     session_expiry_s: int = 7 * 24 * 3600
     max_inflight: int = 20
+    reconnect_min_s: float = 1.0
+    reconnect_max_s: float = 60.0
+    ack_timeout_s: float = 30.0  # no hub ack this long: re-send what the broker may have lost
 
 
 @dataclass(frozen=True)

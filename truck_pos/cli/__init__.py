@@ -16,7 +16,7 @@ from truck_pos.errors import TruckPosError
 
 # Feature modules that add subcommands (each defines register(subparsers)).
 FEATURES = ["truck_pos.cli.core", "truck_pos.cli.provision", "truck_pos.cli.printing", "truck_pos.cli.devices",
-            "truck_pos.cli.campaigns"]
+            "truck_pos.cli.campaigns", "truck_pos.cli.sync"]
 
 
 def parser() -> argparse.ArgumentParser:

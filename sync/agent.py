@@ -1,0 +1,387 @@
+"""The truck's store-and-forward sync agent: drains the outbox to MQTT, applies what comes down.
+
+Threads: paho's network loop (callbacks, inbound messages) and one drainer thread that
+publishes outbox rows in ``seq`` order with at most ``max_inflight`` awaiting PUBACK. The
+SQLite outbox and the envelope ``id`` are the record of truth: rows are marked *sent* on the
+broker's PUBACK and *acked* on the hub's ``ack``; nothing is deleted here. If the hub's ack
+stalls (the broker died holding messages it had PUBACKed) the agent re-sends the gaps the ack
+lists; the hub ingests each id once. Inbound messages go through :class:`sync.inbound.Inbox`.
+``status()`` is safe from any thread and never blocks on the network or the database.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import operator
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+import peewee
+from paho.mqtt.subscribeoptions import SubscribeOptions
+
+from sync import protocol
+from sync.inbound import BodyHandler, BundleHandler, Inbox, Outcome
+from sync.transport import BrokerLogin, connect_persistent, new_client
+from truck_pos.clock import Clock
+from truck_pos.errors import ConfigError
+from truck_pos.store import outbox
+from truck_pos.store.outbox import Outbox
+
+log = logging.getLogger(__name__)
+
+MARK_CHUNK = 500  # PUBACKed rows recorded per transaction
+MARK_EVERY_S = 0.25  # ... or at least this often
+PREFETCH = 1000  # outbox rows read per query
+COUNTS_EVERY_S = 1.0  # status-bar counts refresh
+HANDOFF_FACTOR = 10  # rows handed to paho per row allowed in flight on the wire
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    """Who the truck is, where its broker is, and how hard to push."""
+
+    truck_id: str
+    login: BrokerLogin = BrokerLogin()
+    max_inflight: int = 20
+    reconnect_min_s: float = 1.0
+    reconnect_max_s: float = 60.0
+    ack_timeout_s: float = 30.0  # hub ack stuck this long with rows out: re-send the gaps it lists
+    resend_batch: int = 1000  # rows re-sent per stuck ack
+    client_id: str = ""  # default: truck-pos-<truck id>
+
+    @property
+    def effective_client_id(self) -> str:
+        return self.client_id or f"truck-pos-{self.truck_id}"
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> "AgentConfig":
+        """Build from the frozen Settings (reads ``[mqtt] password_file``; the password is never logged)."""
+        m = settings.mqtt
+        password = ""
+        if m.password_file:
+            try:
+                password = Path(m.password_file).expanduser().read_text("utf-8").strip()
+            except OSError as exc:
+                raise ConfigError(f"[mqtt] password_file {m.password_file}: {exc.strerror}") from exc
+        login = BrokerLogin(m.host, m.port, m.username or settings.truck.id, password, m.tls, m.ca_file,
+                            m.keepalive_s, m.session_expiry_s)
+        return cls(settings.truck.id, login, m.max_inflight, m.reconnect_min_s, m.reconnect_max_s, m.ack_timeout_s)
+
+
+@dataclass(frozen=True)
+class SyncStatus:
+    """What the status bar shows. ``queued``: not yet at the broker; ``unacked``: at the broker, not yet ingested."""
+
+    connected: bool
+    queued: int
+    unacked: int
+    acked_through_seq: int
+    last_ack_utc: datetime | None
+    last_error: str
+
+
+def explain_connect_failure(reason: Any, login: BrokerLogin) -> str:
+    """A sentence for the staff/owner about a refused CONNECT."""
+    text = str(reason)
+    where = f"{login.host}:{login.port}"
+    if "user name or password" in text.lower() or "not authorized" in text.lower():
+        return (f"Broker {where} refused the login for {login.username or '(no user)'!r}: {text}. "
+                "Check [mqtt] username and password_file.")
+    return f"Broker {where} refused the connection: {text}"
+
+
+def stored_rows(*where: Any, limit: int) -> list[tuple[int, str, str, str, str]]:
+    """Unacked outbox rows as (seq, key, kind, created text, payload JSON text), oldest first, undecoded.
+
+    Runs peewee's SQL on the raw cursor: per-row model conversion cost more than the publish itself.
+    """
+    query = (Outbox.select(Outbox.seq, Outbox.key, Outbox.kind, Outbox.created_utc.cast("TEXT"), Outbox.payload.cast("TEXT"))
+             .where(Outbox.acked_utc.is_null(), *where).order_by(Outbox.seq).limit(limit))
+    sql, params = query.sql()
+    return Outbox._meta.database.execute_sql(sql, params).fetchall()
+
+
+def mark_sent_ranges(seqs: list[int], now: datetime) -> None:
+    """outbox.mark_sent for many seqs, as one UPDATE per contiguous run (PUBACKs come nearly in order)."""
+    seqs = sorted(seqs)
+    runs: list[tuple[int, int]] = []
+    for seq in seqs:
+        if runs and seq == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], seq)
+        else:
+            runs.append((seq, seq))
+    with Outbox._meta.database.atomic():
+        for first, last in runs:
+            Outbox.update(sent_utc=now).where(Outbox.seq.between(first, last), Outbox.sent_utc.is_null()).execute()
+
+
+class SyncAgent:
+    """Store-and-forward MQTT agent for one truck. start() / stop(); poke() after enqueueing."""
+
+    def __init__(self, db: peewee.Database, clock: Clock, config: AgentConfig, *,
+                 on_campaign: BundleHandler | None = None, on_menu: BodyHandler | None = None,
+                 on_mobile_order: BodyHandler | None = None, poll_s: float = 0.5):
+        self.db = db
+        self.clock = clock
+        self.config = config
+        self.inbox = Inbox(config.truck_id, clock, {"campaign": on_campaign, "menu": on_menu, "mobile_order": on_mobile_order},
+                           on_ack=self._apply_ack)
+        self.poll_s = poll_s
+        self.client: mqtt.Client | None = None
+        self._lock = threading.Lock()  # guards the status fields below; never held while calling paho
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._pubacks: deque[tuple[int, bool, str]] = deque()  # (mid, ok, reason) from paho's thread
+        self._inflight: dict[int, int] = {}  # mid -> seq; drainer thread only
+        self._cursor = 0  # highest seq handed to paho by the window; drainer thread only
+        self._loaded = 0  # highest seq read into _buffer
+        self._buffer: deque[tuple] = deque()
+        self._sent: list[int] = []  # PUBACKed seqs not yet recorded
+        self._next_mark = 0.0
+        self._max_published = 0
+        self._last_ack_move = time.monotonic()
+        self._ack_hint: dict[str, Any] | None = None
+        self._hub_progress = time.monotonic()  # when the hub's max_seq last moved
+        self._resend_wait_s = config.ack_timeout_s
+        self._status = SyncStatus(False, 0, 0, 0, None, "")
+
+    # --- lifecycle -----------------------------------------------------------------------
+    def start(self) -> "SyncAgent":
+        """Connect in the background (retrying with backoff) and start draining."""
+        if self._thread is not None:
+            return self
+        self._stop.clear()
+        self._cursor = self._loaded = self._acked_through()
+        self._buffer.clear()
+        self._set(acked_through_seq=self._cursor)
+        self.client = self._make_client()
+        connect_persistent(self.client, self.config.login)
+        self.client.loop_start()
+        self._thread = threading.Thread(target=self._drain_loop, name="sync-drainer", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        """Say "offline", disconnect and stop both threads. Safe to call twice or before start()."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+            self._thread = None
+        client, self.client = self.client, None
+        if client is not None:
+            if self._status.connected:
+                client.publish(protocol.status_topic(self.config.truck_id), protocol.OFFLINE, qos=1, retain=True)
+            client.disconnect()
+            client.loop_stop()
+        self._set(connected=False)
+
+    def poke(self) -> None:
+        """Wake the drainer now (call after committing new outbox rows)."""
+        self._wake.set()
+
+    def status(self) -> SyncStatus:
+        """A snapshot for the status bar; never blocks on I/O."""
+        with self._lock:
+            return self._status
+
+    def _set(self, **changes: Any) -> None:
+        with self._lock:
+            self._status = replace(self._status, **changes)
+
+    # --- paho ------------------------------------------------------------------------------
+    def _make_client(self) -> mqtt.Client:
+        c = new_client(self.config.effective_client_id, self.config.login)
+        c.will_set(protocol.status_topic(self.config.truck_id), protocol.OFFLINE, qos=1, retain=True)
+        c.reconnect_delay_set(self.config.reconnect_min_s, self.config.reconnect_max_s)  # type: ignore[arg-type]
+        c.max_inflight_messages_set(self.config.max_inflight)
+        c.on_connect = self._on_connect
+        c.on_connect_fail = self._on_connect_fail
+        c.on_disconnect = self._on_disconnect
+        c.on_publish = self._on_publish
+        c.on_message = self._on_message
+        return c
+
+    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
+        if reason.is_failure:
+            message = explain_connect_failure(reason, self.config.login)
+            log.error("%s", message)
+            self._set(connected=False, last_error=message)
+            return
+        log.info("connected to %r (session present: %s)", self.config.login, flags.session_present)
+        self._set(connected=True, last_error="")
+        client.publish(protocol.status_topic(self.config.truck_id), protocol.ONLINE, qos=1, retain=True)
+        client.subscribe(protocol.truck_subscription(self.config.truck_id), options=SubscribeOptions(qos=1))
+        self._wake.set()
+
+    def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
+        self._set(connected=False, last_error=f"Broker {self.config.login.host}:{self.config.login.port} unreachable; retrying")
+
+    def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
+        if not self._stop.is_set():
+            log.warning("disconnected from broker: %s", reason)
+            error = self._status.last_error or f"Disconnected from broker ({reason}); retrying"
+            self._set(connected=False, last_error=error)
+        else:
+            self._set(connected=False)
+
+    def _on_publish(self, client: mqtt.Client, userdata: Any, mid: int, reason: Any, properties: Any) -> None:
+        # Called with paho's message lock held: only hand the fact to the drainer.
+        failed = bool(getattr(reason, "is_failure", False))
+        self._pubacks.append((mid, not failed, str(reason)))
+        backlog = len(self._pubacks)
+        # Wake the drainer once per window (not per message), or when everything handed out is back.
+        if failed or backlog >= self.config.max_inflight or backlog >= len(self._inflight):
+            self._wake.set()
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        try:
+            topic = message.topic
+        except UnicodeDecodeError:
+            topic = "(topic not UTF-8)"
+        self.handle_inbound(topic, message.payload)
+
+    # --- outbound --------------------------------------------------------------------------
+    def _drain_loop(self) -> None:
+        next_counts = 0.0
+        while not self._stop.is_set():
+            self._wake.wait(self.poll_s)
+            self._wake.clear()
+            try:
+                self._collect_pubacks()
+                if self._status.connected and self.client is not None:
+                    self._maybe_resend()
+                    self._publish_window()
+                self._mark_sent(force=not self._inflight)  # idle: record at once
+                if time.monotonic() >= next_counts:
+                    self._refresh_counts()
+                    next_counts = time.monotonic() + COUNTS_EVERY_S
+            except peewee.OperationalError as exc:  # database busy/locked: try again next round
+                log.warning("outbox drain paused: %s", exc)
+                self._set(last_error=f"Outbox busy: {exc}")
+            except Exception:  # noqa: BLE001 - the drainer must survive anything and keep trying
+                log.exception("outbox drain failed; retrying")
+                time.sleep(self.poll_s)
+        self._collect_pubacks()
+        self._mark_sent(force=True)
+
+    def _publish_window(self) -> None:
+        """Keep paho fed: it sends at most max_inflight on the wire and queues up to HANDOFF_FACTOR times
+        that in memory, sending the next one from its own thread on each PUBACK (no thread hop per message).
+        """
+        room = self.config.max_inflight * HANDOFF_FACTOR - len(self._inflight)
+        if room <= 0:
+            return
+        if len(self._buffer) < room:
+            self._buffer.extend(stored_rows(Outbox.seq > self._loaded, limit=PREFETCH))
+            if self._buffer:
+                self._loaded = self._buffer[-1][0]
+        rows = [self._buffer.popleft() for _ in range(min(room, len(self._buffer)))]
+        if self._publish(rows):
+            self._cursor = max(self._cursor, rows[-1][0])
+
+    def _publish(self, rows: list[tuple]) -> bool:
+        """Hand rows (from stored_rows) to paho at QoS 1; each is marked sent when its PUBACK comes back."""
+        busy = set(self._inflight.values())
+        client = self.client
+        if client is None:
+            return False
+        truck = self.config.truck_id
+        for seq, key, kind, ts_text, body_json in rows:
+            if seq in busy:
+                continue
+            payload = protocol.encode_stored(truck=truck, seq=seq, kind=kind, key=key, ts_text=ts_text, body_json=body_json)
+            info = client.publish(protocol.up_topic(truck, kind), payload, qos=1)
+            self._inflight[info.mid] = seq
+            self._max_published = max(self._max_published, seq)
+        return bool(rows)
+
+    def _collect_pubacks(self) -> None:
+        while self._pubacks:
+            mid, ok, reason = self._pubacks.popleft()
+            seq = self._inflight.pop(mid, None)
+            if seq is None:
+                continue
+            if ok:
+                self._sent.append(seq)
+            else:
+                log.error("broker refused outbox seq %s: %s", seq, reason)
+                self._set(last_error=f"Broker refused message {seq}: {reason} (check the truck's ACL)")
+
+    def _mark_sent(self, *, force: bool) -> None:
+        """Record PUBACKs in batches: a crash before this only means those rows are sent again."""
+        if not self._sent or (not force and len(self._sent) < MARK_CHUNK and time.monotonic() < self._next_mark):
+            return
+        sent, self._sent = self._sent, []
+        mark_sent_ranges(sent, self.clock.now())
+        self._next_mark = time.monotonic() + MARK_EVERY_S
+
+    def _maybe_resend(self) -> None:
+        """The hub's ack has not moved for ack_timeout_s although rows went out: send the gaps again.
+
+        The broker PUBACKed them but lost them (killed before saving, or no hub subscription yet).
+        The last ack lists the hub's gaps; rows past the hub's highest seq are re-sent only when
+        nothing is in flight and the hub's highest seq has stopped moving (a hub working through
+        a backlog is not sent the backlog again).
+        """
+        if time.monotonic() - self._last_ack_move < self._resend_wait_s:
+            return
+        self._last_ack_move = time.monotonic()
+        # Back off while the ack stays stuck: a hub working through a backlog gets the re-sent
+        # rows only after the backlog, and re-sending them every timeout would grow the backlog.
+        self._resend_wait_s = min(self._resend_wait_s * 2, self.config.ack_timeout_s * 8)
+        acked = self._status.acked_through_seq
+        hint = self._ack_hint
+        where = [Outbox.seq > acked, Outbox.seq <= self._cursor]
+        if hint is not None and hint["through_seq"] >= acked:
+            wanted = [Outbox.seq.between(a, b) for a, b in hint.get("missing", [])]
+            hub_idle = time.monotonic() - self._hub_progress >= self.config.ack_timeout_s
+            if not self._inflight and hub_idle and "max_seq" in hint:
+                wanted.append(Outbox.seq > hint["max_seq"])
+            if not wanted:
+                return
+            where.append(functools.reduce(operator.or_, wanted))
+        rows = stored_rows(*where, limit=self.config.resend_batch)
+        if rows:
+            log.warning("hub ack stuck at seq %s; re-sending %d rows from seq %s (next try in %.0f s)",
+                        acked, len(rows), rows[0][0], self._resend_wait_s)
+            self._publish(rows)
+
+    def _acked_through(self) -> int:
+        """Highest seq such that it and everything before it is acked."""
+        first_unacked = Outbox.select(peewee.fn.MIN(Outbox.seq)).where(Outbox.acked_utc.is_null()).scalar()
+        if first_unacked is not None:
+            return first_unacked - 1
+        return Outbox.select(peewee.fn.MAX(Outbox.seq)).scalar() or 0
+
+    def _refresh_counts(self) -> None:
+        c = outbox.counts()
+        self._set(queued=c["queued"], unacked=c["unacked"])
+
+    # --- inbound ---------------------------------------------------------------------------
+    def handle_inbound(self, topic: str, payload: bytes) -> Outcome:
+        """Validate and apply one down message (what paho's on_message calls); never raises."""
+        return self.inbox.handle(topic, payload)
+
+    def _apply_ack(self, body: dict[str, Any]) -> Outcome:
+        # Never trust an ack past what this process has published (e.g. a stale retained ack
+        # from a hub database that was reset): those rows are re-sent and acked properly.
+        previous, self._ack_hint = self._ack_hint, body
+        if previous is None or previous.get("max_seq") != body.get("max_seq"):
+            self._hub_progress = time.monotonic()  # the hub is still taking messages in
+        through = min(body["through_seq"], self._max_published)
+        if through <= self._status.acked_through_seq:
+            return True, "ack already known"
+        outbox.mark_acked_through(through, self.clock.now())
+        self._last_ack_move = time.monotonic()
+        self._resend_wait_s = self.config.ack_timeout_s
+        self._set(acked_through_seq=through, last_ack_utc=self.clock.now())
+        return True, f"acked through {through}"

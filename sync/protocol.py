@@ -1,0 +1,292 @@
+"""The sync contract shared by the truck agent and the hub: topics, the envelope, body schemas.
+
+Both sides import this module, so they cannot drift. ``check(raw, ...)`` never raises on bad
+input: it returns a :class:`Checked` whose ``reason`` says, in plain words, what was wrong.
+See sync/PROTOCOL.md for the prose version (keep the two in step).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+VERSION = 1
+ROOT = "tp/v1/trucks"
+UP_KINDS = ("order", "redemption", "registration", "group_join", "proximity", "pickup", "audit", "consent")
+DOWN_KINDS = ("campaign", "menu", "mobile_order", "ack")
+RETAINED_DOWN = ("campaign", "menu", "ack")
+HUB_SHARE_GROUP = "hub"
+MAX_PAYLOAD_BYTES = 1 << 20  # a signed campaign bundle with many codes stays well under this
+MAX_ID_LEN = 64
+MAX_TEXT_LEN = 2000
+MAX_ACK_GAPS = 50  # gap ranges listed in one ack
+TRUCK_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+ONLINE, OFFLINE = b"online", b"offline"
+
+
+# --- topics ------------------------------------------------------------------------------
+def up_topic(truck: str, kind: str) -> str:
+    """truck -> cloud topic for one kind."""
+    return f"{ROOT}/{truck}/up/{kind}"
+
+
+def down_topic(truck: str, kind: str) -> str:
+    """cloud -> truck topic for one kind."""
+    return f"{ROOT}/{truck}/down/{kind}"
+
+
+def status_topic(truck: str) -> str:
+    """Retained "online"/"offline" (the last will sets "offline")."""
+    return f"{ROOT}/{truck}/status"
+
+
+def truck_subscription(truck: str) -> str:
+    """What a truck subscribes to: everything sent down to it."""
+    return f"{ROOT}/{truck}/down/#"
+
+
+def hub_subscription(shared: bool = True) -> str:
+    """What the hub subscribes to; shared so several hub processes split the fleet."""
+    topic = f"{ROOT}/+/up/#"
+    return f"$share/{HUB_SHARE_GROUP}/{topic}" if shared else topic
+
+
+@dataclass(frozen=True)
+class Topic:
+    """A parsed topic: whose it is, which way it goes (up/down/status) and its kind."""
+
+    truck: str
+    direction: str
+    kind: str
+
+
+def parse_topic(topic: str) -> Topic | None:
+    """Split a topic of ours; None for anything else."""
+    parts = topic.split("/")
+    if len(parts) < 5 or "/".join(parts[:3]) != ROOT or not parts[3]:
+        return None
+    if len(parts) == 5 and parts[4] == "status":
+        return Topic(parts[3], "status", "status")
+    if len(parts) == 6 and parts[4] in ("up", "down") and parts[5]:
+        return Topic(parts[3], parts[4], parts[5])
+    return None
+
+
+# --- envelope ----------------------------------------------------------------------------
+def envelope(*, truck: str, seq: int, kind: str, key: str, ts: datetime, body: dict[str, Any]) -> dict[str, Any]:
+    """The versioned envelope around every body (``key`` is the idempotency key)."""
+    return {"v": VERSION, "id": key, "truck": truck, "seq": seq, "kind": kind,
+            "ts": ts.isoformat(timespec="milliseconds"), "body": body}
+
+
+def encode_stored(*, truck: str, seq: int, kind: str, key: str, ts_text: str, body_json: str) -> bytes:
+    """The same envelope as ``encode(envelope(...))``, built around a body already stored as JSON text.
+
+    The agent sends thousands of outbox rows; not decoding and re-encoding each body halves its CPU.
+    """
+    head = json.dumps({"v": VERSION, "id": key, "truck": truck, "seq": seq, "kind": kind, "ts": ts_text},
+                      separators=(",", ":"), ensure_ascii=False)
+    return f'{head[:-1]},"body":{body_json}}}'.encode("utf-8")
+
+
+def encode(message: dict[str, Any]) -> bytes:
+    """Compact UTF-8 JSON."""
+    return json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+@dataclass(frozen=True)
+class Checked:
+    """The outcome of validating one payload: the envelope, or the reason it was refused."""
+
+    envelope: dict[str, Any] | None
+    reason: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.envelope is not None
+
+
+def refuse(reason: str) -> Checked:
+    return Checked(None, reason)
+
+
+def check(raw: bytes, *, direction: str, truck: str | None = None, kind: str | None = None) -> Checked:
+    """Validate a payload (bytes off the wire) for ``direction`` ("up"/"down").
+
+    ``truck`` and ``kind`` (from the topic) must match the envelope when given, so a message
+    cannot claim to be from another truck than the topic it was published on.
+    """
+    if not isinstance(raw, (bytes, bytearray)):
+        return refuse("payload is not bytes")
+    if len(raw) > MAX_PAYLOAD_BYTES:
+        return refuse(f"payload is {len(raw)} bytes, more than the {MAX_PAYLOAD_BYTES} allowed")
+    try:
+        doc = json.loads(bytes(raw).decode("utf-8"))
+    except UnicodeDecodeError:
+        return refuse("payload is not UTF-8 text")
+    except (ValueError, RecursionError) as exc:
+        return refuse(f"payload is not JSON ({str(exc)[:80]})")
+    problem = _envelope_problem(doc, direction)
+    if problem:
+        return refuse(problem)
+    if truck is not None and doc["truck"] != truck:
+        return refuse(f"envelope names truck {doc['truck'][:64]!r} but came on the topic of {truck!r}")
+    if kind is not None and doc["kind"] != kind:
+        return refuse(f"envelope kind {doc['kind']!r} does not match the topic kind {kind!r}")
+    problem = body_problem(doc["kind"], doc["body"])
+    return refuse(f"{doc['kind']} body: {problem}") if problem else Checked(doc)
+
+
+def _envelope_problem(doc: Any, direction: str) -> str:
+    if not isinstance(doc, dict):
+        return "envelope is not a JSON object"
+    if doc.get("v") != VERSION or type(doc.get("v")) is not int:
+        return f"unsupported protocol version {str(doc.get('v'))[:20]!r} (this side speaks v{VERSION})"
+    kinds = UP_KINDS if direction == "up" else DOWN_KINDS
+    problem = _fields(doc, ENVELOPE)
+    if problem:
+        return f"envelope: {problem}"
+    if doc["kind"] not in kinds:
+        return f"unknown {direction} kind {doc['kind'][:40]!r}"
+    if any(ord(c) < 32 or ord(c) == 127 for c in doc["id"]):
+        return "envelope: id has control characters"
+    if not TRUCK_ID_RE.match(doc["truck"]):
+        return "envelope: truck id has characters outside A-Z a-z 0-9 _ . -"
+    try:
+        ts = datetime.fromisoformat(doc["ts"])
+    except ValueError:
+        return "envelope: ts is not an ISO-8601 time"
+    if ts.tzinfo is None:
+        return "envelope: ts has no UTC offset"
+    return ""
+
+
+# --- schemas -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class F:
+    """One field of a schema: its type(s), whether required, bounds, and a schema for items."""
+
+    types: tuple[type, ...]
+    required: bool = True
+    min: int | None = None
+    max: int | None = None  # number bound, or length for str/list
+    items: dict[str, "F"] | None = None  # list of objects with this schema
+    uuid: bool = False  # a string that must be a canonical uuid (idempotency keys the truck stores as order ids)
+
+
+def Str(required: bool = True, max: int = MAX_TEXT_LEN, min: int = 0) -> F:  # noqa: N802 - reads like a type
+    return F((str,), required, min, max)
+
+
+def Uuid(required: bool = True) -> F:  # noqa: N802
+    return F((str,), required, None, 36, uuid=True)
+
+
+def Int(required: bool = True, min: int | None = None, max: int | None = None) -> F:  # noqa: N802
+    return F((int,), required, min, max)
+
+
+def Opt(*types: type) -> F:  # noqa: N802
+    return F(types + (type(None),), required=False)
+
+
+def Objs(items: dict[str, F], required: bool = True, max: int = 500, min: int = 0) -> F:  # noqa: N802
+    return F((list,), required, min, max, items)
+
+
+ENVELOPE = {"v": Int(), "id": Str(max=MAX_ID_LEN, min=1), "truck": Str(max=64, min=1), "seq": Int(min=0, max=2**62),
+            "kind": Str(max=40, min=1), "ts": Str(max=40, min=1), "body": F((dict,))}
+MODIFIER = {"name": Str(max=120), "price_cents": Int(min=-10**7, max=10**7)}
+ORDER_LINE = {"sku": Str(max=64, min=1), "name": Str(max=200), "quantity": Int(min=1, max=99),
+              "unit_price_cents": Int(min=0, max=10**7), "modifiers": Objs(MODIFIER, required=False, max=20)}
+MENU_ITEM = {"sku": Str(max=64, min=1), "name": Str(max=200, min=1), "price_cents": Int(min=0, max=10**7),
+             "tax_rate_bp": Int(required=False, min=0, max=10_000), "modifiers": Objs(MODIFIER, required=False, max=20),
+             "sold_out": F((bool,), required=False)}
+
+# Up kinds owned by other features only promise an object with an id-like field here; their
+# owners tighten the schema in this table (one place) when they settle their payloads.
+SCHEMAS: dict[str, dict[str, F]] = {
+    "order": {"order_id": Str(max=MAX_ID_LEN, min=1), "number": Int(min=0), "business_day": Str(max=10, min=10),
+              "channel": Str(max=20), "status": Str(max=20), "total_cents": Int(min=-10**8, max=10**8),
+              "lines": Objs(ORDER_LINE, max=200), "tenders": F((list,))},
+    "redemption": {}, "registration": {}, "group_join": {}, "proximity": {}, "pickup": {}, "audit": {}, "consent": {},
+    "campaign": {"campaign_id": Str(max=MAX_ID_LEN, min=1), "bundle_b64": Str(max=MAX_PAYLOAD_BYTES, min=1)},
+    "menu": {"categories": Objs({"name": Str(max=120, min=1), "items": Objs(MENU_ITEM, max=500)}, max=50)},
+    "mobile_order": {"order_id": Uuid(), "lines": Objs({**ORDER_LINE, "tax_rate_bp": Int(min=0, max=10_000)}, min=1, max=50),
+                     "total_cents": Int(min=1, max=10**7), "customer_ref": Opt(str), "claim": Opt(str),
+                     "note": Str(required=False, max=500), "payment_ref": Str(required=False, max=120)},
+    "ack": {"through_seq": Int(min=0, max=2**62), "max_seq": Int(required=False, min=0, max=2**62),
+            "missing": F((list,), required=False, max=MAX_ACK_GAPS)},
+}
+
+
+def body_problem(kind: str, body: Any) -> str:
+    """Why ``body`` is not a valid body of ``kind`` ("" when it is)."""
+    if not isinstance(body, dict):
+        return "is not a JSON object"
+    problem = _fields(body, SCHEMAS.get(kind, {}))
+    if not problem and kind == "ack":
+        problem = _gaps_problem(body.get("missing", []))
+    return problem
+
+
+def _gaps_problem(missing: list[Any]) -> str:
+    for gap in missing:
+        if (not isinstance(gap, list) or len(gap) != 2 or any(type(x) is not int for x in gap)
+                or not 0 < gap[0] <= gap[1] < 2**62):
+            return "field 'missing' should list [first, last] seq ranges"
+    return ""
+
+
+def _fields(doc: dict[str, Any], schema: dict[str, F]) -> str:
+    for name, spec in schema.items():
+        if name not in doc:
+            if spec.required:
+                return f"missing field {name!r}"
+            continue
+        problem = _value_problem(doc[name], spec)
+        if problem:
+            return f"field {name!r} {problem}"
+    return ""
+
+
+def _value_problem(value: Any, spec: F) -> str:
+    # bool is an int in Python; a JSON true is never a count or an amount.
+    if not isinstance(value, spec.types) or (isinstance(value, bool) and bool not in spec.types):
+        return f"should be {' or '.join(_type_name(t) for t in spec.types)}, got {_type_name(type(value))}"
+    if isinstance(value, (str, list)):
+        if spec.max is not None and len(value) > spec.max:
+            return f"is longer than {spec.max}"
+        if spec.min is not None and len(value) < spec.min:
+            return "is empty" if spec.min == 1 else f"is shorter than {spec.min}"
+        if spec.uuid and not _is_uuid(value):
+            return "is not a uuid (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)"
+    elif isinstance(value, int) and not isinstance(value, bool):
+        if spec.min is not None and value < spec.min:
+            return f"is below {spec.min}"
+        if spec.max is not None and value > spec.max:
+            return f"is above {spec.max}"
+    if spec.items is not None:
+        for i, item in enumerate(value):
+            if not isinstance(item, dict):
+                return f"item {i} is not an object"
+            problem = _fields(item, spec.items)
+            if problem:
+                return f"item {i}: {problem}"
+    return ""
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        return str(uuid.UUID(text)) == text.lower()
+    except ValueError:
+        return False
+
+
+def _type_name(t: type) -> str:
+    return {str: "text", int: "integer", list: "a list", dict: "an object", bool: "true/false",
+            type(None): "null", float: "a number"}.get(t, t.__name__)

@@ -1,0 +1,88 @@
+"""The shared contract: topics, envelopes and the reasons a payload is refused."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+import pytest
+
+from sync import protocol
+
+NOW = datetime(2026, 6, 1, 17, 0, tzinfo=timezone.utc)
+
+
+def env(kind: str = "ack", body: dict | None = None, **changes) -> dict:
+    message = protocol.envelope(truck="truck-a", seq=7, kind=kind, key="k-1", ts=NOW,
+                                body={"through_seq": 3} if body is None else body)
+    message.update(changes)
+    return message
+
+
+def test_topics_round_trip_and_foreign_topics_are_not_ours():
+    assert protocol.up_topic("truck-a", "order") == "tp/v1/trucks/truck-a/up/order"
+    assert protocol.parse_topic("tp/v1/trucks/truck-a/up/order") == protocol.Topic("truck-a", "up", "order")
+    assert protocol.parse_topic(protocol.status_topic("truck-a")) == protocol.Topic("truck-a", "status", "status")
+    assert protocol.hub_subscription() == "$share/hub/tp/v1/trucks/+/up/#"
+    for foreign in ("tp/v1/trucks//up/order", "tp/v2/trucks/a/up/order", "tp/v1/trucks/a/sideways/x", "x"):
+        assert protocol.parse_topic(foreign) is None
+
+
+def test_a_valid_envelope_passes_and_keeps_its_fields():
+    checked = protocol.check(protocol.encode(env()), direction="down", truck="truck-a", kind="ack")
+    assert checked.ok and checked.envelope["body"] == {"through_seq": 3}
+
+
+@pytest.mark.parametrize("payload, reason", [
+    (b"\xff\xfe", "not UTF-8"),
+    (b"{not json", "not JSON"),
+    (b"[1, 2]", "not a JSON object"),
+    (protocol.encode(env(v=2)), "unsupported protocol version"),
+    (protocol.encode(env(v=True)), "unsupported protocol version"),
+    (protocol.encode({k: v for k, v in env().items() if k != "id"}), "missing field 'id'"),
+    (protocol.encode(env(seq="7")), "field 'seq' should be integer"),
+    (protocol.encode(env(ts="yesterday")), "not an ISO-8601 time"),
+    (protocol.encode(env(ts="2026-06-01T12:00:00")), "no UTC offset"),
+    (protocol.encode(env(kind="order")), "unknown down kind"),
+    (protocol.encode(env(body={"through_seq": True})), "should be integer, got true/false"),
+    (protocol.encode(env(body={"through_seq": -1})), "is below 0"),
+    (protocol.encode(env(body={"through_seq": 1, "missing": [[5, 2]]})), "seq ranges"),
+    (protocol.encode(env(truck="truck-b")), "came on the topic of 'truck-a'"),
+    (protocol.encode(env(id="x" * 65)), "longer than 64"),
+    (protocol.encode(env(id="a\u0000b")), "control characters"),
+    (b"{" + b'"a":' * 10 + b"}", "not JSON"),
+    (b" " * (protocol.MAX_PAYLOAD_BYTES + 1), "more than the"),
+])
+def test_bad_payloads_are_refused_with_a_reason(payload, reason):
+    checked = protocol.check(payload, direction="down", truck="truck-a", kind="ack")
+    assert not checked.ok
+    assert reason in checked.reason
+
+
+def test_deeply_nested_json_is_refused_not_a_crash():
+    deep = b"[" * 100_000 + b"]" * 100_000
+    assert not protocol.check(deep, direction="down").ok
+
+
+def test_menu_and_mobile_order_schemas_name_the_bad_item():
+    menu = {"categories": [{"name": "Tacos", "items": [{"sku": "t1", "name": "Taco", "price_cents": -5}]}]}
+    assert protocol.body_problem("menu", menu) == "field 'categories' item 0: field 'items' item 0: field 'price_cents' is below 0"
+    order = {"order_id": "6f1d0c1e-0000-4000-8000-000000000001", "lines": [], "total_cents": 100}
+    assert protocol.body_problem("mobile_order", order) == "field 'lines' is empty"
+
+
+def test_order_body_written_by_the_register_passes_the_hub_schema(services):
+    ticket = services.register.open_ticket()
+    services.register.add_item(ticket.id, "taco-fish", 2)
+    services.register.pay_card(ticket.id)
+    from truck_pos.store.outbox import Outbox
+
+    row = Outbox.get(Outbox.kind == "order")
+    message = protocol.envelope(truck="truck-test", seq=row.seq, kind="order", key=row.key, ts=row.created_utc, body=row.payload)
+    assert protocol.check(json.dumps(message).encode(), direction="up", truck="truck-test", kind="order").ok
+
+
+def test_a_mobile_order_id_must_be_a_uuid_because_the_truck_stores_it_as_the_order_uuid():
+    order = {"order_id": "mo-1", "lines": [{"sku": "a", "name": "A", "quantity": 1, "unit_price_cents": 1, "tax_rate_bp": 0}],
+             "total_cents": 1}
+    assert protocol.body_problem("mobile_order", order).startswith("field 'order_id' is not a uuid")
