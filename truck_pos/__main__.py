@@ -14,6 +14,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--config", help="truck config file (default: $TRUCK_POS_CONFIG or built-in defaults)")
     p.add_argument("--fullscreen", action="store_true", help="kiosk mode (the Pi touchscreen)")
     p.add_argument("--size", default="800x480", help="window size when not fullscreen (default 800x480)")
+    p.add_argument("--sync", action="store_true",
+                   help="run the MQTT sync agent inside the register (the appliance runs truck-pos-sync as its own service)")
     p.add_argument("-v", "--verbose", action="store_true")
     return p.parse_args(argv)
 
@@ -47,6 +49,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_kivy(args.fullscreen, args.size)
     from truck_pos.ui.app import TruckPosApp
 
+    agent = services.extras.get("sync")
+    if args.sync:
+        if agent is None:
+            print("truck-pos: --sync needs [mqtt] enabled = true in the config", file=sys.stderr)
+            return 1
+        agent.start()
+    else:
+        services.sync_status.agent = None  # the agent runs elsewhere (truck-pos-sync); show the shared outbox
     try:
         TruckPosApp(services).run()
     finally:

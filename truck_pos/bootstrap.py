@@ -22,6 +22,7 @@ from truck_pos.services.register import RegisterService
 from truck_pos.services.registration import RegistrationService
 from truck_pos.services.reports import ReportsService
 from truck_pos.services.staff import StaffService
+from truck_pos.services.sync_status import SyncStatusService
 from truck_pos.store.db import open_database
 
 
@@ -43,6 +44,7 @@ class Services:
     redemption: RedemptionService | None = None
     registration: RegistrationService | None = None
     reports: ReportsService | None = None
+    sync_status: SyncStatusService | None = None
     extras: dict[str, Any] = field(default_factory=dict)
 
     def close(self) -> None:
@@ -86,6 +88,7 @@ def build(settings: Settings, *, clock: Clock | None = None, load_demo: bool = T
         from sync.agent_cli import agent_for  # the MQTT agent: built here, started by whoever runs the register
 
         services.extras["sync"] = agent_for(services)
+    services.sync_status = SyncStatusService(clock, t.timezone, services.extras.get("sync"), settings.mqtt.enabled)
     return services
 
 

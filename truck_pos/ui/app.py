@@ -130,6 +130,9 @@ class TruckPosApp(App):
     def device_status(self) -> list[str]:
         """Short states for the bar; each part asks a service that answers from memory (never blocks)."""
         parts = []
+        sync_status = getattr(self.services, "sync_status", None)
+        if sync_status is not None:
+            parts.append(sync_status.line())
         campaigns = getattr(self.services, "campaigns", None)
         if campaigns is not None:
             parts.append(campaigns.status_line())
