@@ -25,6 +25,7 @@ from truck_pos.services.claim_key import claim_for
 from truck_pos.store import outbox
 from truck_pos.store.models import Order
 from truck_pos.store.print_models import PickupEntry
+from truck_pos.store.prepared import PreparedInsert
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,10 @@ class ScanResult:
         return self.outcome == "handed_over"
 
 
+# On the ring-up hot path (inside the order transaction): SQL prepared once, see store/prepared.py.
+_NEW_ENTRY = PreparedInsert(PickupEntry, ["order_uuid", "business_day", "number", "channel", "state", "created_utc"])
+
+
 class PickupService:
     """The window's use cases. UI calls: ``queue()``, ``mark_ready(uuid)``, ``hand_over(uuid)``, ``scan(text)``."""
 
@@ -78,8 +83,8 @@ class PickupService:
     # --- the register's completion hook (inside the order transaction) -------------------------
     def on_order_completed(self, order: Order, ticket: Ticket, totals: Totals, now: datetime) -> None:
         """Put the paid order in the queue; a mobile order's claim code goes up so the customer's phone gets it."""
-        PickupEntry.create(order_uuid=order.uuid, business_day=order.business_day, number=order.number,
-                           channel=order.channel, state="preparing", created_utc=now)
+        _NEW_ENTRY.one(self.db, {"order_uuid": order.uuid, "business_day": order.business_day, "number": order.number,
+                                 "channel": order.channel, "state": "preparing", "created_utc": now})
         if order.channel == "mobile":
             self._event(order, "queued", now, claim=self.claim_for(order))
 

@@ -29,6 +29,7 @@ from truck_pos.errors import DeviceUnavailable, NotFound
 from truck_pos.services.claim_key import claim_for
 from truck_pos.store.models import Order, OrderLine
 from truck_pos.store.print_models import PrintJob
+from truck_pos.store.prepared import PreparedInsert
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,11 @@ def receipt_data(order: Order, *, truck_name: str, timezone: str, claim: str = "
         tax_mode=order.tax_mode, discounts=discounts, tenders=tenders, claim=claim,
         registration_url=registration_url, note=order.note, currency_symbol=currency_symbol,
     )
+
+
+# On the ring-up hot path (inside the order transaction): SQL prepared once, see store/prepared.py.
+_NEW_JOBS = PreparedInsert(PrintJob, ["order_uuid", "kind", "reprint", "status", "attempts", "created_utc",
+                                      "next_attempt_utc", "last_error"])
 
 
 class PrintingService:
@@ -100,8 +106,8 @@ class PrintingService:
         kinds = ["receipt"] if order.channel != "mobile" else []
         if self.kitchen_tickets or order.channel == "mobile":
             kinds.append("kitchen")
-        for kind in kinds:
-            PrintJob.create(order_uuid=order.uuid, kind=kind, created_utc=now, next_attempt_utc=now)
+        _NEW_JOBS.many(self.db, ({"order_uuid": order.uuid, "kind": kind, "created_utc": now, "next_attempt_utc": now}
+                                 for kind in kinds))
         if self.autostart:
             self.start()
         self._wake.set()
