@@ -318,6 +318,8 @@ class Day:
             result = self.svc.redemption.apply_code(ticket.id, o.code)
             if isinstance(result, CodeRefused):
                 self.refused.append(f"{o.code}: {result.reason}")
+                if len(self.refused) == 1:
+                    self.tell(f"code {o.code} refused at the register: {result.reason}")
         if o.tender == "cash":
             due = reg.ticket(ticket.id).totals.total_cents
             o.uuid = reg.pay_cash(ticket.id, -(-due // 500) * 500, self.staff).order_uuid  # next $5 up
