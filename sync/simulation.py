@@ -44,7 +44,7 @@ from truck_pos.devices.ble import BleScanner
 from truck_pos.devices.ble_fake import load_trace, replay_all
 from truck_pos.domain.bundle import sign_bundle
 from truck_pos.domain.codes import CodeRefused
-from truck_pos.errors import NotAuthorized
+from truck_pos.errors import NotAuthorized, TruckPosError
 from truck_pos.services.reports import render_csv, render_png, render_table
 from truck_pos.store import outbox
 from truck_pos.store.models import Order
@@ -243,6 +243,11 @@ class Day:
                "TRUCK_POS_TRUCK_TIMEZONE": TZ, "TRUCK_POS_SECURITY_CAMPAIGN_PUBLIC_KEY_FILE": str(pub)}
         self.svc = build(load_settings(env=env), clock=self.clock)
         self.hub_db = open_hub_database(cfg.hub_db or f"sqlite:///{self.out / 'hub.db'}")
+        if HubMessage.select().where(HubMessage.truck == TRUCK).exists():
+            self.svc.close()
+            self.hub_db.close()
+            raise TruckPosError(f"the hub database already holds messages of {TRUCK} (an earlier simulated day); "
+                             "give --hub-db an empty database")
         self.hub: Hub | None = None
         self.agent: SyncAgent | None = None
         self.installed: list[str] = []
@@ -458,7 +463,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default="sim-out", help="directory for the databases, reports and charts")
     p.add_argument("--hub-db", default="", help="hub database URL (default: sqlite:///OUT/hub.db)")
     args = p.parse_args(argv)
-    result = run_day(SimConfig(orders=args.orders, seed=args.seed, out=Path(args.out), hub_db=args.hub_db))
+    try:
+        result = run_day(SimConfig(orders=args.orders, seed=args.seed, out=Path(args.out), hub_db=args.hub_db))
+    except (TruckPosError, RuntimeError) as exc:  # RuntimeError: mosquitto missing, or a bounded wait ran out
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     print_figures(result)
     ok = result.expected == result.actual and result.reconcile.reconciled
     print("figures match" if ok else "MISMATCH between the plan and the report", file=sys.stdout if ok else sys.stderr)

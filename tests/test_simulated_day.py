@@ -12,18 +12,23 @@ from collections import Counter
 
 import pytest
 
+from sync.hub_models import HUB_MODELS, open_hub_database
 from sync.simulation import SimConfig, run_day
 
 pytestmark = pytest.mark.mqtt
 
 ORDERS = int(os.environ.get("TRUCK_POS_SIM_ORDERS", "150"))
+PG_URL = os.environ.get("TRUCK_POS_TEST_PG", "")  # the hub on PostgreSQL when set, else on a SQLite file
 
 
 @pytest.fixture(scope="module")
 def day(tmp_path_factory):
     lines: list[str] = []
-    result = run_day(SimConfig(orders=ORDERS, seed=11, out=tmp_path_factory.mktemp("simday"), say=lines.append,
-                               hub_db=os.environ.get("TRUCK_POS_SIM_HUB_DB", "")))
+    if PG_URL:
+        db = open_hub_database(PG_URL)
+        db.drop_tables(HUB_MODELS, safe=True)  # a fresh hub
+        db.close()
+    result = run_day(SimConfig(orders=ORDERS, seed=11, out=tmp_path_factory.mktemp("simday"), say=lines.append, hub_db=PG_URL))
     print("\n".join(lines))
     return result
 
