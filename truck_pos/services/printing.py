@@ -157,8 +157,10 @@ class PrintingService:
             if self._retry_at is not None and now < self._retry_at:
                 return 0
             printed = 0
-            due = (PrintJob.select().where((PrintJob.status == "pending") & (PrintJob.next_attempt_utc <= now))
-                   .order_by(PrintJob.id))
+            # list(): finish the read before the first UPDATE; an open SELECT pins a stale snapshot and the
+            # UPDATE fails "database is locked" (no busy wait) once another thread has committed meanwhile.
+            due = list(PrintJob.select().where((PrintJob.status == "pending") & (PrintJob.next_attempt_utc <= now))
+                       .order_by(PrintJob.id))
             for job in due:
                 if not self._print(job, now):
                     break
