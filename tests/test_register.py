@@ -158,13 +158,16 @@ def test_day_summary_counts_sales_by_tender(services):
     assert summary["sales_cents"] == summary["by_tender"]["cash"] + summary["by_tender"]["card"]
 
 
-def test_a_sold_out_flag_set_by_another_process_reaches_the_register(services, settings):
+def test_a_sold_out_flag_set_by_another_process_reaches_the_register_within_a_second(services, settings, monkeypatch):
     import sqlite3
+    import time
 
     ring(services, "taco-fish")  # index built
     other = sqlite3.connect(settings.database_path)
     other.execute("UPDATE menu_item SET sold_out = 1 WHERE sku = 'taco-fish'")
     other.commit()
     other.close()
+    later = time.monotonic() + services.menu.RECHECK_S
+    monkeypatch.setattr(time, "monotonic", lambda: later)
     with pytest.raises(InvalidInput, match="sold out"):
         ring(services, "taco-fish")

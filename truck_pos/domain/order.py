@@ -11,7 +11,7 @@ tax on a discounted order is the tax on what the customer really pays.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Literal
 
 from truck_pos.domain.money import allocate, div_round_half_up
@@ -116,6 +116,11 @@ def compute_totals(lines: list[TicketLine] | tuple[TicketLine, ...], discounts: 
     return Totals(subtotal, discount_total, tax, total, line_totals, tuple(applied))
 
 
+@lru_cache(maxsize=64)
+def _cached_totals(lines: tuple[TicketLine, ...], discounts: tuple[Discount, ...], mode: TaxMode) -> Totals:
+    return compute_totals(lines, discounts, mode)
+
+
 @dataclass(frozen=True)
 class TenderEntry:
     """Money taken: ``amount_cents`` applied to the order, ``change_cents`` handed back."""
@@ -163,8 +168,9 @@ class Ticket:
 
     @cached_property
     def totals(self) -> Totals:
-        """Computed once per ticket value (tickets are immutable)."""
-        return compute_totals(self.lines, self.discounts, self.tax_mode)
+        """Computed once per ticket value (tickets are immutable); a ticket that only took a tender
+        has the same lines and discounts, so the small cache answers it without recomputing."""
+        return _cached_totals(self.lines, self.discounts, self.tax_mode)
 
     @property
     def paid_cents(self) -> int:

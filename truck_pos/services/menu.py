@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -38,23 +39,32 @@ class MenuService:
     when SQLite's ``data_version`` shows another process (the admin CLI, the sync agent) committed.
     """
 
+    # How stale the index may be about another process's change (a sold-out flag set by the admin CLI):
+    # checking PRAGMA data_version on every tap would cost a query per item on the ring-up hot path.
+    RECHECK_S = 1.0
+
     def __init__(self, db: peewee.Database):
         self.db = db
         self._index: dict[str, MenuEntry] = {}
         self._index_version: int | None = None
+        self._checked_at = -1e9
 
     def _data_version(self) -> int:
         return self.db.execute_sql("PRAGMA data_version").fetchone()[0]
 
     def _invalidate(self) -> None:
         self._index_version = None
+        self._checked_at = -1e9
 
     def entry(self, sku: str) -> MenuEntry | None:
         """The active item with this sku, from the in-memory index."""
-        version = self._data_version()
-        if version != self._index_version:
-            self._index = {e.sku: e for e in self.items()}
-            self._index_version = version
+        now = time.monotonic()
+        if now - self._checked_at >= self.RECHECK_S:
+            self._checked_at = now
+            version = self._data_version()
+            if version != self._index_version:
+                self._index = {e.sku: e for e in self.items()}
+                self._index_version = version
         return self._index.get(sku)
 
     def line_for(self, sku: str, quantity: int, modifiers: tuple[str, ...] = ()) -> TicketLine:
