@@ -120,3 +120,11 @@ def test_the_whole_register_story_through_the_widgets(tmp_path, output_dir, disp
     assert first.discount_cents == 140
     for shot in ("register_code_applied", "register_code_refused", "orders", "pickup", "customer", "reports"):
         assert (output_dir / f"{shot}.png").stat().st_size > 1000
+
+
+def test_modifier_choice_and_sold_out_toggle(tmp_path, output_dir, display):
+    result = run_scenario("modifiers_and_sold_out", tmp_path, output_dir, display)
+    assert result["lines"] == [["Al Pastor Taco", ["Extra cheese"]]]
+    assert result["total"] == 487  # (3.75 + 0.75) + 8.25 % tax
+    assert result["menu_message"] == "Baja Fish Taco is sold out"
+    assert result["fish_disabled"] == [True]

@@ -55,8 +55,9 @@ def screenshot(out: Path, name: str) -> None:
 
 def scenario_ring_up_cash(app, out: Path, result: dict):
     """Tap two tacos and a drink, pay cash with a quick $20 button, see the change."""
-    yield lambda: tap(app, "Al Pastor Taco")
-    yield lambda: tap(app, "Al Pastor Taco")
+    for _ in range(2):  # an item with options asks which; none chosen
+        yield lambda: tap(app, "Al Pastor Taco")
+        yield lambda: tap(app, "Add Al Pastor Taco")
     yield lambda: tap(app, "Drinks")
     yield lambda: tap(app, "Horchata")
     yield lambda: result.update(totals=app.register_screen.totals.text)
@@ -144,6 +145,7 @@ def scenario_story(app, out: Path, result: dict):
     yield lambda: tap(app, "Log in")
     yield lambda: tap(app, "Bowls")
     yield lambda: tap(app, "Burrito Bowl")
+    yield lambda: tap(app, "Add Burrito Bowl")
     yield lambda: tap(app, "Drinks")
     yield lambda: tap(app, "Mexican Coke")
     yield lambda: tap(app, "Code")
@@ -217,6 +219,22 @@ def _campaign_setup(out: Path, env: dict):
     owner = Ed25519PrivateKey.generate()
     pub = write_public_key(owner, Path(env["TRUCK_POS_STORE_PATH"]).with_suffix(".pub.pem"))
     return FakeClock(datetime(2026, 6, 1, 16, 30, tzinfo=timezone.utc)), {**env, "TRUCK_POS_SECURITY_CAMPAIGN_PUBLIC_KEY_FILE": str(pub)}, owner
+
+
+def scenario_modifiers_and_sold_out(app, out: Path, result: dict):
+    """An item with options gets a choice; a sold-out toggle greys the item on the register."""
+    yield lambda: tap(app, "Al Pastor Taco")
+    yield lambda: tap(app, "Extra cheese")
+    yield lambda: screenshot(out, "register_modifiers")
+    yield lambda: tap(app, "Add Al Pastor Taco")
+    yield lambda: result.update(lines=[(ln.name, [m.name for m in ln.modifiers]) for ln in app.register_screen.ticket.lines],
+                                total=app.register_screen.ticket.totals.total_cents)
+    yield lambda: tap(app, "Menu")
+    yield lambda: tap(app, "Baja Fish Taco")
+    yield lambda: result.update(menu_message=app.screens.current_screen.message.text)
+    yield lambda: screenshot(out, "menu_sold_out")
+    yield lambda: tap(app, "Register")
+    yield lambda: result.update(fish_disabled=[w.disabled for w in app.register_screen.grid.children if getattr(w, "sku", "") == "taco-fish"])
 
 
 SCENARIOS = {name[len("scenario_"):]: fn for name, fn in globals().items() if name.startswith("scenario_")}

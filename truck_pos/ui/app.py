@@ -15,6 +15,7 @@ from kivy.uix.screenmanager import NoTransition, ScreenManager
 from truck_pos.domain.calendar import local
 from truck_pos.ui import theme
 from truck_pos.ui.login_screen import LoginScreen
+from truck_pos.ui.menu_screen import MenuScreen
 from truck_pos.ui.orders_screen import OrdersScreen
 from truck_pos.ui.customer_screen import CustomerScreen
 from truck_pos.ui.pickup_screen import PickupScreen
@@ -46,8 +47,8 @@ class TruckPosApp(App):
         bar.add_widget(self.status)
         self.nav: dict[str, TouchButton] = {}
         for name, text in self.nav_items():
-            b = TouchButton(text, color=theme.BUTTON, size_hint_x=None, width=theme.TOUCH * 1.3, size_hint_min_y=None,
-                            font_size=theme.FONT * 0.85)
+            b = TouchButton(text, color=theme.BUTTON, size_hint_x=None, width=theme.TOUCH * 1.2, size_hint_min_y=None,
+                            font_size=theme.FONT * 0.78)
             b.bind(on_release=lambda btn, n=name: self.go(n))
             self.nav[name] = b
             bar.add_widget(b)
@@ -61,6 +62,7 @@ class TruckPosApp(App):
         self.screens.add_widget(PickupScreen(self))
         self.screens.add_widget(CustomerScreen(self))
         self.screens.add_widget(ReportsScreen(self))
+        self.screens.add_widget(MenuScreen(self))
         root.add_widget(self.screens)
         Window.bind(on_touch_down=self._touched)
         self.lock() if self.require_login else self.go("register")
@@ -71,7 +73,7 @@ class TruckPosApp(App):
 
     def nav_items(self) -> list[tuple[str, str]]:
         return [("register", "Register"), ("pickup", "Pickup"), ("customer", "Customer"), ("orders", "Orders"),
-                ("reports", "Reports"), ("lock", "Lock")]
+                ("reports", "Reports"), ("menu", "Menu"), ("lock", "Lock")]
 
     # --- navigation and login --------------------------------------------------------------
     def go(self, name: str) -> None:

@@ -15,6 +15,7 @@ from kivy.uix.popup import Popup
 from kivy.uix.screenmanager import Screen
 from kivy.uix.scrollview import ScrollView
 from kivy.uix.textinput import TextInput
+from kivy.uix.togglebutton import ToggleButton
 
 from truck_pos.domain.money import format_cents
 from truck_pos.domain.order import Ticket
@@ -111,7 +112,7 @@ class RegisterScreen(Screen):
             btn = TouchButton(label, color=theme.PANEL)
             btn.sku = entry.sku
             btn.disabled = entry.sold_out
-            btn.bind(on_release=lambda b, sku=entry.sku: self.on_item(sku))
+            btn.bind(on_release=lambda b, e=entry: self.open_modifiers(e) if e.modifiers else self.on_item(e.sku))
             self.grid.add_widget(btn)
 
     def refresh_ticket(self) -> None:
@@ -164,8 +165,33 @@ class RegisterScreen(Screen):
         self.category = name
         self.refresh_menu()
 
-    def on_item(self, sku: str) -> None:
-        self._changed(self._do(self.services.register.add_item, self.ticket.id, sku))
+    def on_item(self, sku: str, modifiers: tuple[str, ...] = ()) -> None:
+        self._changed(self._do(self.services.register.add_item, self.ticket.id, sku, 1, modifiers))
+
+    def open_modifiers(self, entry) -> None:
+        """An item with options: toggle the ones the customer wants, then add."""
+        body = BoxLayout(orientation="vertical", spacing=4)
+        toggles = []
+        for name, price in entry.modifiers:
+            t = ToggleButton(text=f"{name}  {'+' + format_cents(price) if price else ''}", size_hint_y=None,
+                             height=theme.TOUCH, font_size=theme.FONT, background_normal="", background_down="",
+                             background_color=theme.BUTTON)
+            t.modifier = name
+            t.bind(state=lambda w, v: setattr(w, "background_color", theme.ACCENT if v == "down" else theme.BUTTON))
+            toggles.append(t)
+            body.add_widget(t)
+        row = BoxLayout(size_hint_y=None, height=theme.TOUCH, spacing=4)
+        cancel = TouchButton("Cancel", color=theme.MUTED)
+        cancel.bind(on_release=lambda *_: self.dismiss_popup())
+        add = TouchButton(f"Add {entry.name}", color=theme.OK)
+        add.bind(on_release=lambda *_: (self.dismiss_popup(),
+                                        self.on_item(entry.sku, tuple(t.modifier for t in toggles if t.state == "down"))))
+        row.add_widget(cancel)
+        row.add_widget(add)
+        body.add_widget(row)
+        self.popup = Popup(title=entry.name, content=body, size_hint=(0.6, min(0.95, 0.3 + 0.15 * len(toggles))),
+                           auto_dismiss=False)
+        self.popup.open()
 
     def on_quantity(self, index: int, quantity: int) -> None:
         self._changed(self._do(self.services.register.set_quantity, self.ticket.id, index, quantity))
