@@ -24,6 +24,7 @@ def configure_kivy(fullscreen: bool, size: str) -> None:
     """Kivy reads these before its window exists; keep it from parsing our argv or writing ~/.kivy logs noise."""
     os.environ.setdefault("KIVY_NO_ARGS", "1")
     os.environ.setdefault("KIVY_NO_CONSOLELOG", "1")
+    os.environ.setdefault("KIVY_LOG_MODE", "PYTHON")  # Kivy logs through our logging setup, root level untouched
     from kivy.config import Config
 
     width, _, height = size.partition("x")
@@ -37,6 +38,7 @@ def configure_kivy(fullscreen: bool, size: str) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("peewee").setLevel(logging.DEBUG if args.verbose else logging.WARNING)  # SQL only with -v
     from truck_pos.bootstrap import build
     from truck_pos.config import load_settings
     from truck_pos.errors import TruckPosError
