@@ -25,6 +25,7 @@ def configure_kivy(fullscreen: bool, size: str) -> None:
     os.environ.setdefault("KIVY_NO_ARGS", "1")
     os.environ.setdefault("KIVY_NO_CONSOLELOG", "1")
     os.environ.setdefault("KIVY_LOG_MODE", "PYTHON")  # Kivy logs through our logging setup, root level untouched
+    os.environ.setdefault("KIVY_CLIPBOARD", "sdl2")  # skip probing for xclip/xsel (noisy tracebacks when absent)
     from kivy.config import Config
 
     width, _, height = size.partition("x")

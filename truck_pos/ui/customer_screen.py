@@ -33,7 +33,7 @@ class CustomerScreen(Screen):
         self.offer = Label(text="", font_size=theme.FONT, halign="center", valign="middle", size_hint_y=0.25, color=theme.ACCENT)
         self.offer.bind(size=lambda w, s: setattr(w, "text_size", s))
         left.add_widget(self.offer)
-        self.qr = Image(allow_stretch=True, keep_ratio=True)
+        self.qr = Image(fit_mode="contain")
         left.add_widget(self.qr)
         left.add_widget(Label(text="Scan to register or join your group", font_size=theme.FONT * 0.9, size_hint_y=None,
                               height=theme.TOUCH * 0.5))

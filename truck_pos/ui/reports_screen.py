@@ -51,7 +51,7 @@ class ReportsScreen(Screen):
         right = BoxLayout(orientation="vertical", spacing=4)
         prod_panel, self.products = _block("Top products")
         right.add_widget(prod_panel)
-        self.chart = Image(allow_stretch=True, keep_ratio=True)
+        self.chart = Image(fit_mode="contain")
         right.add_widget(self.chart)
         row.add_widget(right)
         root.add_widget(row)
