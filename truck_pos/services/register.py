@@ -206,6 +206,8 @@ class RegisterService:
     def pay_cash(self, ticket_id: str, tendered_cents: int, staff: StaffMember | None = None) -> Paid:
         """Cash for the rest of the ticket; refused (nothing changes) when short."""
         due = self._due(ticket_id)
+        if due == 0:  # e.g. only a free item: nothing to take
+            return self.complete(ticket_id, staff)
         if tendered_cents < due:
             raise InvalidInput(f"Cash {format_cents(tendered_cents)} is short of the {format_cents(due)} due")
         self.add_tender(ticket_id, "cash", tendered_cents)
@@ -213,7 +215,9 @@ class RegisterService:
 
     def pay_card(self, ticket_id: str, staff: StaffMember | None = None, reference: str = "") -> Paid:
         """The external card terminal took the rest of the ticket."""
-        self.add_tender(ticket_id, "card", self._due(ticket_id), reference)
+        due = self._due(ticket_id)
+        if due:
+            self.add_tender(ticket_id, "card", due, reference)
         return self.complete(ticket_id, staff)
 
     def _due(self, ticket_id: str) -> int:
