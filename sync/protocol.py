@@ -207,13 +207,27 @@ MENU_ITEM = {"sku": Str(max=64, min=1), "name": Str(max=200, min=1), "price_cent
              "tax_rate_bp": Int(required=False, min=0, max=10_000), "modifiers": Objs(MODIFIER, required=False, max=20),
              "sold_out": F((bool,), required=False)}
 
-# Up kinds owned by other features only promise an object with an id-like field here; their
-# owners tighten the schema in this table (one place) when they settle their payloads.
+ID = Str(max=MAX_ID_LEN, min=1)
+TS = Str(max=40, min=10)  # ISO-8601 with offset
+CONSENT = {"granted": F((bool,)), "wording_version": Str(max=40, min=1), "at": TS}
+
+# Required fields and types of every kind; extra fields are allowed (a newer truck may add some).
 SCHEMAS: dict[str, dict[str, F]] = {
     "order": {"order_id": Str(max=MAX_ID_LEN, min=1), "number": Int(min=0), "business_day": Str(max=10, min=10),
               "channel": Str(max=20), "status": Str(max=20), "total_cents": Int(min=-10**8, max=10**8),
               "lines": Objs(ORDER_LINE, max=200), "tenders": F((list,))},
-    "redemption": {}, "registration": {}, "group_join": {}, "proximity": {}, "pickup": {}, "audit": {}, "consent": {},
+    "redemption": {"redemption_id": ID, "order_id": ID, "campaign_id": ID, "segment": Str(max=64, min=1),
+                   "channel": Str(max=40), "kind": Str(max=20, min=1), "code": Str(max=400, min=1),
+                   "customer_ref": Opt(str), "amount_cents": Int(min=0, max=10**8), "redeemed_at": TS},
+    "registration": {"customer_ref": ID, "email": Opt(str), "phone": Opt(str), "registered_at": TS,
+                     "consent": F((dict,))},
+    "consent": {"customer_ref": ID, "granted": F((bool,)), "wording_version": Str(max=40, min=1), "at": TS},
+    "group_join": {"customer_ref": ID, "group": Str(max=200, min=1), "joined_at": TS},
+    "proximity": {"event_key": Str(max=200, min=1), "customer_ref": ID, "segment": Str(max=64, min=1),
+                  "campaign_id": Opt(str), "source": Str(max=20, min=1), "first_seen": TS},
+    "pickup": {"order_id": ID, "number": Int(min=0), "business_day": Str(max=10, min=10), "event": Str(max=20, min=1),
+               "at": TS},
+    "audit": {},  # free-form: the action decides the details (the register writes action, staff, manager, target, details, ts)
     "campaign": {"campaign_id": Str(max=MAX_ID_LEN, min=1), "bundle_b64": Str(max=MAX_PAYLOAD_BYTES, min=1)},
     "menu": {"categories": Objs({"name": Str(max=120, min=1), "items": Objs(MENU_ITEM, max=500)}, max=50)},
     "mobile_order": {"order_id": Uuid(), "lines": Objs({**ORDER_LINE, "tax_rate_bp": Int(min=0, max=10_000)}, min=1, max=50),
@@ -229,6 +243,9 @@ def body_problem(kind: str, body: Any) -> str:
     if not isinstance(body, dict):
         return "is not a JSON object"
     problem = _fields(body, SCHEMAS.get(kind, {}))
+    if not problem and kind == "registration":
+        problem = _fields(body["consent"], CONSENT)
+        problem = f"consent: {problem}" if problem else ""
     if not problem and kind == "ack":
         problem = _gaps_problem(body.get("missing", []))
     return problem

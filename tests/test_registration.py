@@ -96,3 +96,16 @@ def test_registrant_code_redeems_once_per_registered_customer(svc):
     assert results[1].reason.startswith("already used at ")
     assert Order.select().where(Order.customer_ref == ref).count() == 2
     assert GroupMembership.select().count() == 0
+
+
+def test_registration_bodies_pass_the_sync_schemas(services):
+    from sync import protocol
+    from truck_pos.store.outbox import Outbox
+
+    ref, _ = services.registration.register(email="Ada@Example.com", consent=True)
+    services.registration.join_group(ref, "Acme Corporation, Accounting")
+    services.registration.withdraw_consent(ref)
+    rows = list(Outbox.select().where(Outbox.kind.in_(("registration", "group_join", "consent"))))
+    assert sorted(r.kind for r in rows) == ["consent", "group_join", "registration"]
+    for row in rows:
+        assert protocol.body_problem(row.kind, row.payload) == "", row.kind

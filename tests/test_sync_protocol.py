@@ -86,3 +86,26 @@ def test_a_mobile_order_id_must_be_a_uuid_because_the_truck_stores_it_as_the_ord
     order = {"order_id": "mo-1", "lines": [{"sku": "a", "name": "A", "quantity": 1, "unit_price_cents": 1, "tax_rate_bp": 0}],
              "total_cents": 1}
     assert protocol.body_problem("mobile_order", order).startswith("field 'order_id' is not a uuid")
+
+
+def test_up_bodies_written_by_the_truck_pass_their_schemas_and_broken_ones_name_the_field():
+    ts = "2026-06-01T17:00:00+00:00"
+    good = {
+        "redemption": {"redemption_id": "r1", "order_id": "o1", "campaign_id": "c1", "segment": "facebook_likers",
+                       "channel": "facebook", "kind": "segment", "code": "FBLIKE10", "customer_ref": None,
+                       "amount_cents": 140, "redeemed_at": ts},
+        "registration": {"customer_ref": "c-1", "email": "ada@example.com", "phone": None, "registered_at": ts,
+                         "consent": {"granted": True, "wording_version": "v1", "at": ts}},
+        "consent": {"customer_ref": "c-1", "granted": False, "wording_version": "withdrawal", "at": ts},
+        "group_join": {"customer_ref": "c-1", "group": "Acme Corporation, Accounting", "joined_at": ts},
+        "proximity": {"event_key": "k", "customer_ref": "c-1", "segment": "nearby_devices", "campaign_id": None,
+                      "source": "truck_scan", "first_seen": ts},
+        "pickup": {"order_id": "o1", "number": 7, "business_day": "2026-06-01", "event": "handed_over", "at": ts},
+    }
+    for kind, body in good.items():
+        assert protocol.body_problem(kind, body) == "", kind
+    assert protocol.body_problem("redemption", {**good["redemption"], "amount_cents": "140"}) == \
+        "field 'amount_cents' should be integer, got text"
+    broken_consent = {**good["registration"], "consent": {"granted": "yes", "wording_version": "v1", "at": ts}}
+    assert protocol.body_problem("registration", broken_consent) == "consent: field 'granted' should be true/false, got text"
+    assert protocol.body_problem("pickup", {k: v for k, v in good["pickup"].items() if k != "event"}) == "missing field 'event'"
