@@ -21,7 +21,7 @@ from truck_pos.ui.customer_screen import CustomerScreen
 from truck_pos.ui.pickup_screen import PickupScreen
 from truck_pos.ui.reports_screen import ReportsScreen
 from truck_pos.ui.register_screen import RegisterScreen
-from truck_pos.ui.widgets import Panel, TouchButton
+from truck_pos.ui.widgets import Panel, TouchButton, wrap
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ class TruckPosApp(App):
         root = BoxLayout(orientation="vertical")
         bar = Panel(size_hint_y=None, height=theme.TOUCH * 0.75, padding=(6, 2), spacing=4)
         self.status = Label(halign="left", valign="middle", font_size=theme.FONT * 0.72, markup=True)
-        self.status.bind(size=lambda w, s: setattr(w, "text_size", s))
+        wrap(self.status)
         bar.add_widget(self.status)
         self.nav: dict[str, TouchButton] = {}
         for name, text in self.nav_items():

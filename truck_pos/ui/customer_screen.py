@@ -16,7 +16,7 @@ from kivy.uix.textinput import TextInput
 from truck_pos.errors import TruckPosError
 from truck_pos.ui import theme
 from truck_pos.ui.qr import qr_texture
-from truck_pos.ui.widgets import MessageLine, Panel, TouchButton
+from truck_pos.ui.widgets import MessageLine, Panel, TouchButton, wrap
 
 CONSENT_WORDING = "v1"
 CONSENT_TEXT = "Yes, send me offers from this truck by email or text. I can stop them any time."
@@ -31,7 +31,7 @@ class CustomerScreen(Screen):
         root = BoxLayout(orientation="horizontal", padding=6, spacing=8)
         left = Panel(orientation="vertical", size_hint_x=0.45, padding=6, spacing=4)
         self.offer = Label(text="", font_size=theme.FONT, halign="center", valign="middle", size_hint_y=0.25, color=theme.ACCENT)
-        self.offer.bind(size=lambda w, s: setattr(w, "text_size", s))
+        wrap(self.offer)
         left.add_widget(self.offer)
         self.qr = Image(fit_mode="contain")
         left.add_widget(self.qr)
@@ -50,14 +50,14 @@ class CustomerScreen(Screen):
         self.consent = CheckBox(size_hint_x=None, width=theme.TOUCH)
         consent_row.add_widget(self.consent)
         text = Label(text=CONSENT_TEXT, font_size=theme.FONT * 0.8, halign="left", valign="middle")
-        text.bind(size=lambda w, s: setattr(w, "text_size", s))
+        wrap(text)
         consent_row.add_widget(text)
         form.add_widget(consent_row)
         go = TouchButton("Sign me up", color=theme.OK, size_hint_y=None, height=theme.TOUCH)
         go.bind(on_release=lambda *_: self.on_register())
         form.add_widget(go)
         self.result = Label(text="", font_size=theme.FONT_BIG, color=theme.ACCENT, halign="center", valign="middle")
-        self.result.bind(size=lambda w, s: setattr(w, "text_size", s))
+        wrap(self.result)
         form.add_widget(self.result)
         self.message = MessageLine(size_hint_y=None, height=theme.TOUCH * 0.6)
         form.add_widget(self.message)

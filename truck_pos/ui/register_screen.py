@@ -21,7 +21,7 @@ from truck_pos.domain.money import format_cents
 from truck_pos.domain.order import Ticket
 from truck_pos.errors import TruckPosError
 from truck_pos.ui import theme
-from truck_pos.ui.widgets import MessageLine, NumPad, Panel, TouchButton
+from truck_pos.ui.widgets import MessageLine, NumPad, Panel, TouchButton, wrap
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ class RegisterScreen(Screen):
         side = Panel(orientation="vertical", size_hint_x=0.4, spacing=4, padding=4)
         self.goal = Label(text="", size_hint_y=None, height=theme.TOUCH * 0.5, font_size=theme.FONT * 0.85,
                           color=theme.ACCENT, halign="left", valign="middle")
-        self.goal.bind(size=lambda w, s: setattr(w, "text_size", s))
+        wrap(self.goal)
         side.add_widget(self.goal)
         scroll = ScrollView(do_scroll_x=False)
         self.lines = GridLayout(cols=1, spacing=2, size_hint_y=None)
@@ -78,7 +78,7 @@ class RegisterScreen(Screen):
         scroll.add_widget(self.lines)
         side.add_widget(scroll)
         self.totals = Label(size_hint_y=None, height=theme.TOUCH * 1.7, font_size=theme.FONT, halign="right", valign="middle")
-        self.totals.bind(size=lambda w, s: setattr(w, "text_size", s))
+        wrap(self.totals)
         side.add_widget(self.totals)
         self.message = MessageLine(size_hint_y=None, height=theme.TOUCH * 0.8)
         side.add_widget(self.message)
@@ -122,7 +122,7 @@ class RegisterScreen(Screen):
             row = BoxLayout(size_hint_y=None, height=theme.TOUCH, spacing=2)
             mods = "".join(f"\n  + {m.name}" for m in line.modifiers)
             name = Label(text=f"{line.quantity} x {line.name}{mods}", halign="left", valign="middle", font_size=theme.FONT)
-            name.bind(size=lambda w, s: setattr(w, "text_size", s))
+            wrap(name)
             row.add_widget(name)
             row.add_widget(Label(text=format_cents(lt.gross_cents), size_hint_x=0.3, font_size=theme.FONT))
             minus = TouchButton("-", color=theme.BUTTON, size_hint_x=None, width=theme.TOUCH)
@@ -243,7 +243,7 @@ class RegisterScreen(Screen):
         self.code_field.bind(on_text_validate=lambda f: self.on_code(f.text))
         body.add_widget(self.code_field)
         self.code_result = Label(text="", font_size=theme.FONT, halign="center", valign="middle")
-        self.code_result.bind(size=lambda w, s: setattr(w, "text_size", s))
+        wrap(self.code_result)
         body.add_widget(self.code_result)
         row = BoxLayout(size_hint_y=None, height=theme.TOUCH, spacing=4)
         close = TouchButton("Close", color=theme.MUTED)

@@ -11,7 +11,7 @@ from kivy.uix.screenmanager import Screen
 
 from truck_pos.domain.money import format_cents
 from truck_pos.ui import theme
-from truck_pos.ui.widgets import Panel, TouchButton
+from truck_pos.ui.widgets import Panel, TouchButton, wrap
 
 MONO = "RobotoMono-Regular"
 
@@ -20,7 +20,7 @@ def _block(title: str) -> tuple[Panel, Label]:
     panel = Panel(orientation="vertical", padding=4)
     panel.add_widget(Label(text=title, color=theme.ACCENT, font_size=theme.FONT, size_hint_y=None, height=theme.TOUCH * 0.5))
     body = Label(text="", font_name=MONO, font_size=theme.FONT * 0.75, halign="left", valign="top")
-    body.bind(size=lambda w, s: setattr(w, "text_size", s))
+    wrap(body)
     panel.add_widget(body)
     return panel, body
 
@@ -35,7 +35,7 @@ class ReportsScreen(Screen):
         root = BoxLayout(orientation="vertical", padding=4, spacing=4)
         top = BoxLayout(size_hint_y=None, height=theme.TOUCH * 0.8, spacing=4)
         self.headline = Label(text="", font_size=theme.FONT_BIG * 0.8, halign="left", valign="middle", markup=True)
-        self.headline.bind(size=lambda w, s: setattr(w, "text_size", s))
+        wrap(self.headline)
         top.add_widget(self.headline)
         again = TouchButton("Refresh", color=theme.BUTTON, size_hint_x=0.25)
         again.bind(on_release=lambda *_: self.refresh())

@@ -14,6 +14,12 @@ from kivy.uix.label import Label
 from truck_pos.ui import theme
 
 
+def wrap(label: Label) -> Label:
+    """Make a label's text wrap and align inside its own box (Kivy's text_size follows size)."""
+    label.bind(size=label.setter("text_size"))
+    return label
+
+
 class TouchButton(Button):
     """A button at least one finger tall, flat coloured."""
 
@@ -41,7 +47,7 @@ class MessageLine(Label):
     def __init__(self, **kwargs):
         kwargs.setdefault("font_size", theme.FONT)
         super().__init__(markup=False, halign="left", valign="middle", **kwargs)
-        self.bind(size=lambda w, s: setattr(w, "text_size", s))
+        wrap(self)
         self._clear_ev = None
 
     def show(self, text: str, error: bool = False, seconds: float = 8.0) -> None:
