@@ -108,18 +108,14 @@ class TruckPosApp(App):
             self.lock()
 
     def on_start(self) -> None:
-        """Start the devices that run in their own threads (scanner); printing starts on first use."""
-        scanner = getattr(self.services, "scanner", None)
-        if scanner is not None:
-            scanner.start()
-        proximity = getattr(self.services, "proximity", None)
-        if proximity is not None:
-            proximity.start_scanning()
+        """Start the devices that run in their own threads (scanner, radio); printing starts on first use."""
+        if self.services.scanner is not None:  # only with [scanner] kind = serial
+            self.services.scanner.start()
+        self.services.proximity.start_scanning()  # does nothing without a radio
 
     def on_stop(self) -> None:
-        scanner = getattr(self.services, "scanner", None)
-        if scanner is not None:
-            scanner.stop()
+        if self.services.scanner is not None:
+            self.services.scanner.stop()
 
     # --- status bar ------------------------------------------------------------------------
     def refresh_status(self) -> None:
@@ -130,23 +126,13 @@ class TruckPosApp(App):
         self.status.text = " · ".join(first) + "\n" + " · ".join(self.device_status())
 
     def device_status(self) -> list[str]:
-        """Short states for the bar; each part asks a service that answers from memory (never blocks)."""
-        parts = []
-        sync_status = getattr(self.services, "sync_status", None)
-        if sync_status is not None:
-            parts.append(sync_status.line())
-        campaigns = getattr(self.services, "campaigns", None)
-        if campaigns is not None:
-            parts.append(campaigns.status_line())
-        printing = getattr(self.services, "printing", None)
-        if printing is not None:
-            state = printing.printer_state()
-            colour = "ffffff" if state.ok else "ff6655"
-            parts.append(f"[color={colour}]{state.message}[/color]")
-        scanner = getattr(self.services, "scanner", None)
-        if scanner is not None:
-            parts.append(f"scanner {scanner.state}")
-        proximity = getattr(self.services, "proximity", None)
-        if proximity is not None and proximity.scanner is not None:
-            parts.append(proximity.nearby_text())
+        """Short states for the bar; each answers from memory or one quick query (never the network)."""
+        s = self.services
+        state = s.printing.printer_state()
+        parts = [s.sync_status.line(), s.campaigns.status_line(),
+                 f"[color={'ffffff' if state.ok else 'ff6655'}]{state.message}[/color]"]
+        if s.scanner is not None:
+            parts.append(f"scanner {s.scanner.state}")
+        if s.proximity.scanner is not None:
+            parts.append(s.proximity.nearby_text())
         return parts

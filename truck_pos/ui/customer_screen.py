@@ -65,15 +65,12 @@ class CustomerScreen(Screen):
         self.add_widget(root)
 
     def on_pre_enter(self, *args) -> None:
-        campaigns = getattr(self.app.services, "campaigns", None)
-        text, url = campaigns.customer_offer() if campaigns is not None else ("", "")
+        text, url = self.app.services.campaigns.customer_offer()
         self.offer.text = text
         self.qr.texture = qr_texture(url or f"truckpos:register?truck={self.app.services.settings.truck.id}")
 
     def on_register(self) -> None:
-        registration = getattr(self.app.services, "registration", None)
-        if registration is None:
-            return
+        registration = self.app.services.registration
         try:
             ref, code = registration.register(email=self.email.text or None, phone=self.phone.text or None,
                                               consent=self.consent.active, wording_version=CONSENT_WORDING)

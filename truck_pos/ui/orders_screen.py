@@ -73,13 +73,8 @@ class OrdersScreen(Screen):
         self.refresh()
 
     def on_reprint(self) -> None:
-        printing = getattr(self.app.services, "printing", None)
-        if not self._need_selection():
-            return
-        if printing is None:
-            self.message.show("No printer is configured", error=True)
-            return
-        self._run(printing.reprint, self.selected, done="Receipt sent to the printer")
+        if self._need_selection():
+            self._run(self.app.services.printing.reprint, self.selected, done="Receipt sent to the printer")
 
     def on_void(self) -> None:
         if self._need_selection():

@@ -68,19 +68,16 @@ class PickupScreen(Screen):
 
     @property
     def pickup(self):
-        return getattr(self.app.services, "pickup", None)
+        return self.app.services.pickup
 
     def poll(self) -> None:
         """Take what the serial scanner read (its thread queues lines; we only drain here)."""
-        scanner = getattr(self.app.services, "scanner", None)
+        scanner = self.app.services.scanner  # None unless [scanner] kind = serial
         if scanner is not None:
             while (line := scanner.read(timeout=0)) is not None:
                 self.on_claim(line)
 
     def refresh(self) -> None:
-        if self.pickup is None:
-            self.message.show("The pickup queue is not available", error=True)
-            return
         queue = self.pickup.queue()
         self.preparing.clear_widgets()
         for card in queue.preparing:
@@ -104,7 +101,7 @@ class PickupScreen(Screen):
 
     def on_claim(self, text: str) -> None:
         self.claim.text = ""
-        if not text.strip() or self.pickup is None:
+        if not text.strip():
             return
         try:
             self._show(self.pickup.scan(text))

@@ -145,8 +145,7 @@ class RegisterScreen(Screen):
 
     def refresh_goal(self) -> None:
         """The campaign goal line ("First hour: 23 / 40 customers, $410 / $600"); blank without a campaign."""
-        reports = getattr(self.services, "reports", None)
-        progress = reports.goal_progress() if reports is not None else None
+        progress = self.services.reports.goal_progress()
         self.goal.text = progress.line() if progress is not None else ""
 
     # --- actions (wiring only) -------------------------------------------------------------
@@ -200,9 +199,8 @@ class RegisterScreen(Screen):
         """After the items changed: codes are checked again (a percent code follows the items)."""
         if ticket is None:
             return
-        redemption = getattr(self.services, "redemption", None)
-        if redemption is not None and ticket.discounts:
-            for result in self._do(redemption.reapply_codes, ticket.id) or []:
+        if ticket.discounts:
+            for result in self._do(self.services.redemption.reapply_codes, ticket.id) or []:
                 if getattr(result, "reason", None):
                     self.message.show(f"Code taken off: {result.reason}", error=True)
             ticket = self.services.register.ticket(ticket.id)
@@ -258,10 +256,9 @@ class RegisterScreen(Screen):
         self.code_field.focus = True
 
     def on_code(self, text: str) -> None:
-        redemption = getattr(self.services, "redemption", None)
-        if redemption is None or not text.strip():
+        if not text.strip():
             return
-        result = self._do(redemption.apply_code, self.ticket.id, text)
+        result = self._do(self.services.redemption.apply_code, self.ticket.id, text)
         if result is None:
             return
         if getattr(result, "reason", None) is not None:

@@ -61,10 +61,7 @@ class ReportsScreen(Screen):
         self.refresh()
 
     def refresh(self) -> None:
-        reports = getattr(self.app.services, "reports", None)
-        if reports is None:
-            self.headline.text = "Reports are not available"
-            return
+        reports = self.app.services.reports
         report = reports.day_report()
         goal = next(iter(report.goals), None) or reports.goal_progress()
         self.headline.text = f"[b]{report.orders} order{'s' if report.orders != 1 else ''}, {format_cents(report.net_cents)}[/b]" + (f"   {goal.line()}" if goal else "")
