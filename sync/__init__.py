@@ -1,1 +1,1 @@
-"""MQTT sync: protocol, truck agent, reference hub and the owner's nightly sync."""
+"""MQTT sync, split by where it runs: the shared contract (protocol, transport), the truck's agent, the hub, the owner's nightly."""

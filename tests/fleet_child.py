@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sync.agent import AgentConfig, SyncAgent  # noqa: E402
 from sync.hub import Hub, HubConfig  # noqa: E402
-from sync.hub_models import open_hub_database  # noqa: E402
+from sync.hub.models import open_hub_database  # noqa: E402
 from sync.transport import BrokerLogin  # noqa: E402
 
 

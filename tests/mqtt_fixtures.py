@@ -11,7 +11,7 @@ import pytest
 
 from sync.agent import AgentConfig, SyncAgent
 from sync.hub import Hub, HubConfig
-from sync.hub_models import open_hub_database
+from sync.hub.models import open_hub_database
 from sync.transport import BrokerLogin
 from tests.mqtt_broker import FLEET_ACL, MosquittoBroker
 from truck_pos.bootstrap import build

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from sync.hub_models import HUB_MODELS, HubMessage, open_hub_database
-from sync.local_broker import FLEET_ACL, REPO, MosquittoBroker
+from sync.hub.models import HUB_MODELS, HubMessage, open_hub_database
+from devtools.local_broker import FLEET_ACL, REPO, MosquittoBroker
 
 pytestmark = [pytest.mark.mqtt, pytest.mark.slow]
 

@@ -18,6 +18,14 @@ RULES = {
     "truck_pos.services": ({"truck_pos.ui", "truck_pos.cli", "truck_pos.bootstrap"}, {"kivy"}),
     "truck_pos.store": ({"truck_pos.services", "truck_pos.ui", "truck_pos.devices", "truck_pos.cli", "sync"}, {"kivy"}),
     "truck_pos.devices": ({"truck_pos.services", "truck_pos.ui", "truck_pos.store", "truck_pos.cli"}, {"kivy"}),
+    # sync/ is split by where the code runs: the contract is shared, the agent runs on the truck, the hub in the cloud
+    "sync.protocol": ({"truck_pos", "sync.agent", "sync.hub", "sync.owner", "devtools"}, IO_LIBS),
+    "sync.agent": ({"sync.hub", "sync.owner", "devtools", "truck_pos.ui"}, {"kivy"}),
+    "sync.hub": ({"sync.agent", "sync.owner", "devtools", "truck_pos.ui", "truck_pos.store.models", "truck_pos.devices",
+                  "truck_pos.services", "truck_pos.bootstrap"}, {"kivy"}),
+    "sync.owner": ({"sync.agent", "devtools", "truck_pos.ui", "truck_pos.devices"}, {"kivy"}),
+    "truck_pos": ({"devtools"}, set()),
+    "sync": ({"devtools"}, set()),
 }
 
 

@@ -1,6 +1,6 @@
 """The acceptance story, shortened: one simulated day through the real services, a real mosquitto and the hub.
 
-The expected figures come from the simulation's own plan (sync.simulation.expected_figures), computed with
+The expected figures come from the simulation's own plan (devtools.simulation.expected_figures), computed with
 the campaign's published rules, never read back from the store.
 """
 
@@ -12,8 +12,8 @@ from collections import Counter
 
 import pytest
 
-from sync.hub_models import HUB_MODELS, open_hub_database
-from sync.simulation import SimConfig, run_day
+from sync.hub.models import HUB_MODELS, open_hub_database
+from devtools.simulation import SimConfig, run_day
 
 pytestmark = pytest.mark.mqtt
 

@@ -6,8 +6,9 @@ import json
 
 import pytest
 
-from sync import agent_cli, hub_cli
-from sync.hub_models import HubMessage
+from sync.agent import cli as agent_cli
+from sync.hub import cli as hub_cli
+from sync.hub.models import HubMessage
 from tests.mqtt_fixtures import FAKE_PASSWORDS, fleet_broker, hub, hub_db  # noqa: F401
 from truck_pos.bootstrap import build
 from truck_pos.config import load_settings
@@ -57,7 +58,7 @@ def test_truck_pos_hub_publishes_a_menu_and_reports_status(tmp_path, fleet_broke
 
 
 def test_admin_sync_commands_show_counts_and_dead_letters(settings_env, tmp_path, capsys, monkeypatch):
-    from sync.inbound import Inbox
+    from sync.agent.inbound import Inbox
     from truck_pos.cli import main as admin
     from truck_pos.clock import SystemClock
 

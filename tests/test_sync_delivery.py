@@ -13,8 +13,8 @@ import pytest
 
 from sync import protocol
 from sync.hub import Hub
-from sync.hub_models import HubMessage, HubMobileOrder
-from sync.inbound import mobile_order_handler
+from sync.hub.models import HubMessage, HubMobileOrder
+from sync.agent.inbound import mobile_order_handler
 from sync.transport import BrokerLogin, new_client
 from tests.mqtt_fixtures import FAKE_PASSWORDS, fast_services, fleet_broker, hub, hub_config, hub_db, make_agent  # noqa: F401
 from truck_pos.store import outbox

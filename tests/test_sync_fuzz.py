@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from sync import protocol
 from sync.agent import SyncAgent
-from sync.inbound import menu_handler, mobile_order_handler
+from sync.agent.inbound import menu_handler, mobile_order_handler
 from tests.mqtt_fixtures import FAKE_PASSWORDS, fast_services, fleet_broker, make_agent  # noqa: F401
 from truck_pos.store.models import MenuItem, Order
 from truck_pos.store.outbox import Outbox

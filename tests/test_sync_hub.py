@@ -10,7 +10,7 @@ import pytest
 
 from sync import protocol
 from sync.hub import Hub, HubConfig
-from sync.hub_models import HUB_MODELS, HubDeadLetter, HubMessage, HubMobileOrder, open_hub_database
+from sync.hub.models import HUB_MODELS, HubDeadLetter, HubMessage, HubMobileOrder, open_hub_database
 from tests.mqtt_fixtures import fast_services, fleet_broker, hub_config, make_agent  # noqa: F401
 from truck_pos.clock import FakeClock
 from truck_pos.store import outbox

@@ -8,9 +8,10 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
-from sync import nightly, protocol
+from sync import protocol
+from sync.owner import nightly
 from sync.hub import Hub, HubConfig
-from sync.hub_models import HubMessage, open_hub_database
+from sync.hub.models import HubMessage, open_hub_database
 from tests.mqtt_broker import free_port
 from truck_pos.errors import SyncUnavailable
 from truck_pos.store import outbox

@@ -85,7 +85,7 @@ def build(settings: Settings, *, clock: Clock | None = None, load_demo: bool = T
                                                stop=t.stop),
                         extras=dict(overrides))
     if settings.mqtt.enabled and "sync" not in services.extras:
-        from sync.agent_cli import agent_for  # the MQTT agent: built here, started by whoever runs the register
+        from sync.agent.cli import agent_for  # the MQTT agent: built here, started by whoever runs the register
 
         services.extras["sync"] = agent_for(services)
     services.sync_status = SyncStatusService(clock, t.timezone, services.extras.get("sync"), settings.mqtt.enabled)

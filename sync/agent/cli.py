@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sync.agent import AgentConfig, SyncAgent
-from sync.inbound import BundleHandler, menu_handler, mobile_order_handler
+from sync.agent.inbound import BundleHandler, menu_handler, mobile_order_handler
 from truck_pos.errors import TruckPosError
 from truck_pos.store import outbox
 from truck_pos.store.sync_models import SyncDeadLetter

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from sync.hub import Hub, HubConfig
-from sync.hub_models import HubTruck, open_hub_database
+from sync.hub.models import HubTruck, open_hub_database
 from sync.transport import BrokerLogin
 
 log = logging.getLogger(__name__)

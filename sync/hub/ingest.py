@@ -1,7 +1,7 @@
 """The reference cloud endpoint: ingests every truck envelope once, acks, and sends things down.
 
 Subscribes with a shared subscription, so several hub processes (distinct ``client_id``) split a
-fleet; each message is stored through ``sync.hub_models`` (SQLite or PostgreSQL, same code) with
+fleet; each message is stored through ``sync.hub.models`` (SQLite or PostgreSQL, same code) with
 the envelope ``id`` unique, so a re-delivery is a no-op. An ``ack`` (highest contiguous seq per
 truck, retained) is published from a small timer thread, at most every ``ack_interval_s``.
 Threads: paho's loop (ingest) and the ack timer. Console script: ``truck-pos-hub``.
@@ -24,7 +24,7 @@ import peewee
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from sync import protocol
-from sync.hub_models import HubDeadLetter, HubMessage, HubMobileOrder, HubTruck, hub_database, insert_message
+from sync.hub.models import HubDeadLetter, HubMessage, HubMobileOrder, HubTruck, hub_database, insert_message
 from sync.transport import BrokerLogin, connect_persistent, new_client
 from truck_pos.clock import Clock, SystemClock
 

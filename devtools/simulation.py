@@ -29,13 +29,13 @@ from zoneinfo import ZoneInfo
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from sync import nightly
+from sync.owner import nightly
 from sync.agent import AgentConfig, SyncAgent
-from sync.agent_cli import campaign_handler
+from sync.agent.cli import campaign_handler
 from sync.hub import Hub, HubConfig
-from sync.hub_models import HubMessage, HubMobileOrder, open_hub_database
-from sync.inbound import menu_handler, mobile_order_handler, mobile_ticket
-from sync.local_broker import FLEET_ACL, REPO, MosquittoBroker
+from sync.hub.models import HubMessage, HubMobileOrder, open_hub_database
+from sync.agent.inbound import menu_handler, mobile_order_handler, mobile_ticket
+from devtools.local_broker import FLEET_ACL, REPO, MosquittoBroker
 from sync.transport import BrokerLogin
 from truck_pos.bootstrap import Services, build
 from truck_pos.clock import FakeClock

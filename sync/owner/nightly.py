@@ -29,7 +29,7 @@ from requests.adapters import HTTPAdapter
 from tqdm import tqdm
 from urllib3.util.retry import Retry
 
-from sync.hub_models import HubMessage, open_hub_database
+from sync.hub.models import HubMessage, open_hub_database
 from truck_pos.errors import SyncUnavailable, TruckPosError
 
 log = logging.getLogger(__name__)

@@ -5,7 +5,7 @@ publishes outbox rows in ``seq`` order with at most ``max_inflight`` awaiting PU
 SQLite outbox and the envelope ``id`` are the record of truth: rows are marked *sent* on the
 broker's PUBACK and *acked* on the hub's ``ack``; nothing is deleted here. If the hub's ack
 stalls (the broker died holding messages it had PUBACKed) the agent re-sends the gaps the ack
-lists; the hub ingests each id once. Inbound messages go through :class:`sync.inbound.Inbox`.
+lists; the hub ingests each id once. Inbound messages go through :class:`sync.agent.inbound.Inbox`.
 ``status()`` is safe from any thread and never blocks on the network or the database.
 """
 
@@ -27,7 +27,7 @@ import peewee
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from sync import protocol
-from sync.inbound import BodyHandler, BundleHandler, Inbox, Outcome
+from sync.agent.inbound import BodyHandler, BundleHandler, Inbox, Outcome
 from sync.transport import BrokerLogin, connect_persistent, new_client
 from truck_pos.clock import Clock
 from truck_pos.errors import ConfigError

@@ -1,0 +1,1 @@
+"""Development and test tools (a local broker, the simulated day); not part of the installed package."""

@@ -1,0 +1,5 @@
+"""The truck's side of sync: the store-and-forward agent (runs on the truck, as ``truck-pos-sync``)."""
+
+from sync.agent.client import AgentConfig, SyncAgent, SyncStatus
+
+__all__ = ["AgentConfig", "SyncAgent", "SyncStatus"]

@@ -1,0 +1,1 @@
+"""The owner's side: the nightly reconcile and report (runs as ``truck-pos-owner``)."""
