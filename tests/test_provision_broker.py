@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import queue
-import shutil
 import socket
 import subprocess
 import time
@@ -14,18 +13,12 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from devtools.local_broker import MOSQUITTO, free_port
 from truck_pos.cli.provision import ProvisionRequest, add_acl_entry, provision, set_broker_password
 from truck_pos.keyfiles import read_mqtt_password
 
-pytestmark = [pytest.mark.mqtt, pytest.mark.skipif(not shutil.which("mosquitto"), reason="mosquitto not installed")]
-MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+pytestmark = [pytest.mark.mqtt]  # mosquitto lives in /usr/sbin on Debian, often off a user's PATH: use its full path
 HUB = ("hub", "hub-test-password")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
