@@ -216,9 +216,20 @@ def validate(settings: Settings) -> None:
         ZoneInfo(settings.truck.timezone)
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise ConfigError(f"[truck] timezone {settings.truck.timezone!r} is not a known time zone") from exc
+    _check_truck_id(settings.truck.id)
     if settings.truck.tax_mode not in {"inclusive", "exclusive"}:
         raise ConfigError("[truck] tax_mode must be 'inclusive' or 'exclusive'")
     if settings.printer.kind not in {"dummy", "file", "usb", "serial", "network"}:
         raise ConfigError("[printer] kind must be one of dummy, file, usb, serial, network")
     if settings.printer.paper_mm not in {58, 80}:
         raise ConfigError("[printer] paper_mm must be 58 or 80")
+
+
+def _check_truck_id(truck_id: str) -> None:
+    """The truck id goes into every MQTT topic and every pickup claim: bound it by the sync contract's rule."""
+    from sync.protocol import TRUCK_ID_RE
+
+    if not TRUCK_ID_RE.match(truck_id):
+        shown = truck_id if len(truck_id) <= 40 else truck_id[:40] + "..."
+        raise ConfigError(f"[truck] id {shown!r} ({len(truck_id)} characters): use 1-64 of A-Z a-z 0-9 _ . -, "
+                          "starting with a letter or digit (it is part of MQTT topics and pickup codes)")
