@@ -50,12 +50,14 @@ class StoreSettings:
 
 @dataclass(frozen=True)
 class PrinterSettings:
-    """Receipt printer: kind = dummy | file | usb | serial | network."""
+    """Receipt printer: kind = none | dummy | file | usb | serial | network (none until set up)."""
 
-    kind: str = "dummy"
+    kind: str = "none"
     profile: str = "TM-T20II"
     paper_mm: int = 80
-    native_qr: bool = True
+    native_qr: str = "auto"  # auto: from the profile; true: GS ( k; false: QR as an image
+    cut: str = "auto"  # auto: from the profile; true: cut after each job; false: feed only (tear by hand)
+    cjk: bool = True  # print CJK in GB18030 Kanji mode (two cells each); false: replace with ?
     usb_vendor: str = "0x04b8"
     usb_product: str = "0x0e15"
     serial_port: str = "/dev/truckpos-printer"
@@ -219,8 +221,11 @@ def validate(settings: Settings) -> None:
     _check_truck_id(settings.truck.id)
     if settings.truck.tax_mode not in {"inclusive", "exclusive"}:
         raise ConfigError("[truck] tax_mode must be 'inclusive' or 'exclusive'")
-    if settings.printer.kind not in {"dummy", "file", "usb", "serial", "network"}:
-        raise ConfigError("[printer] kind must be one of dummy, file, usb, serial, network")
+    if settings.printer.kind not in {"none", "dummy", "file", "usb", "serial", "network"}:
+        raise ConfigError("[printer] kind must be one of none, dummy, file, usb, serial, network")
+    for key in ("native_qr", "cut"):
+        if str(getattr(settings.printer, key)).strip().lower() not in {"auto", "true", "false", "yes", "no", "1", "0"}:
+            raise ConfigError(f"[printer] {key} must be auto, true or false")
     if settings.printer.paper_mm not in {58, 80}:
         raise ConfigError("[printer] paper_mm must be 58 or 80")
 

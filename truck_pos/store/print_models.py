@@ -8,7 +8,7 @@ from truck_pos.store.base import BaseModel, UtcDateTimeField
 
 PRINT_KINDS = ("receipt", "kitchen")
 PRINT_STATUSES = ("pending", "printed", "cancelled")
-PICKUP_STATES = ("preparing", "ready", "handed_over")
+PICKUP_STATES = ("preparing", "ready", "handed_over", "voided", "refunded")
 
 
 class PrintJob(BaseModel):
@@ -23,10 +23,14 @@ class PrintJob(BaseModel):
     next_attempt_utc = UtcDateTimeField(index=True)
     printed_utc = UtcDateTimeField(null=True)
     last_error = peewee.TextField(default="")
+    # A worker prints a job only while it holds the lease (set in one UPDATE); an expired lease is taken over.
+    lease_owner = peewee.CharField(null=True)
+    lease_until = UtcDateTimeField(null=True)
+    torn = peewee.BooleanField(default=False)  # the last attempt died mid-job: the next starts with a cut
 
 
 class PickupEntry(BaseModel):
-    """Where a paid order is at the pickup window: preparing -> ready -> handed_over."""
+    """Where a paid order is at the pickup window: preparing -> ready -> handed_over (or voided/refunded: gone)."""
 
     order_uuid = peewee.CharField(unique=True)
     business_day = peewee.CharField(index=True)
