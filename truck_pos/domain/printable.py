@@ -46,7 +46,7 @@ def _glyph(ch: str, codec: str, wide: bool) -> tuple[str, int]:
     if wide and unicodedata.east_asian_width(ch) in ("W", "F") and _double_byte(ch):
         return ch, 2
     base = "".join(c for c in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(c))
-    if base and base != ch and all(_glyph(c, codec, wide)[1] == 1 for c in base):
+    if base and base != ch and all(_glyph(c, codec, wide) == (c, 1) for c in base):
         return base, len(base)  # e.g. a letter with an accent the code page lacks, a ligature, a fullwidth digit
     return REPLACEMENT, 1
 

@@ -110,13 +110,26 @@ def fit(text: str, width: int, indent: int = 0, charset: Charset = ASCII_ONLY) -
     used = 0
     for word in text.split():
         size = cells(word, charset)
-        if line and used + 1 + size > avail:
-            lines.append(pad + " ".join(line))
+        while size > avail - (used + 1 if line else 0):
+            room = avail - (used + 1 if line else 0)
+            if size <= avail or room < 1:  # it fits on a line of its own: start one
+                lines.append(pad + " ".join(line))
+                line, used = [], 0
+                if size <= avail:
+                    break
+                continue
+            # A word longer than a line: fill this line with its head (cell-exact), like textwrap does.
+            head = cut_to(word, room, charset)
+            if not head:  # a wide character in a one-cell gap
+                head, word = (REPLACEMENT, word[1:]) if not line else ("", word)
+                if line:
+                    lines.append(pad + " ".join(line))
+                    line, used = [], 0
+                    continue
+            else:
+                word = word[len(head):]
+            lines.append(pad + " ".join([*line, head]))
             line, used = [], 0
-        while size > avail:  # a word longer than the line: cut it, cell-exact
-            head = cut_to(word, avail, charset) or REPLACEMENT  # a wide character in a one-cell column
-            lines.append(pad + head)
-            word = word[max(1, len(head)):] if head != REPLACEMENT else word[1:]
             size = cells(word, charset)
         if word:
             used += size + (1 if line else 0)
