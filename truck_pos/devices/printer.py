@@ -203,8 +203,10 @@ class EscposPrinter:
     def print_document(self, doc: Document, *, cut_first: bool = False) -> None:
         """Encode then send in one write; raises DeviceUnavailable (and reconnects next time) on failure."""
         data = render_bytes(doc, profile=self.profile, caps=self.caps, cut_first=cut_first)
+        sending = False
         try:
             device = self._device or self._open()
+            sending = True
             device._raw(data)
             flush = getattr(device, "flush", None)
             if callable(flush):
@@ -212,7 +214,9 @@ class EscposPrinter:
         except self._errors as exc:
             self._drop()
             log.warning("%s: %s", self.describe, exc)
-            raise DeviceUnavailable(human_message(exc)) from exc
+            error = DeviceUnavailable(human_message(exc))
+            error.partial = sending  # type: ignore[attr-defined]  # bytes may be on paper: a torn copy
+            raise error from exc
         self.last_bytes = data
 
     def probe(self) -> bool:
