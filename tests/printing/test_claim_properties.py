@@ -20,8 +20,6 @@ TRUCK = "truck-demo"
 ORDER = "5b3c1f0e-8a7d-4c2b-9e6f-0123456789ab"
 CODE = make_claim(KEY, TRUCK, date(2026, 6, 1), 42, ORDER)
 MANY = settings(max_examples=10_000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-# Characters that look like or decode to parts of a code: Unicode digits, fullwidth and look-alike letters.
-CONFUSABLE = st.sampled_from("٠١٢٣٤٥٦٧٨٩０１２３４５６７８９ＴＰＡＢ．｡ΤΡΑΒКМОІ\u200b\u00a0\ufeffßſıİﬀ")
 
 
 def is_genuine(text: str) -> bool:
@@ -51,11 +49,19 @@ def mutate(code: str, edits: list[tuple[int, int, str]]) -> str:
     return code
 
 
-EDITS = st.lists(st.tuples(st.integers(0, 200), st.integers(0, 2),
-                           st.one_of(CONFUSABLE, st.characters(), st.sampled_from("ABCZ27.-\r\n "))),
-                 min_size=1, max_size=4)
+POOL = "ABCZ27.-\r\n 0189٠١٢３４ＴＰ．ΤΡКОІ\u200b\u00a0\ufeffßſıİﬀé\x00\x1b"  # look-alikes, Unicode digits
+
+
+def random_edits(rnd, extra: str) -> str:
+    """The genuine code with 1-4 characters swapped, inserted or cut (from POOL or any Unicode ``extra``)."""
+    edits = [(rnd.randint(0, 200), rnd.randint(0, 2), rnd.choice(POOL + extra))
+             for _ in range(rnd.randint(1, 4))]
+    return mutate(CODE, edits)
+
+
 # One stream for the 10k run: any Unicode, any bytes, and the genuine code with characters swapped, inserted or cut.
-CLAIM_INPUTS = st.one_of(st.text(max_size=300), st.binary(max_size=300), EDITS.map(lambda edits: mutate(CODE, edits)))
+CLAIM_INPUTS = st.one_of(st.text(max_size=120), st.binary(max_size=120),
+                         st.builds(random_edits, st.randoms(use_true_random=False), st.text(max_size=2)))
 
 
 @MANY
@@ -114,7 +120,7 @@ def test_a_leftover_never_swallows_the_next_code(garbage, split):
     assert all(not isinstance(verify_claim(x, KEY, TRUCK), Claim) for x in lines[:-1])
 
 
-@settings(max_examples=1500, deadline=None)
+@settings(max_examples=500, deadline=None)
 @given(st.binary(max_size=400), st.lists(st.integers(0, 400), max_size=6))
 def test_how_the_bytes_are_chunked_does_not_change_the_lines(data, cuts):
     """Without pauses, the same byte stream gives the same lines however the serial port chunks it."""

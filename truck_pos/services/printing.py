@@ -31,9 +31,10 @@ from truck_pos.domain.receipt import (DiscountLine, Document, ItemLine, ReceiptD
                                       render_receipt)
 from truck_pos.errors import DeviceUnavailable, NotFound
 from truck_pos.services.claim_key import claim_for
-from truck_pos.store.models import Order, OrderLine
+from truck_pos.store.models import Order
 from truck_pos.store.print_models import PrintJob
 from truck_pos.store.prepared import PreparedInsert
+from truck_pos.store.receipt_rows import StoredOrder, stored_order
 
 log = logging.getLogger(__name__)
 
@@ -53,16 +54,14 @@ class PrinterState:
     pending_jobs: int
 
 
-def receipt_data(order: Order, *, truck_name: str, timezone: str, claim: str = "", registration_url: str = "",
+def receipt_data(order: StoredOrder, *, truck_name: str, timezone: str, claim: str = "", registration_url: str = "",
                  currency_symbol: str = "$") -> ReceiptData:
     """What the receipt and kitchen ticket show for a stored order, in the truck's local time."""
-    items = tuple(
-        ItemLine(ln.name, ln.quantity, ln.gross_cents, tuple(m["name"] for m in ln.modifiers))
-        for ln in order.lines.order_by(OrderLine.position)
-    )
-    discounts = tuple(DiscountLine(d.label, d.amount_cents, d.code, d.segment) for d in order.discounts)
-    tenders = tuple(TenderEntry(t.kind, t.amount_cents, t.tendered_cents, t.change_cents)
-                    for t in order.tenders if t.amount_cents > 0)
+    items = tuple(ItemLine(ln["name"], ln["quantity"], ln["gross_cents"], tuple(m["name"] for m in ln["modifiers"] or ()))
+                  for ln in order.lines)
+    discounts = tuple(DiscountLine(d["label"], d["amount_cents"], d["code"], d["segment"]) for d in order.discounts)
+    tenders = tuple(TenderEntry(t["kind"], t["amount_cents"], t["tendered_cents"], t["change_cents"])
+                    for t in order.tenders if t["amount_cents"] > 0)
     return ReceiptData(
         truck_name=truck_name, stop=order.stop, local_time=local(order.paid_utc or order.created_utc, timezone),
         business_day=order.business_day, number=order.number, channel=order.channel, items=items,
@@ -165,7 +164,7 @@ class PrintingService:
             order_uuid, kind, reprint = job_or_order.order_uuid, job_or_order.kind, job_or_order.reprint
         else:
             order_uuid = job_or_order
-        order = Order.get_or_none(Order.uuid == order_uuid)
+        order = stored_order(self.db, order_uuid)
         if order is None:
             raise NotFound(f"Order {order_uuid} is not in the database")
         claim = claim_for(order, self._claim_key, self.truck_id) if kind == "receipt" else ""
@@ -176,7 +175,7 @@ class PrintingService:
             return render_kitchen_ticket(data, self.columns, status=order.status, charset=self.charset)
         return render_receipt(data, self.columns, reprint=reprint, status=order.status, charset=self.charset)
 
-    def _registration_link(self, order: Order) -> str:
+    def _registration_link(self, order: StoredOrder) -> str:
         """The campaign's sign-up URL for the receipt QR; anything but a short http(s) URL is left off."""
         url = (self.registration_url(order) if self.registration_url else None) or ""
         if not (url.startswith(("https://", "http://")) and len(url) <= MAX_URL_CHARS and url.isascii()
