@@ -32,7 +32,8 @@ from truck_pos.domain.receipt import (DiscountLine, Document, ItemLine, ReceiptD
 from truck_pos.errors import DeviceUnavailable, NotFound
 from truck_pos.services.claim_key import claim_for
 from truck_pos.store.models import Order
-from truck_pos.store.print_models import PrintJob
+from truck_pos.store.base import UtcDateTimeField
+from truck_pos.store.print_models import PrintJob, PrintLease
 from truck_pos.store.prepared import PreparedInsert
 from truck_pos.store.receipt_rows import StoredOrder, stored_order
 
@@ -42,6 +43,15 @@ MAX_BACKOFF_S = 60  # a job that cannot be laid out (a bug, bad data) waits long
 PROBE_S = 1.5  # printer away and jobs waiting: look for it this often (clock seconds)
 LEASE_S = 60  # a print takes seconds; a lease this old belongs to a worker that died
 TORN_NOTICE = "REPRINT - previous copy incomplete"
+_J, _L = PrintJob._meta.table_name, PrintLease._meta.table_name
+_CLAIM_SQL = (
+    f'INSERT INTO "{_L}" (job_id, owner, until_utc, torn) '
+    f'SELECT j.id, ?, ?, 0 FROM "{_J}" AS j LEFT JOIN "{_L}" AS l ON l.job_id = j.id '
+    "WHERE j.status = 'pending' AND j.next_attempt_utc <= ? AND (l.until_utc IS NULL OR l.until_utc <= ?) "
+    "ORDER BY j.id LIMIT 1 "
+    "ON CONFLICT(job_id) DO UPDATE SET owner = excluded.owner, until_utc = excluded.until_utc "
+    f'WHERE "{_L}".until_utc IS NULL OR "{_L}".until_utc <= ?'
+)
 MAX_URL_CHARS = 300  # a QR of this size still scans from a 58 mm receipt
 
 
@@ -72,7 +82,7 @@ def receipt_data(order: StoredOrder, *, truck_name: str, timezone: str, claim: s
 
 
 # On the ring-up hot path (inside the order transaction): SQL prepared once, see store/prepared.py.
-_NEW_JOBS = PreparedInsert(PrintJob, ["order_uuid", "kind", "reprint", "status", "attempts", "created_utc", "torn",
+_NEW_JOBS = PreparedInsert(PrintJob, ["order_uuid", "kind", "reprint", "status", "attempts", "created_utc",
                                       "next_attempt_utc", "last_error"])
 
 
@@ -130,7 +140,7 @@ class PrintingService:
     def on_status_changed(self, order: Order, status: str) -> None:
         """A void or refund (inside its transaction): the order's waiting jobs are never printed."""
         if status in ("voided", "refunded"):
-            cancelled = (PrintJob.update(status="cancelled", lease_owner=None, lease_until=None)
+            cancelled = (PrintJob.update(status="cancelled")
                          .where((PrintJob.order_uuid == order.uuid) & (PrintJob.status == "pending")).execute())
             if cancelled:
                 log.info("order %s %s: %d print job(s) cancelled", order.uuid, status, cancelled)
@@ -229,17 +239,27 @@ class PrintingService:
             return False
 
     def _claim(self, now: datetime) -> PrintJob | None:
-        """Take the oldest due job whose lease is free or expired, in one UPDATE; None when there is none."""
+        """Take the oldest due job whose lease is free or expired, in one statement; None when there is none."""
         token = f"{self.worker_id}:{uuid.uuid4().hex[:8]}"
-        free = (PrintJob.lease_until.is_null()) | (PrintJob.lease_until <= now)
-        oldest = (PrintJob.select(PrintJob.id).where((PrintJob.status == "pending") & (PrintJob.next_attempt_utc <= now)
-                                                     & free).order_by(PrintJob.id).limit(1))
-        taken = (PrintJob.update(lease_owner=token, lease_until=now + timedelta(seconds=LEASE_S))
-                 .where((PrintJob.id == oldest) & (PrintJob.status == "pending") & free).execute())
-        return PrintJob.get_or_none(PrintJob.lease_owner == token) if taken else None
+        until = UtcDateTimeField().db_value(now + timedelta(seconds=LEASE_S))
+        stamp = UtcDateTimeField().db_value(now)
+        # One INSERT ... ON CONFLICT DO UPDATE: SQLite takes the write lock before it reads, so two workers
+        # (threads or processes) can never both take the same job.
+        taken = self.db.execute_sql(_CLAIM_SQL, (token, until, stamp, stamp, stamp)).rowcount
+        if not taken:
+            return None
+        lease = PrintLease.get_or_none(PrintLease.owner == token)
+        job = PrintJob.get_or_none(PrintJob.id == lease.job_id) if lease else None
+        if job is not None:
+            job.lease_owner, job.torn = token, lease.torn
+        return job
+
+    def _release(self, job: PrintJob, **lease: object) -> None:
+        PrintLease.update(owner=None, until_utc=None, **lease).where(
+            (PrintLease.job_id == job.id) & (PrintLease.owner == job.lease_owner)).execute()
 
     def _print(self, job: PrintJob, now: datetime) -> bool:
-        mine = (PrintJob.id == job.id) & (PrintJob.lease_owner == job.lease_owner)
+        mine = PrintJob.id == job.id
         try:
             doc = self.document(job)
             if job.torn:
@@ -248,8 +268,9 @@ class PrintingService:
         except Exception as exc:  # a job we cannot lay out must not stop the queue
             log.exception("print job %s cannot be rendered", job.id)
             delay = timedelta(seconds=min(MAX_BACKOFF_S, 2 ** min(job.attempts + 1, 6)))
-            PrintJob.update(attempts=job.attempts + 1, last_error=f"cannot lay out: {exc}", lease_owner=None,
-                            lease_until=None, next_attempt_utc=now + delay).where(mine).execute()
+            PrintJob.update(attempts=job.attempts + 1, last_error=f"cannot lay out: {exc}",
+                            next_attempt_utc=now + delay).where(mine).execute()
+            self._release(job)
             return True
         try:
             self.printer.print_document(doc, cut_first=job.torn)
@@ -258,13 +279,14 @@ class PrintingService:
             if not isinstance(exc, DeviceUnavailable):  # an adapter bug: keep the job, say so, keep running
                 log.exception("printer failed on job %s", job.id)
             torn = bool(getattr(exc, "partial", True)) and message != NO_PRINTER
-            PrintJob.update(attempts=job.attempts + 1, last_error=message, torn=job.torn or torn, lease_owner=None,
-                            lease_until=None).where(mine).execute()
+            PrintJob.update(attempts=job.attempts + 1, last_error=message).where(mine).execute()
+            self._release(job, torn=job.torn or torn)
             self._error, self._retry_at = message, now + timedelta(seconds=PROBE_S)
             log.warning("print job %s (%s %s) waits: %s", job.id, job.kind, job.order_uuid, message)
             return False
-        PrintJob.update(status="printed", printed_utc=self.clock.now(), attempts=job.attempts + 1, last_error="",
-                        torn=False, lease_owner=None, lease_until=None).where(mine & (PrintJob.status == "pending")).execute()
+        PrintJob.update(status="printed", printed_utc=self.clock.now(), attempts=job.attempts + 1,
+                        last_error="").where(mine & (PrintJob.status == "pending")).execute()
+        self._release(job, torn=False)
         self._error, self._retry_at = "", None
         return True
 

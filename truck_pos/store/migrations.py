@@ -31,17 +31,7 @@ Migration = Callable[[SchemaMigrator, peewee.Database], None]
 
 # Version 1 is the initial schema (create_tables). Append field changes here, e.g.:
 #   (2, "order.note", lambda m, db: migrate(m.add_column("order", "note", TextField(default=""))))
-def _print_job_leases(m: SchemaMigrator, db: peewee.Database) -> None:
-    from playhouse.migrate import migrate as run
-
-    run(m.add_column("print_job", "lease_owner", peewee.CharField(null=True)),
-        m.add_column("print_job", "lease_until", UtcDateTimeField(null=True)),
-        m.add_column("print_job", "torn", peewee.BooleanField(default=False)))
-
-
-MIGRATIONS: list[tuple[int, str, Migration]] = [
-    (15, "print_job leases (one worker per job) and torn-copy flag", _print_job_leases),
-]
+MIGRATIONS: list[tuple[int, str, Migration]] = []
 
 BASELINE = 1
 

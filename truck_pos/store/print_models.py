@@ -23,9 +23,17 @@ class PrintJob(BaseModel):
     next_attempt_utc = UtcDateTimeField(index=True)
     printed_utc = UtcDateTimeField(null=True)
     last_error = peewee.TextField(default="")
-    # A worker prints a job only while it holds the lease (set in one UPDATE); an expired lease is taken over.
-    lease_owner = peewee.CharField(null=True)
-    lease_until = UtcDateTimeField(null=True)
+
+
+class PrintLease(BaseModel):
+    """Which worker may print a job, until when (taken in one statement; an expired lease is taken over).
+
+    A table of its own rather than columns of PrintJob, so trucks in the field get it without a migration.
+    """
+
+    job_id = peewee.IntegerField(primary_key=True)
+    owner = peewee.CharField(null=True)
+    until_utc = UtcDateTimeField(null=True)
     torn = peewee.BooleanField(default=False)  # the last attempt died mid-job: the next starts with a cut
 
 
