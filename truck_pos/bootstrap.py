@@ -105,7 +105,7 @@ def _build_printing(settings: Settings, db: peewee.Database, clock: Clock, regis
     printer = overrides.pop("printer", None) or build_printer(p)
     printing = PrintingService(db, clock, printer, truck_id=t.id, truck_name=t.name, timezone=t.timezone, claim_key=key,
                                columns=getattr(printer, "columns", 48), kitchen_tickets=p.kitchen_tickets,
-                               autostart=overrides.pop("print_autostart", True))
+                               autostart=overrides.pop("print_autostart", True), plug_flag=p.plug_flag)
     pickup = PickupService(db, clock, truck_id=t.id, timezone=t.timezone, claim_key=key)
     register.completion_hooks += [printing.on_order_completed, pickup.on_order_completed]
     register.after_commit_hooks.append(printing.after_commit)

@@ -58,6 +58,7 @@ class PrinterSettings:
     native_qr: str = "auto"  # auto: from the profile; true: GS ( k; false: QR as an image
     cut: str = "auto"  # auto: from the profile; true: cut after each job; false: feed only (tear by hand)
     cjk: bool = True  # print CJK in GB18030 Kanji mode (two cells each); false: replace with ?
+    plug_flag: str = "/run/truckpos-printer-plugged"  # udev touches it on plug-in: waiting jobs print at once
     usb_vendor: str = "0x04b8"
     usb_product: str = "0x0e15"
     serial_port: str = "/dev/truckpos-printer"

@@ -104,3 +104,26 @@ def test_the_real_worker_prints_within_5_seconds_of_the_printer_coming_back_afte
         assert first.texts[0] == "Demo Truck" and first.cuts == 1  # an outage before any byte: no torn notice
     finally:
         svc.close()
+
+
+def test_a_udev_plug_event_makes_the_worker_look_at_once(settings, clock, roll, tmp_path):
+    import os
+    from dataclasses import replace
+
+    flag = tmp_path / "printer-plugged"  # [printer] plug_flag: the file the udev rule touches
+    roll.plugged = False
+    settings = replace(settings, printer=replace(settings.printer, plug_flag=str(flag)))
+    svc = build(settings, clock=clock, print_autostart=False, printer=EscposPrinter(roll.device, columns=48))
+    try:
+        ticket = svc.register.open_ticket()
+        svc.register.add_item(ticket.id, "taco-fish")
+        svc.register.pay_card(ticket.id)
+        assert svc.printing.run_once() == 0
+        roll.plugged = True
+        clock.advance(0.2)
+        assert svc.printing.run_once() == 0  # the next probe is not due yet ...
+        flag.touch()
+        os.utime(flag, (1, 1))  # ... but udev just said a printer appeared
+        assert svc.printing.run_once() == 2
+    finally:
+        svc.close()

@@ -4,7 +4,8 @@ Printing never blocks or fails an order: the register's completion hook only ins
 :class:`PrintJob` rows inside the order's transaction, and its after-commit hook wakes the worker.
 The worker claims one job at a time with a lease (one UPDATE), so two workers (two processes) never
 print the same job while the lease holds; a crashed worker's expired lease is taken over. While the
-printer is away the worker probes it every ``PROBE_S`` seconds and prints as soon as it answers. A job
+printer is away the worker probes it every ``PROBE_S`` seconds, and at once when udev says a printer was
+plugged in (udev touches ``plug_flag``), and prints as soon as it answers. A job
 that died half-way is printed again after a cut, headed "REPRINT - previous copy incomplete". Voids and
 refunds cancel the order's waiting jobs. Delivery is at-least-once: only a crash between the printer
 accepting the bytes and the job being marked printed can print a job twice.
@@ -13,6 +14,7 @@ accepting the bytes and the job being marked printed can print a job twice.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import uuid
 from collections import deque
@@ -95,7 +97,7 @@ class PrintingService:
 
     def __init__(self, db: peewee.Database, clock: Clock, printer: ReceiptPrinter, *, truck_id: str, truck_name: str,
                  timezone: str, claim_key: bytes, columns: int = 48, kitchen_tickets: bool = True,
-                 currency_symbol: str = "$", autostart: bool = False, poll_s: float = 0.5):
+                 currency_symbol: str = "$", autostart: bool = False, poll_s: float = 0.5, plug_flag: str = ""):
         self.db = db
         self.clock = clock
         self.printer = printer
@@ -113,6 +115,8 @@ class PrintingService:
         self.worker_id = uuid.uuid4().hex  # this worker's lease name (unique per process and service)
         self.probes: deque[datetime] = deque(maxlen=2000)  # clock times the printer was probed (for tests, logs)
         self.last_round_at: datetime | None = None
+        self._plug_flag = plug_flag  # a file udev touches when a printer is plugged in
+        self._plug_seen = self._plug_stamp()
         self._error = ""
         self._retry_at: datetime | None = None
         self._wake = threading.Event()
@@ -209,7 +213,16 @@ class PrintingService:
                     self._done += 1
                     self._rounds.notify_all()
 
+    def _plug_stamp(self) -> float:
+        try:
+            return os.stat(self._plug_flag).st_mtime if self._plug_flag else 0.0
+        except OSError:
+            return 0.0
+
     def _round(self, now: datetime) -> int:
+        stamp = self._plug_stamp()
+        if stamp != self._plug_seen:  # udev: a printer was just plugged in - look now, not at the next probe
+            self._plug_seen, self._retry_at = stamp, None
         if self._retry_at is not None and now < self._retry_at:
             return 0
         if self._error and not self._waiting(now):
