@@ -16,7 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_ui import display  # noqa: F401  (the session's Xvfb)
+try:
+    from tests.test_ui import display  # noqa: F401  (the session's Xvfb)
+except ImportError:  # the fixture lives in a shared conftest: pytest finds it there
+    pass
 from test_scanner_pty import Pty
 from truck_pos.bootstrap import build
 from truck_pos.config import load_settings
