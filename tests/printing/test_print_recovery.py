@@ -14,7 +14,6 @@ from escpos_decode import decode
 from truck_pos.bootstrap import build
 from truck_pos.devices.printer import EscposPrinter
 from truck_pos.errors import InvalidInput
-from truck_pos.store.models import Order
 from truck_pos.store.print_models import PrintJob
 
 MANAGER_PIN = "9999"

@@ -26,18 +26,15 @@ import peewee
 
 from truck_pos.clock import Clock
 from truck_pos.devices.printer import NO_PRINTER, ReceiptPrinter
-from truck_pos.domain.calendar import local
-from truck_pos.domain.order import TenderEntry, Ticket, Totals
+from truck_pos.domain.order import Ticket, Totals
 from truck_pos.domain.printable import ASCII_ONLY
-from truck_pos.domain.receipt import (DiscountLine, Document, ItemLine, ReceiptData, TextLine, render_kitchen_ticket,
-                                      render_receipt)
+from truck_pos.domain.receipt import Document, TextLine, render_kitchen_ticket, render_receipt
 from truck_pos.errors import DeviceUnavailable, NotFound
 from truck_pos.services.claim_key import claim_for
 from truck_pos.store.models import Order
-from truck_pos.store.base import UtcDateTimeField
-from truck_pos.store.print_models import PrintJob, PrintLease
+from truck_pos.store.print_models import PrintJob, claim_job, release_lease
 from truck_pos.store.prepared import PreparedInsert
-from truck_pos.store.receipt_rows import StoredOrder, stored_order
+from truck_pos.store.receipt_rows import StoredOrder, receipt_data, stored_order
 
 log = logging.getLogger(__name__)
 
@@ -45,15 +42,6 @@ MAX_BACKOFF_S = 60  # a job that cannot be laid out (a bug, bad data) waits long
 PROBE_S = 1.5  # printer away and jobs waiting: look for it this often (clock seconds)
 LEASE_S = 60  # a print takes seconds; a lease this old belongs to a worker that died
 TORN_NOTICE = "REPRINT - previous copy incomplete"
-_J, _L = PrintJob._meta.table_name, PrintLease._meta.table_name
-_CLAIM_SQL = (
-    f'INSERT INTO "{_L}" (job_id, owner, until_utc, torn) '
-    f'SELECT j.id, ?, ?, 0 FROM "{_J}" AS j LEFT JOIN "{_L}" AS l ON l.job_id = j.id '
-    "WHERE j.status = 'pending' AND j.next_attempt_utc <= ? AND (l.until_utc IS NULL OR l.until_utc <= ?) "
-    "ORDER BY j.id LIMIT 1 "
-    "ON CONFLICT(job_id) DO UPDATE SET owner = excluded.owner, until_utc = excluded.until_utc "
-    f'WHERE "{_L}".until_utc IS NULL OR "{_L}".until_utc <= ?'
-)
 MAX_URL_CHARS = 300  # a QR of this size still scans from a 58 mm receipt
 
 
@@ -64,23 +52,6 @@ class PrinterState:
     ok: bool
     message: str
     pending_jobs: int
-
-
-def receipt_data(order: StoredOrder, *, truck_name: str, timezone: str, claim: str = "", registration_url: str = "",
-                 currency_symbol: str = "$") -> ReceiptData:
-    """What the receipt and kitchen ticket show for a stored order, in the truck's local time."""
-    items = tuple(ItemLine(ln["name"], ln["quantity"], ln["gross_cents"], tuple(m["name"] for m in ln["modifiers"] or ()))
-                  for ln in order.lines)
-    discounts = tuple(DiscountLine(d["label"], d["amount_cents"], d["code"], d["segment"]) for d in order.discounts)
-    tenders = tuple(TenderEntry(t["kind"], t["amount_cents"], t["tendered_cents"], t["change_cents"])
-                    for t in order.tenders if t["amount_cents"] > 0)
-    return ReceiptData(
-        truck_name=truck_name, stop=order.stop, local_time=local(order.paid_utc or order.created_utc, timezone),
-        business_day=order.business_day, number=order.number, channel=order.channel, items=items,
-        subtotal_cents=order.subtotal_cents, tax_cents=order.tax_cents, total_cents=order.total_cents,
-        tax_mode=order.tax_mode, discounts=discounts, tenders=tenders, claim=claim,
-        registration_url=registration_url, note=order.note, currency_symbol=currency_symbol,
-    )
 
 
 # On the ring-up hot path (inside the order transaction): SQL prepared once, see store/prepared.py.
@@ -252,24 +223,8 @@ class PrintingService:
             return False
 
     def _claim(self, now: datetime) -> PrintJob | None:
-        """Take the oldest due job whose lease is free or expired, in one statement; None when there is none."""
-        token = f"{self.worker_id}:{uuid.uuid4().hex[:8]}"
-        until = UtcDateTimeField().db_value(now + timedelta(seconds=LEASE_S))
-        stamp = UtcDateTimeField().db_value(now)
-        # One INSERT ... ON CONFLICT DO UPDATE: SQLite takes the write lock before it reads, so two workers
-        # (threads or processes) can never both take the same job.
-        taken = self.db.execute_sql(_CLAIM_SQL, (token, until, stamp, stamp, stamp)).rowcount
-        if not taken:
-            return None
-        lease = PrintLease.get_or_none(PrintLease.owner == token)
-        job = PrintJob.get_or_none(PrintJob.id == lease.job_id) if lease else None
-        if job is not None:
-            job.lease_owner, job.torn = token, lease.torn
-        return job
-
-    def _release(self, job: PrintJob, **lease: object) -> None:
-        PrintLease.update(owner=None, until_utc=None, **lease).where(
-            (PrintLease.job_id == job.id) & (PrintLease.owner == job.lease_owner)).execute()
+        """Take the oldest due job whose lease is free or expired (one statement); None when there is none."""
+        return claim_job(self.db, f"{self.worker_id}:{uuid.uuid4().hex[:8]}", now, LEASE_S)
 
     def _print(self, job: PrintJob, now: datetime) -> bool:
         mine = PrintJob.id == job.id
@@ -283,7 +238,7 @@ class PrintingService:
             delay = timedelta(seconds=min(MAX_BACKOFF_S, 2 ** min(job.attempts + 1, 6)))
             PrintJob.update(attempts=job.attempts + 1, last_error=f"cannot lay out: {exc}",
                             next_attempt_utc=now + delay).where(mine).execute()
-            self._release(job)
+            release_lease(job)
             return True
         try:
             self.printer.print_document(doc, cut_first=job.torn)
@@ -293,13 +248,13 @@ class PrintingService:
                 log.exception("printer failed on job %s", job.id)
             torn = bool(getattr(exc, "partial", True)) and message != NO_PRINTER
             PrintJob.update(attempts=job.attempts + 1, last_error=message).where(mine).execute()
-            self._release(job, torn=job.torn or torn)
+            release_lease(job, torn=job.torn or torn)
             self._error, self._retry_at = message, now + timedelta(seconds=PROBE_S)
             log.warning("print job %s (%s %s) waits: %s", job.id, job.kind, job.order_uuid, message)
             return False
         PrintJob.update(status="printed", printed_utc=self.clock.now(), attempts=job.attempts + 1,
                         last_error="").where(mine & (PrintJob.status == "pending")).execute()
-        self._release(job, torn=False)
+        release_lease(job, torn=False)
         self._error, self._retry_at = "", None
         return True
 

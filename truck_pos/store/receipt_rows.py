@@ -13,6 +13,9 @@ from typing import Any
 
 import peewee
 
+from truck_pos.domain.calendar import local
+from truck_pos.domain.order import TenderEntry
+from truck_pos.domain.receipt import DiscountLine, ItemLine, ReceiptData
 from truck_pos.store.models import Order, OrderDiscount, OrderLine, Tender
 
 
@@ -70,3 +73,20 @@ def stored_order(db: peewee.Database, order_uuid: str) -> StoredOrder | None:
     order = found[0]
     return StoredOrder(**order, lines=tuple(_LINES.rows(db, order["id"])),
                        discounts=tuple(_DISCOUNTS.rows(db, order["id"])), tenders=tuple(_TENDERS.rows(db, order["id"])))
+
+
+def receipt_data(order: StoredOrder, *, truck_name: str, timezone: str, claim: str = "", registration_url: str = "",
+                 currency_symbol: str = "$") -> ReceiptData:
+    """What the receipt and kitchen ticket show for a stored order, in the truck's local time."""
+    items = tuple(ItemLine(ln["name"], ln["quantity"], ln["gross_cents"], tuple(m["name"] for m in ln["modifiers"] or ()))
+                  for ln in order.lines)
+    discounts = tuple(DiscountLine(d["label"], d["amount_cents"], d["code"], d["segment"]) for d in order.discounts)
+    tenders = tuple(TenderEntry(t["kind"], t["amount_cents"], t["tendered_cents"], t["change_cents"])
+                    for t in order.tenders if t["amount_cents"] > 0)
+    return ReceiptData(
+        truck_name=truck_name, stop=order.stop, local_time=local(order.paid_utc or order.created_utc, timezone),
+        business_day=order.business_day, number=order.number, channel=order.channel, items=items,
+        subtotal_cents=order.subtotal_cents, tax_cents=order.tax_cents, total_cents=order.total_cents,
+        tax_mode=order.tax_mode, discounts=discounts, tenders=tenders, claim=claim,
+        registration_url=registration_url, note=order.note, currency_symbol=currency_symbol,
+    )
