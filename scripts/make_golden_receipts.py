@@ -27,7 +27,8 @@ def main() -> None:
         (out / f"{name}.bin").write_bytes(data)
         decoded = decode(data, FAMILY[docs[name][1]])
         text = "\n".join(f"|{line.text}|" + (" [2x]" if line.double_width else "") for line in decoded.lines)
-        (out / f"{name}.txt").write_text(f"{text}\nQR: {decoded.qr_payloads}\nimages: {decoded.images}\n"
+        (out / f"{name}.txt").write_text(f"{text}\nQR: {decoded.qr_payloads}\nimages: {decoded.images} "
+                                         f"(QR read back: {decoded.image_qr_payloads})\n"
                                          f"cuts: {decoded.cuts}\n", "utf-8")
         print(f"{name}: {len(data)} bytes, {len(decoded.lines)} lines, widest {decoded.max_columns()} cells")
 

@@ -64,6 +64,7 @@ class Decoded:
     feeds: int = 0
     commands: list[str] = field(default_factory=list)  # every command, in order (names as above)
     stray_controls: list[int] = field(default_factory=list)  # control bytes printed as text: never expected
+    image_qr_payloads: list[str] = field(default_factory=list)  # QR codes read back from raster images (zbar)
     events: list[str] = field(default_factory=list)  # "text" / "cut" / "image" / "qr", in order
 
     @property
@@ -72,6 +73,17 @@ class Decoded:
 
     def max_columns(self) -> int:
         return max((line.columns for line in self.lines), default=0)
+
+
+def read_qr(raster: bytes, width_bytes: int, height: int) -> list[str]:
+    """The QR codes a phone would read off a printed raster image (1 bit per dot, MSB first, 1 = black)."""
+    from PIL import Image, ImageOps
+    from pyzbar.pyzbar import ZBarSymbol
+    from pyzbar.pyzbar import decode as zbar
+
+    image = Image.frombytes("1", (width_bytes * 8, height), bytes(raster))
+    image = ImageOps.expand(ImageOps.invert(image.convert("L")), border=16, fill=255)  # paper is white
+    return [symbol.data.decode("utf-8") for symbol in zbar(image, symbols=[ZBarSymbol.QRCODE])]
 
 
 def _u16(data: bytes, i: int) -> int:
@@ -147,6 +159,7 @@ def decode(data: bytes, family: str = "epson") -> Decoded:
                 out.images += 1
                 out.commands.append("raster image")
                 out.events.append("image")
+                out.image_qr_payloads += read_qr(data[i + 8:i + 8 + width_bytes * height], width_bytes, height)
                 i += 8 + width_bytes * height
             elif cmd == ord("V"):  # cut: m (0, 1, 48, 49) or m (65, 66) n
                 out.cuts += 1

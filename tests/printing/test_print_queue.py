@@ -99,6 +99,8 @@ def test_a_file_printer_receives_the_bytes(settings, clock, tmp_path):
         decoded = decode(out.read_bytes(), "zjiang")
         # POS-5890 per its profile: no native QR (the claim is a raster image), no cutter (feed only).
         assert decoded.max_columns() <= 32 and decoded.qr_payloads == [] and decoded.images == 1
+        order = Order.get()
+        assert decoded.image_qr_payloads == [svc.pickup.claim_for(order)]  # the raster QR reads back as the claim
         assert decoded.cuts == 0 and b"\x1d(k" not in out.read_bytes()
 
 

@@ -31,7 +31,7 @@ def test_printer_test_page_fits_the_configured_paper(tmp_path, monkeypatch, caps
     assert page.texts[1] == "12345678901234567890123456789012" and page.max_columns() <= 32
     assert "profile POS-5890" in page.texts and "QR image, feed only, cp1252, CJK" in page.texts
     assert "Accents: àéîõü ñ ç € £" in page.texts
-    assert page.images == 1 and page.cuts == 0  # the profile's way: raster QR, no cutter
+    assert page.image_qr_payloads == ["TP1.TEST"] and page.cuts == 0  # the profile's way: raster QR, no cutter
 
 
 def test_an_unreachable_printer_gives_a_sentence_and_exit_code_1(tmp_path, monkeypatch, capsys):

@@ -67,6 +67,7 @@ def test_58mm_receipt_on_a_pos5890_fits_32_cells_prints_qr_as_images_and_feeds_f
     assert "1 x Supercalifragilisticex" in d.texts  # a long word fills the line, then wraps (like textwrap)
     # Its profile has no native QR and no cutter: raster images, and a feed past the tear bar.
     assert d.qr_payloads == [] and d.images == 2 and "QR" not in d.commands
+    assert d.image_qr_payloads == [CLAIM, "https://example.invalid/r/truck-demo"]  # and a phone reads them back
     assert d.cuts == 0 and d.feeds >= 6
 
 
@@ -80,7 +81,7 @@ def test_mobile_kitchen_ticket_is_marked_and_has_no_prices():
 def test_the_qr_and_cut_settings_override_the_profile():
     doc = render_receipt(SAMPLE, 48)
     image = decode(render_bytes(doc, profile=PROFILES[80], caps=capabilities(PROFILES[80], native_qr="false")))
-    assert image.qr_payloads == [] and image.images == 2
+    assert image.qr_payloads == [] and image.image_qr_payloads == [CLAIM, SAMPLE.registration_url]
     native = decode(render_bytes(doc, profile=PROFILES[58], caps=capabilities(PROFILES[58], native_qr="true",
                                                                              cut="true")), "zjiang")
     assert native.qr_payloads == [CLAIM, SAMPLE.registration_url] and native.cuts == 1
