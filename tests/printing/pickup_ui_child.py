@@ -85,6 +85,9 @@ def main(db_path: str, claim: str, typed: str, out_json: str) -> int:
         yield lambda: xdotool("key", "Return")
         yield from wait_for(lambda: "hand it over" in screen().message.text)
         yield record("genuine")
+        # The status bar (refreshed by the app every second) with [printer] kind = none and two jobs waiting.
+        yield from wait_for(lambda: "No printer configured" in app.status.text)
+        yield lambda: result.__setitem__("status", app.status.text)
 
     plan = steps()
 
