@@ -35,6 +35,15 @@ SAMPLE = ReceiptData(
     note="Allergy: peanuts",
 )
 MOBILE = ReceiptData(**{**SAMPLE.__dict__, "channel": "mobile", "number": 43, "tenders": (), "note": ""})
+# Text from everywhere: CJK (two cells each), emoji (no printer font), decomposed accents, a Zalgo note.
+WORLD = ReceiptData(**{**SAMPLE.__dict__, "items": (
+    ItemLine("Pork dumplings 猪肉饺子 with chili oil", 1, 1250, ("辣", "no cilantro 🌶️")),
+    ItemLine("Café crème brûlée (Cafe\u0301 cre\u0300me bru\u0302le\u0301e)", 2, 900, ("Ω ω ñ ß ŀ",)),
+    ItemLine("🌮🌮🌮 Taco party 🎉 " + "🌯" * 40, 1, 4200),
+    ItemLine("ｆｕｌｌｗｉｄｔｈ ＴＡＣＯ ラーメン 라면", 1, 1100),
+), "note": "Z\u0335\u0321a\u0334l\u0336g\u0337o 👍🏽 ok", "truck_name": "Dumpling 饺子 Truck"})
+
+
 
 PROFILES = {58: "POS-5890", 80: "TM-T20II"}
 FAMILY = {"POS-5890": "zjiang", "TM-T20II": "epson"}  # which code page numbering the decoder uses
@@ -49,6 +58,8 @@ def documents() -> dict[str, tuple[Document, str]]:
         "receipt_58mm": (render_receipt(SAMPLE, COLUMNS[58], charset=cs[58]), PROFILES[58]),
         "kitchen_mobile_80mm": (render_kitchen_ticket(MOBILE, COLUMNS[80], charset=cs[80]), PROFILES[80]),
         "kitchen_58mm": (render_kitchen_ticket(SAMPLE, COLUMNS[58], charset=cs[58]), PROFILES[58]),
+        "receipt_world_80mm": (render_receipt(WORLD, COLUMNS[80], charset=cs[80]), PROFILES[80]),
+        "kitchen_world_58mm": (render_kitchen_ticket(WORLD, COLUMNS[58], charset=cs[58]), PROFILES[58]),
     }
 
 

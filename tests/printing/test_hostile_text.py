@@ -12,11 +12,11 @@ import uuid
 import pytest
 
 from escpos_decode import decode
-from receipt_samples import COLUMNS, FAMILY, PROFILES, SAMPLE
+from receipt_samples import COLUMNS, FAMILY, PROFILES, SAMPLE, WORLD
 from sync import protocol
 from sync.agent.inbound import Inbox, mobile_order_handler
 from truck_pos.devices.printer import capabilities, render_bytes
-from truck_pos.domain.receipt import ItemLine, render_kitchen_ticket, render_receipt
+from truck_pos.domain.receipt import render_kitchen_ticket, render_receipt
 
 ESC, GS, FS, DLE = "\x1b", "\x1d", "\x1c", "\x10"
 # Every command family a printer acts on, as a customer could type them into a note.
@@ -62,14 +62,6 @@ def test_a_mobile_order_note_full_of_escpos_commands_prints_as_text_only(wired, 
     assert text.index("extra salsa") < text.index("no onions")  # the note's words survive, in order
     assert "1 x Fish taco" in " ".join(ticket.texts)
     assert ticket.max_columns() <= 48
-
-
-WORLD = SAMPLE.__class__(**{**SAMPLE.__dict__, "items": (
-    ItemLine("Pork dumplings 猪肉饺子 with chili oil", 1, 1250, ("辣", "no cilantro 🌶️")),
-    ItemLine("Café crème brûlée (Cafe\u0301 cre\u0300me bru\u0302le\u0301e)", 2, 900, ("Ω ω ñ ß ŀ",)),
-    ItemLine("🌮🌮🌮 Taco party 🎉 " + "🌯" * 40, 1, 4200),
-    ItemLine("ｆｕｌｌｗｉｄｔｈ ＴＡＣＯ ラーメン 라면", 1, 1100),
-), "note": "Z\u0335\u0321a\u0334l\u0336g\u0337o 👍🏽 ok", "truck_name": "Dumpling 饺子 Truck"})
 
 
 @pytest.mark.parametrize("paper_mm", [58, 80])
