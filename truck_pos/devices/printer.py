@@ -284,7 +284,7 @@ def connector(settings: Any) -> tuple[Callable[[], Escpos], str]:
         return (lambda: escpos_printer.Serial(devfile=settings.serial_port, baudrate=settings.serial_baudrate,
                                               timeout=5, profile=profile)), f"serial printer {settings.serial_port}"
     if kind == "network":
-        return (lambda: escpos_printer.Network(host=settings.host, port=settings.port, timeout=10,
+        return (lambda: escpos_printer.Network(host=settings.host, port=settings.port, timeout=3,
                                                profile=profile)), f"network printer {settings.host}:{settings.port}"
     if kind == "file":
         return (lambda: escpos_printer.File(devfile=settings.file_path, profile=profile)), f"file printer {settings.file_path}"
