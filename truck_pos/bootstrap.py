@@ -76,6 +76,7 @@ def build(settings: Settings, *, clock: Clock | None = None, load_demo: bool = T
     campaigns = CampaignService(db, clock, public_keys=trusted_keys(settings.security.campaign_public_key_file),
                                 truck_id=t.id, timezone=t.timezone)
     proximity.current_window = campaigns.proximity_window
+    printing.registration_url = lambda order: campaigns.customer_offer()[1]  # the campaign's sign-up link on receipts
     campaigns.on_installed.append(lambda doc: proximity.load_devices(doc["devices"]) if doc.get("devices") else None)
     services = Services(settings=settings, db=db, clock=clock, menu=menu, staff=staff, register=register,
                         printing=printing, pickup=pickup, scanner=scanner, proximity=proximity, campaigns=campaigns,
@@ -104,9 +105,11 @@ def _build_printing(settings: Settings, db: peewee.Database, clock: Clock, regis
     printer = overrides.pop("printer", None) or build_printer(p)
     printing = PrintingService(db, clock, printer, truck_id=t.id, truck_name=t.name, timezone=t.timezone, claim_key=key,
                                columns=getattr(printer, "columns", 48), kitchen_tickets=p.kitchen_tickets,
-                               autostart=overrides.pop("print_autostart", True))
+                               autostart=overrides.pop("print_autostart", True), plug_flag=p.plug_flag)
     pickup = PickupService(db, clock, truck_id=t.id, timezone=t.timezone, claim_key=key)
     register.completion_hooks += [printing.on_order_completed, pickup.on_order_completed]
+    register.after_commit_hooks.append(printing.after_commit)
+    register.status_hooks += [printing.on_status_changed, pickup.on_status_changed]
     scanner = overrides.pop("scanner", None) or build_scanner(settings.scanner)
     return printing, pickup, scanner
 

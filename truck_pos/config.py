@@ -50,12 +50,15 @@ class StoreSettings:
 
 @dataclass(frozen=True)
 class PrinterSettings:
-    """Receipt printer: kind = dummy | file | usb | serial | network."""
+    """Receipt printer: kind = none | dummy | file | usb | serial | network (none until set up)."""
 
-    kind: str = "dummy"
+    kind: str = "none"
     profile: str = "TM-T20II"
     paper_mm: int = 80
-    native_qr: bool = True
+    native_qr: str = "auto"  # auto: from the profile; true: GS ( k; false: QR as an image
+    cut: str = "auto"  # auto: from the profile; true: cut after each job; false: feed only (tear by hand)
+    cjk: bool = True  # print CJK in GB18030 Kanji mode (two cells each); false: replace with ?
+    plug_flag: str = "/run/truckpos-printer-plugged"  # udev touches it on plug-in: waiting jobs print at once
     usb_vendor: str = "0x04b8"
     usb_product: str = "0x0e15"
     serial_port: str = "/dev/truckpos-printer"
@@ -216,9 +219,23 @@ def validate(settings: Settings) -> None:
         ZoneInfo(settings.truck.timezone)
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise ConfigError(f"[truck] timezone {settings.truck.timezone!r} is not a known time zone") from exc
+    _check_truck_id(settings.truck.id)
     if settings.truck.tax_mode not in {"inclusive", "exclusive"}:
         raise ConfigError("[truck] tax_mode must be 'inclusive' or 'exclusive'")
-    if settings.printer.kind not in {"dummy", "file", "usb", "serial", "network"}:
-        raise ConfigError("[printer] kind must be one of dummy, file, usb, serial, network")
+    if settings.printer.kind not in {"none", "dummy", "file", "usb", "serial", "network"}:
+        raise ConfigError("[printer] kind must be one of none, dummy, file, usb, serial, network")
+    for key in ("native_qr", "cut"):
+        if str(getattr(settings.printer, key)).strip().lower() not in {"auto", "true", "false", "yes", "no", "1", "0"}:
+            raise ConfigError(f"[printer] {key} must be auto, true or false")
     if settings.printer.paper_mm not in {58, 80}:
         raise ConfigError("[printer] paper_mm must be 58 or 80")
+
+
+def _check_truck_id(truck_id: str) -> None:
+    """The truck id goes into every MQTT topic and every pickup claim: bound it by the sync contract's rule."""
+    from sync.protocol import TRUCK_ID_RE
+
+    if not TRUCK_ID_RE.match(truck_id):
+        shown = truck_id if len(truck_id) <= 40 else truck_id[:40] + "..."
+        raise ConfigError(f"[truck] id {shown!r} ({len(truck_id)} characters): use 1-64 of A-Z a-z 0-9 _ . -, "
+                          "starting with a letter or digit (it is part of MQTT topics and pickup codes)")

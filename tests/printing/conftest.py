@@ -12,10 +12,12 @@ from truck_pos.devices.printer import EscposPrinter
 
 
 class PaperRoll:
-    """What came out of the printer: complete jobs only. ``fail_next`` jobs die half-way (paper out)."""
+    """What came out of the printer: complete jobs only. ``fail_next`` jobs die half-way (paper out);
+    ``plugged = False`` is a printer switched off or unplugged (opening it fails like a missing USB device)."""
 
     def __init__(self, fail_next: int = 0):
         self.fail_next = fail_next
+        self.plugged = True
         self.jobs: list[bytes] = []
         self.partial: list[bytes] = []
         self.connects = 0
@@ -32,7 +34,13 @@ class FlakyDummy(Dummy):
         super().__init__(profile="TM-T20II")
         self.roll = roll
 
+    def open(self) -> None:
+        if not self.roll.plugged:
+            raise OSError(errno.ENODEV, "No such device")
+
     def _raw(self, msg: bytes) -> None:
+        if not self.roll.plugged:
+            raise OSError(errno.ENODEV, "No such device")
         if self.roll.fail_next:
             self.roll.fail_next -= 1
             self.roll.partial.append(msg[: len(msg) // 2])

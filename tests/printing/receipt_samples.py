@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from truck_pos.devices.printer import render_bytes
+from truck_pos.devices.printer import capabilities, render_bytes
 from truck_pos.domain.claims import make_claim
 from truck_pos.domain.order import TenderEntry
 from truck_pos.domain.receipt import DiscountLine, Document, ItemLine, ReceiptData, render_kitchen_ticket, render_receipt
@@ -35,20 +35,33 @@ SAMPLE = ReceiptData(
     note="Allergy: peanuts",
 )
 MOBILE = ReceiptData(**{**SAMPLE.__dict__, "channel": "mobile", "number": 43, "tenders": (), "note": ""})
+# Text from everywhere: CJK (two cells each), emoji (no printer font), decomposed accents, a Zalgo note.
+WORLD = ReceiptData(**{**SAMPLE.__dict__, "items": (
+    ItemLine("Pork dumplings 猪肉饺子 with chili oil", 1, 1250, ("辣", "no cilantro 🌶️")),
+    ItemLine("Café crème brûlée (Cafe\u0301 cre\u0300me bru\u0302le\u0301e)", 2, 900, ("Ω ω ñ ß ŀ",)),
+    ItemLine("🌮🌮🌮 Taco party 🎉 " + "🌯" * 40, 1, 4200),
+    ItemLine("ｆｕｌｌｗｉｄｔｈ ＴＡＣＯ ラーメン 라면", 1, 1100),
+), "note": "Z\u0335\u0321a\u0334l\u0336g\u0337o 👍🏽 ok", "truck_name": "Dumpling 饺子 Truck"})
+
+
 
 PROFILES = {58: "POS-5890", 80: "TM-T20II"}
+FAMILY = {"POS-5890": "zjiang", "TM-T20II": "epson"}  # which code page numbering the decoder uses
 COLUMNS = {58: 32, 80: 48}
 
 
-def documents() -> dict[str, tuple[Document, str, bool]]:
-    """name -> (document, printer profile, native QR)."""
+def documents() -> dict[str, tuple[Document, str]]:
+    """name -> (document, printer profile); QR and cut as each profile says (POS-5890: image QR, no cutter)."""
+    cs = {mm: capabilities(PROFILES[mm]).charset for mm in PROFILES}
     return {
-        "receipt_80mm": (render_receipt(SAMPLE, COLUMNS[80]), PROFILES[80], True),
-        "receipt_58mm": (render_receipt(SAMPLE, COLUMNS[58]), PROFILES[58], True),
-        "kitchen_mobile_80mm": (render_kitchen_ticket(MOBILE, COLUMNS[80]), PROFILES[80], True),
-        "kitchen_58mm": (render_kitchen_ticket(SAMPLE, COLUMNS[58]), PROFILES[58], True),
+        "receipt_80mm": (render_receipt(SAMPLE, COLUMNS[80], charset=cs[80]), PROFILES[80]),
+        "receipt_58mm": (render_receipt(SAMPLE, COLUMNS[58], charset=cs[58]), PROFILES[58]),
+        "kitchen_mobile_80mm": (render_kitchen_ticket(MOBILE, COLUMNS[80], charset=cs[80]), PROFILES[80]),
+        "kitchen_58mm": (render_kitchen_ticket(SAMPLE, COLUMNS[58], charset=cs[58]), PROFILES[58]),
+        "receipt_world_80mm": (render_receipt(WORLD, COLUMNS[80], charset=cs[80]), PROFILES[80]),
+        "kitchen_world_58mm": (render_kitchen_ticket(WORLD, COLUMNS[58], charset=cs[58]), PROFILES[58]),
     }
 
 
 def golden_bytes() -> dict[str, bytes]:
-    return {name: render_bytes(doc, profile=profile, native_qr=native) for name, (doc, profile, native) in documents().items()}
+    return {name: render_bytes(doc, profile=profile) for name, (doc, profile) in documents().items()}

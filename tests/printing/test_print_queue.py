@@ -11,10 +11,10 @@ from truck_pos.devices.printer import EscposPrinter, build_printer
 from truck_pos.domain.order import ModifierChoice, TenderEntry, Ticket, TicketLine
 from truck_pos.store.models import Order
 from truck_pos.store.outbox import Outbox
-from truck_pos.store.print_models import PrintJob
+from truck_pos.store.print_models import PrintJob, PrintLease
 
 
-def test_paper_out_mid_job_keeps_the_order_and_prints_each_job_once(wired, roll, ring_up, clock):
+def test_paper_out_mid_job_keeps_the_order_and_reprints_after_a_cut_with_a_notice(wired, roll, ring_up, clock):
     roll.fail_next = 3
     paid = ring_up("taco-al-pastor", "taco-fish")
     # The order and its outbox row are durable before the printer was even tried.
@@ -27,18 +27,21 @@ def test_paper_out_mid_job_keeps_the_order_and_prints_each_job_once(wired, roll,
         assert printing.run_once() == 0
         state = printing.printer_state()
         assert not state.ok and "not responding" in state.message and state.pending_jobs == 2
-        assert printing.run_once() == 0  # still inside the backoff: no hammering the printer
-        clock.advance(61)
+        assert printing.run_once() == 0  # within the probe interval: no hammering the printer
+        clock.advance(2)  # the printer is looked at again within 2 s, not after a growing backoff
     assert printing.run_once() == 2
     assert printing.printer_state().ok and printing.printer_state().message == "Printer ready"
 
     assert len(roll.partial) == 3 and len(roll.jobs) == 2  # three torn attempts, then each job exactly once
     receipt, kitchen = (decode(b) for b in roll.jobs)
+    # The torn copy is cut off first, and the new one says why there are two.
+    assert receipt.events[0] == "cut" and receipt.texts[0] == "REPRINT - previous copy incomplete"
     assert receipt.qr_payloads == [wired.pickup.claim_for(Order.get(Order.uuid == paid.order_uuid))]
-    assert f"Order #{paid.order_number}" in receipt.texts and receipt.cuts == 1
-    assert kitchen.texts[0] == f"#{paid.order_number}"
+    assert f"Order #{paid.order_number}" in receipt.texts and receipt.cuts == 2
+    assert kitchen.texts[0] == f"#{paid.order_number}" and kitchen.cuts == 1  # it never failed: no notice
     job = PrintJob.get(PrintJob.kind == "receipt")
     assert (job.status, job.attempts, job.last_error) == ("printed", 4, "")
+    assert not PrintLease.get_by_id(job.id).torn and PrintLease.get_by_id(job.id).owner is None
     assert printing.run_once() == 0 and len(roll.jobs) == 2  # nothing printed twice
 
 
@@ -93,8 +96,12 @@ def test_a_file_printer_receives_the_bytes(settings, clock, tmp_path):
         assert svc.printing.printer.columns == 32
         assert svc.printing.run_once() == 2
         svc.printing.printer.close()
-        decoded = decode(out.read_bytes())
-        assert decoded.max_columns() <= 32 and len(decoded.qr_payloads) == 1
+        decoded = decode(out.read_bytes(), "zjiang")
+        # POS-5890 per its profile: no native QR (the claim is a raster image), no cutter (feed only).
+        assert decoded.max_columns() <= 32 and decoded.qr_payloads == [] and decoded.images == 1
+        order = Order.get()
+        assert decoded.image_qr_payloads == [svc.pickup.claim_for(order)]  # the raster QR reads back as the claim
+        assert decoded.cuts == 0 and b"\x1d(k" not in out.read_bytes()
 
 
 def test_an_unreachable_printer_is_a_state_not_a_crash(settings, clock, tmp_path):

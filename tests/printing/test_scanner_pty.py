@@ -134,3 +134,30 @@ def test_a_receipt_claim_typed_by_the_scanner_hands_the_order_over(pty_scanner, 
     results = [wired.pickup.scan(line) for line in lines + read_all(scanner, 1)]
     assert [r.outcome for r in results] == ["refused", "handed_over", "already_collected"]
     assert results[1].card.number == paid.order_number
+
+
+def test_noise_left_without_a_line_ending_does_not_swallow_the_next_scan(tmp_path):
+    """Over a real pty: half a code and noise, a pause (on the scanner's clock), then a real scan arriving whole."""
+    pty = Pty(tmp_path / "truckpos-scanner")
+    now, calls = [0.0], [0]
+
+    def monotonic() -> float:  # the reader asks once per chunk it takes off the port: a way to know it has read
+        calls[0] += 1
+        return now[0]
+
+    scanner = SerialScanner(str(pty.link), reconnect_s=0.05, monotonic=monotonic)
+    scanner.start()
+    try:
+        assert scanner.wait_connected(TIMEOUT)
+        pty.write(b"\x1b[noise TP1.TRUCK-DEMO.2026")  # no terminator: a scanner that gave up mid-code
+        seen = calls[0]
+        for _ in range(500):  # wait until the reader has taken the bytes and gone round again
+            if calls[0] >= seen + 4:  # a read may take the bytes in two chunks; then idle reads
+                break
+            scanner.read(0.01)
+        now[0] = 5.0  # five seconds later on the scanner's clock, the next customer's code
+        pty.write(b"CODE-AFTER\r\n")
+        assert read_all(scanner, 2) == ["?[noise TP1.TRUCK-DEMO.2026", "CODE-AFTER"]
+    finally:
+        scanner.stop()
+        pty.unplug()

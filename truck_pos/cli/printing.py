@@ -1,8 +1,13 @@
-"""Admin commands for receipts and the pickup window: test print, reprint, print queue, pickup queue, claim check."""
+"""Admin commands for receipts and the pickup window: printer detect/test, reprint, print queue, pickup, claim check."""
 
 from __future__ import annotations
 
 import argparse
+import os
+import re
+from pathlib import Path
+
+from dataclasses import replace
 
 from truck_pos.bootstrap import Services
 from truck_pos.domain.receipt import Document, QrBlock, TextLine
@@ -10,7 +15,19 @@ from truck_pos.store.print_models import PrintJob
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("printer-test", help="print a width ruler and a QR code on the configured printer, now")
+    p = sub.add_parser("printer", help="set up the receipt printer: detect it, print a test page")
+    ps = p.add_subparsers(dest="printer_command", required=True)
+    d = ps.add_parser("detect", help="list USB printers and serial ports; --write puts the choice in [printer]")
+    d.add_argument("--write", nargs="?", const="", metavar="CONFIG",
+                   help="write [printer] into CONFIG (default: --config / $TRUCK_POS_CONFIG)")
+    d.add_argument("--pick", type=int, default=1, help="which candidate to write (default: 1, the first USB printer)")
+    d.add_argument("--paper-mm", type=int, choices=(58, 80), default=80)
+    d.add_argument("--profile", help="python-escpos profile (default: guessed from the USB vendor)")
+    d.set_defaults(handler=cmd_printer_detect, needs_services=False)
+    t = ps.add_parser("test", help="print the test page (ruler, styles, code page, QR, cut) on the configured printer")
+    t.set_defaults(handler=cmd_printer_test)
+
+    p = sub.add_parser("printer-test", help="same as: printer test")
     p.set_defaults(handler=cmd_printer_test)
 
     p = sub.add_parser("reprint", help="reprint an order's receipt (marked REPRINT) and try the printer now")
@@ -27,21 +44,81 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=cmd_pickup)
 
 
-def test_document(columns: int) -> Document:
-    """A ruler exactly as wide as the paper, big text and a QR: what a correctly configured printer shows."""
+def test_document(columns: int, describe: str = "", caps_text: str = "") -> Document:
+    """A ruler exactly as wide as the paper, big text, accents and a QR: what a correctly set-up printer shows."""
     ruler = ("1234567890" * 10)[:columns]
+    lines = [TextLine("truck_pos printer test", align="center", bold=True),
+             TextLine(ruler), TextLine(f"{columns} columns: the line above must not wrap"[:columns])]
+    lines += [TextLine(text[:columns]) for text in (describe, caps_text) if text]
     return Document("test", columns, (
-        TextLine("truck_pos printer test", align="center", bold=True),
-        TextLine(ruler), TextLine(f"{columns} columns: the line above must not wrap"[:columns]),
-        TextLine("BIG #42", align="center", bold=True, big=True),
+        *lines, TextLine("Accents: àéîõü ñ ç € £", bold=True), TextLine("BIG #42", align="center", bold=True, big=True),
         QrBlock("TP1.TEST"), TextLine("A QR code is above this line"[:columns], align="center"),
     ))
 
 
 def cmd_printer_test(args: argparse.Namespace, s: Services) -> int:
     printer = s.printing.printer
-    printer.print_document(test_document(getattr(printer, "columns", 48)))
+    caps = getattr(printer, "caps", None)
+    caps_text = (f"QR {'native' if caps.native_qr else 'image'}, {'cut' if caps.cut else 'feed only'}, "
+                 f"{caps.charset.codec}{', CJK' if caps.charset.wide else ''}") if caps else ""
+    profile = getattr(printer, "profile", None) or "-"
+    doc = test_document(getattr(printer, "columns", 48), f"profile {profile}", caps_text)
+    printer.print_document(replace(doc, charset=getattr(printer, "charset", doc.charset)))
     print(f"sent a test page to the {getattr(printer, 'describe', 'printer')}")
+    return 0
+
+
+def section_lines(values: dict[str, str]) -> list[str]:
+    """A ``[printer]`` section for the config file."""
+    return ["[printer]", "# written by truck-pos-admin printer detect", *(f"{k} = {v}" for k, v in values.items())]
+
+
+def replace_section(text: str, name: str, lines: list[str]) -> str:
+    """``text`` (an INI file) with section ``name`` replaced by ``lines`` (appended when absent)."""
+    out, skipping, done = [], False, False
+    for line in text.splitlines():
+        header = re.match(r"^\s*\[([^\]]+)\]", line)
+        if header:
+            skipping = header.group(1).strip() == name
+            if skipping and not done:
+                out += [*lines, ""]
+                done = True
+        if not skipping:
+            out.append(line)
+    if not done:
+        out += (["", *lines] if out and out[-1].strip() else lines)
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+def cmd_printer_detect(args: argparse.Namespace, services: object = None) -> int:
+    from truck_pos.config import load_settings
+    from truck_pos.devices.printer_detect import detect
+    from truck_pos.errors import InvalidInput
+
+    found, notes = detect()
+    for note in notes:
+        print(f"note: {note}")
+    if not found:
+        print("no USB printer or serial port found - is the printer plugged in and switched on?")
+        return 1
+    for i, c in enumerate(found, 1):
+        print(f"{i}. {c.description}: " + ", ".join(f"{k} = {v}" for k, v in c.settings.items()))
+    if args.write is None:
+        print("run again with --write to put the first one into the config ([printer])")
+        return 0
+    if not 1 <= args.pick <= len(found):
+        raise InvalidInput(f"--pick {args.pick}: choose 1 to {len(found)}")
+    values = {**found[args.pick - 1].settings, "paper_mm": str(args.paper_mm)}
+    if args.profile:
+        values["profile"] = args.profile
+    target = args.write or args.config or os.environ.get("TRUCK_POS_CONFIG", "")
+    if not target:
+        raise InvalidInput("no config file to write: give --write FILE or --config FILE")
+    path = Path(target)
+    old = path.read_text("utf-8") if path.exists() else ""
+    path.write_text(replace_section(old, "printer", section_lines(values)), "utf-8")
+    load_settings(path, env={})  # what we wrote must load
+    print(f"wrote [printer] ({found[args.pick - 1].description}) to {path}; then: truck-pos-admin printer test")
     return 0
 
 

@@ -47,6 +47,7 @@ class ProvisionRequest:
     tls: bool = False
     ca_file: str = ""
     force: bool = False
+    printer: tuple[tuple[str, str], ...] = ()  # [printer] keys; empty: kind = none until detected on the truck
 
 
 @dataclass(frozen=True)
@@ -150,7 +151,35 @@ ca_file = {req.ca_file}
 [security]
 campaign_public_key_file = {etc}/{BUNDLE_FILES["public_key"]}
 claim_key_file = {etc}/{BUNDLE_FILES["claim_key"]}
-"""
+
+{printer_section(req.printer)}"""
+
+
+def printer_section(keys: tuple[tuple[str, str], ...]) -> str:
+    """The truck's ``[printer]``: what the owner gave, else none (the status bar then says so) and how to set it up."""
+    if not keys:
+        return ("[printer]\n# No printer yet: on the truck run `truck-pos-admin printer detect --write` with the\n"
+                "# printer plugged in, then `truck-pos-admin printer test`.\nkind = none\n")
+    return "[printer]\n" + "".join(f"{k} = {v}\n" for k, v in keys)
+
+
+def printer_keys(kind: str, usb: str, serial_port: str, profile: str, paper_mm: int) -> tuple[tuple[str, str], ...]:
+    """``[printer]`` keys from the provision options (``--printer-usb 04b8:0e15`` or ``--printer-serial PORT``)."""
+    keys: list[tuple[str, str]] = []
+    if usb:
+        vid, _, pid = usb.partition(":")
+        if not (re.fullmatch(r"[0-9a-fA-F]{4}", vid) and re.fullmatch(r"[0-9a-fA-F]{4}", pid)):
+            raise InvalidInput(f"--printer-usb {usb!r}: give vendor:product as lsusb shows it, e.g. 04b8:0e15")
+        keys += [("kind", "usb"), ("usb_vendor", f"0x{vid.lower()}"), ("usb_product", f"0x{pid.lower()}")]
+    elif serial_port:
+        keys += [("kind", "serial"), ("serial_port", serial_port)]
+    elif kind and kind != "none":
+        keys.append(("kind", kind))
+    if keys:
+        keys.append(("paper_mm", str(paper_mm)))
+        if profile:
+            keys.append(("profile", profile))
+    return tuple(keys)
 
 
 def _check(req: ProvisionRequest, truck_id: str) -> None:
@@ -205,6 +234,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tls", action="store_true", help="connect with TLS (use port 8883)")
     p.add_argument("--ca-file", default="", help="CA bundle path on the truck, for --tls")
     p.add_argument("--force", action="store_true", help="issue new credentials for an existing truck")
+    p.add_argument("--printer-usb", default="", metavar="VID:PID", help="the truck's USB receipt printer (lsusb ids)")
+    p.add_argument("--printer-serial", default="", metavar="PORT", help="or its serial port, e.g. /dev/truckpos-printer")
+    p.add_argument("--printer-kind", default="none", choices=("none", "dummy", "network"),
+                   help="no printer yet (default: detect it on the truck), or dummy/network")
+    p.add_argument("--printer-profile", default="", help="python-escpos profile, e.g. TM-T20II or POS-5890")
+    p.add_argument("--paper-mm", type=int, choices=(58, 80), default=80)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -219,7 +254,9 @@ def cmd_provision(args: argparse.Namespace, services: object = None) -> int:
                            passwd_file=args.passwd_file or args.out / "broker" / "passwd",
                            acl_file=args.acl_file or args.out / "broker" / "acl", truck_id=args.truck_id,
                            name=args.name, timezone=args.timezone, broker_host=args.broker_host,
-                           broker_port=args.broker_port, tls=args.tls, ca_file=args.ca_file, force=args.force)
+                           broker_port=args.broker_port, tls=args.tls, ca_file=args.ca_file, force=args.force,
+                           printer=printer_keys(args.printer_kind, args.printer_usb, args.printer_serial,
+                                                args.printer_profile, args.paper_mm))
     done = provision(req)
     print(f"truck {done.truck_id} provisioned")
     print(f"  bundle for the truck: {done.bundle}/ ({', '.join(sorted(BUNDLE_FILES.values()))})")

@@ -12,13 +12,16 @@ from __future__ import annotations
 import errno
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from escpos.constants import PAPER_FULL_CUT
 from escpos.escpos import Escpos
 from escpos.exceptions import DeviceNotFoundError
 from escpos.exceptions import Error as EscposError
 from escpos.printer import Dummy
 
+from truck_pos.domain.printable import Charset, clean, cut_to, is_wide
 from truck_pos.domain.receipt import COLUMNS_BY_PAPER_MM, Document, QrBlock, TextLine
 from truck_pos.errors import DeviceUnavailable
 
@@ -43,26 +46,95 @@ def _style(p: Escpos, line: TextLine, current: tuple | None) -> tuple:
     return style
 
 
-def encode(doc: Document, p: Escpos, *, native_qr: bool) -> None:
-    """Write a document to a python-escpos printer: styled text lines, QR codes, then feed and cut."""
+@dataclass(frozen=True)
+class Capabilities:
+    """What the printer model does, from python-escpos' profile unless the settings override it."""
+
+    native_qr: bool = True
+    cut: bool = True
+    charset: Charset = field(default_factory=lambda: Charset("cp437"))
+    codepage: str = "CP437"  # python-escpos' name of ``charset.codec`` (its ESC t number comes from the profile)
+
+
+# Code pages we print in, best first: python codec -> python-escpos code page name.
+PREFERRED_CODEPAGES = (("cp1252", "CP1252"), ("cp858", "CP858"), ("cp850", "CP850"), ("cp437", "CP437"))
+KANJI_ON, KANJI_OFF = b"\x1c&", b"\x1c."  # FS & / FS . : GB18030 double-byte mode on and off
+
+
+def _flag(setting: Any, profile_says: bool) -> bool:
+    text = str(setting).strip().lower()
+    if text in ("", "auto"):
+        return profile_says
+    return text in ("1", "true", "yes", "on")
+
+
+def capabilities(profile: str | None, *, native_qr: Any = "auto", cut: Any = "auto", cjk: bool = True) -> Capabilities:
+    """Native QR or image, cut or feed, and the code page, from the model's profile; settings other than auto win."""
+    from escpos.capabilities import get_profile
+
+    try:
+        prof = get_profile(profile)
+        pages = prof.get_code_pages()
+        supports = prof.supports
+    except Exception:  # an unknown profile name: plain ESC/POS, code page 437, no promises
+        pages, supports = {"CP437": "0"}, (lambda feature: feature == "qrCode" or feature == "paperFullCut")
+    codec, name = next(((c, n) for c, n in PREFERRED_CODEPAGES if n in pages), ("cp437", "CP437"))
+    return Capabilities(native_qr=_flag(native_qr, supports("qrCode")),
+                        cut=_flag(cut, supports("paperFullCut") or supports("paperPartCut")),
+                        charset=Charset(codec, wide=cjk), codepage=name)
+
+
+def _write_text(p: Escpos, text: str, charset: Charset) -> None:
+    """Cleaned text as bytes: code-page runs as they are, wide runs inside Kanji mode as GB18030."""
+    if text.isascii():
+        p._raw(text.encode("ascii"))
+        return
+    run: list[str] = []
+    wide = False
+    for ch in text + "\0":
+        w = ch != "\0" and is_wide(ch, charset)
+        if (w != wide or ch == "\0") and run:
+            chunk = "".join(run)
+            p._raw(KANJI_ON + chunk.encode("gb18030") + KANJI_OFF if wide else chunk.encode(charset.codec))
+            run = []
+        wide = w
+        run.append(ch)
+
+
+def encode(doc: Document, p: Escpos, caps: Capabilities, *, cut_first: bool = False) -> None:
+    """Write a document to a python-escpos printer: code page, styled text lines, QR codes, then feed and cut.
+
+    Every line goes through the sanitizer again here, at the boundary, and is cut to the paper in cells,
+    so no document (whoever built it) can send a control byte or overflow the paper.
+    """
+    charset = caps.charset
+    if cut_first and caps.cut:  # the previous job tore off half-way: start on a clean edge
+        p._raw(PAPER_FULL_CUT)
+    # One code page for the whole job (ESC t once); python-escpos' own text() then never switches pages behind us.
+    p.magic.force_encoding(caps.codepage)
     current: tuple | None = None
     for block in doc.blocks:
         if isinstance(block, TextLine):
             current = _style(p, block, current)
-            p.textln(block.text)
+            width = doc.columns // 2 if block.big else doc.columns
+            _write_text(p, cut_to(clean(block.text, charset), width, charset), charset)
+            p._raw(b"\n")
         elif isinstance(block, QrBlock):
             p.set(align="center", normal_textsize=True, bold=False)
             current = None
-            # Native GS ( k is fast; clones that print it as text need the raster image instead.
-            p.qr(block.payload, size=block.size, native=native_qr)
+            # Native GS ( k is fast; models without it (per their profile) get the raster image instead.
+            p.qr(block.payload, size=block.size, native=caps.native_qr)
     p.set(align="left", bold=False, normal_textsize=True)
-    p.cut()
+    p.print_and_feed(6)
+    if caps.cut:
+        p._raw(PAPER_FULL_CUT)
 
 
-def render_bytes(doc: Document, *, profile: str | None = None, native_qr: bool = True) -> bytes:
+def render_bytes(doc: Document, *, profile: str | None = None, caps: Capabilities | None = None,
+                 cut_first: bool = False) -> bytes:
     """The exact ESC/POS bytes for a document (what goes down the wire)."""
     dummy = Dummy(profile=profile)
-    encode(doc, dummy, native_qr=native_qr)
+    encode(doc, dummy, caps or capabilities(profile), cut_first=cut_first)
     return dummy.output
 
 
@@ -116,22 +188,25 @@ def _translatable() -> tuple[type[BaseException], ...]:
 class EscposPrinter:
     """A :class:`ReceiptPrinter` over any python-escpos printer made by ``connect``."""
 
-    def __init__(self, connect: Callable[[], Escpos], *, profile: str | None = None, native_qr: bool = True,
+    def __init__(self, connect: Callable[[], Escpos], *, profile: str | None = None, caps: Capabilities | None = None,
                  columns: int = 48, describe: str = "printer"):
         self._connect = connect
         self.profile = profile
-        self.native_qr = native_qr
+        self.caps = caps or capabilities(profile)
+        self.charset = self.caps.charset
         self.columns = columns
         self.describe = describe
         self._device: Escpos | None = None
         self._errors = _translatable()
         self.last_bytes = b""
 
-    def print_document(self, doc: Document) -> None:
+    def print_document(self, doc: Document, *, cut_first: bool = False) -> None:
         """Encode then send in one write; raises DeviceUnavailable (and reconnects next time) on failure."""
-        data = render_bytes(doc, profile=self.profile, native_qr=self.native_qr)
+        data = render_bytes(doc, profile=self.profile, caps=self.caps, cut_first=cut_first)
+        sending = False
         try:
             device = self._device or self._open()
+            sending = True
             device._raw(data)
             flush = getattr(device, "flush", None)
             if callable(flush):
@@ -139,8 +214,22 @@ class EscposPrinter:
         except self._errors as exc:
             self._drop()
             log.warning("%s: %s", self.describe, exc)
-            raise DeviceUnavailable(human_message(exc)) from exc
+            error = DeviceUnavailable(human_message(exc))
+            error.partial = sending  # type: ignore[attr-defined]  # bytes may be on paper: a torn copy
+            raise error from exc
         self.last_bytes = data
+
+    def probe(self) -> bool:
+        """Cheap check that the printer is there: (re)open the device; never raises."""
+        if self._device is not None:
+            return True
+        try:
+            self._open()
+            return True
+        except self._errors as exc:
+            self._drop()
+            log.debug("%s not back yet: %s", self.describe, exc)
+            return False
 
     def _open(self) -> Escpos:
         device = self._connect()
@@ -161,6 +250,27 @@ class EscposPrinter:
         self._drop()
 
 
+NO_PRINTER = "No printer configured - run: truck-pos-admin printer detect"
+
+
+class NoPrinter:
+    """``[printer] kind = none``: nothing to print on; jobs wait in the queue until a printer is set up."""
+
+    configured = False
+    describe = "no printer"
+    columns = 48
+    charset = Charset("cp437")
+
+    def print_document(self, doc: Document, *, cut_first: bool = False) -> None:
+        raise DeviceUnavailable(NO_PRINTER)
+
+    def probe(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
 def connector(settings: Any) -> tuple[Callable[[], Escpos], str]:
     """A factory for the python-escpos printer named by ``settings.printer`` (kind, address, profile)."""
     from escpos import printer as escpos_printer
@@ -174,16 +284,19 @@ def connector(settings: Any) -> tuple[Callable[[], Escpos], str]:
         return (lambda: escpos_printer.Serial(devfile=settings.serial_port, baudrate=settings.serial_baudrate,
                                               timeout=5, profile=profile)), f"serial printer {settings.serial_port}"
     if kind == "network":
-        return (lambda: escpos_printer.Network(host=settings.host, port=settings.port, timeout=10,
+        return (lambda: escpos_printer.Network(host=settings.host, port=settings.port, timeout=3,
                                                profile=profile)), f"network printer {settings.host}:{settings.port}"
     if kind == "file":
         return (lambda: escpos_printer.File(devfile=settings.file_path, profile=profile)), f"file printer {settings.file_path}"
     return (lambda: Dummy(profile=profile)), "dummy printer (no paper)"
 
 
-def build_printer(settings: Any) -> EscposPrinter:
-    """The configured printer from ``settings.printer`` (see config.PrinterSettings)."""
+def build_printer(settings: Any) -> EscposPrinter | NoPrinter:
+    """The configured printer from ``settings.printer`` (see config.PrinterSettings); NoPrinter for kind = none."""
+    if settings.kind == "none":
+        return NoPrinter()
     connect, describe = connector(settings)
-    columns = columns_for(settings.profile or None, settings.paper_mm, getattr(settings, "columns", 0))
-    return EscposPrinter(connect, profile=settings.profile or None, native_qr=settings.native_qr,
-                         columns=columns, describe=describe)
+    profile = settings.profile or None
+    columns = columns_for(profile, settings.paper_mm, settings.columns)
+    caps = capabilities(profile, native_qr=settings.native_qr, cut=settings.cut, cjk=settings.cjk)
+    return EscposPrinter(connect, profile=profile, caps=caps, columns=columns, describe=describe)

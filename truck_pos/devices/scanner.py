@@ -24,6 +24,7 @@ from truck_pos.errors import DeviceUnavailable
 log = logging.getLogger(__name__)
 
 MAX_LINE_BYTES = 512
+IDLE_FLUSH_S = 0.5  # silence after which unterminated bytes are a scan of their own
 
 
 def parse_terminator(config_text: str) -> bytes:
@@ -32,28 +33,51 @@ def parse_terminator(config_text: str) -> bytes:
 
 
 def decode_line(raw: bytes) -> str:
-    """Bytes of one scan -> printable text; undecodable or control bytes become ``?``."""
-    text = raw.decode("utf-8", errors="replace")
+    """Bytes of one scan -> printable text; undecodable or control bytes become ``?`` (never raises)."""
+    text = bytes(raw[:MAX_LINE_BYTES]).decode("utf-8", errors="replace")
     return "".join(ch if ch.isprintable() and ch != "\ufffd" else "?" for ch in text).strip()
 
 
 class LineSplitter:
-    """Feed bytes as they arrive; get back complete lines (any of CR, LF, CR LF or the terminator)."""
+    """Feed bytes as they arrive; get back complete lines (any of CR, LF, CR LF or the terminator).
 
-    def __init__(self, terminator: bytes = b"\r\n"):
-        self.terminators = {b"\r", b"\n", terminator} - {b""}
+    A scanner sends a code in one burst. Bytes left without a terminator (noise, a half-read code) are
+    not glued onto the next scan: after ``idle_s`` of silence they become a line of their own, and a
+    run longer than MAX_LINE_BYTES is cut there and the rest skipped up to the next terminator.
+    """
+
+    def __init__(self, terminator: bytes = b"\r\n", idle_s: float = IDLE_FLUSH_S):
+        self.terminators = sorted({b"\r", b"\n", terminator} - {b""}, key=len, reverse=True)
+        self.idle_s = idle_s
         self._buffer = b""
+        self._last: float | None = None
+        self._skipping = False  # inside an over-long run: drop bytes until its terminator
 
-    def feed(self, chunk: bytes) -> list[str]:
-        self._buffer += chunk
+    def feed(self, chunk: bytes, now: float | None = None) -> list[str]:
+        """Lines completed by ``chunk`` (``now``: monotonic seconds of its arrival, for the idle rule)."""
+        lines: list[str] = []
+        if now is not None:
+            if self._buffer and self._last is not None and now - self._last > self.idle_s:
+                lines.append(decode_line(self._buffer))  # a leftover from before the pause: its own line
+                self._buffer, self._skipping = b"", False
+            if chunk:
+                self._last = now
+        data = self._buffer + bytes(chunk)
         for t in self.terminators:
             if t not in (b"\r", b"\n"):
-                self._buffer = self._buffer.replace(t, b"\n")
-        *complete, self._buffer = self._buffer.replace(b"\r", b"\n").split(b"\n")
-        lines = [decode_line(raw) for raw in complete]
-        if len(self._buffer) > MAX_LINE_BYTES:  # a scanner that never sends a terminator
-            lines.append(decode_line(self._buffer[:MAX_LINE_BYTES]))
-            self._buffer = b""
+                data = data.replace(t, b"\n")
+        *complete, rest = data.replace(b"\r", b"\n").split(b"\n")
+        for i, raw in enumerate(complete):
+            if not (self._skipping and i == 0):
+                lines.append(decode_line(raw))
+        if complete:
+            self._skipping = False
+        if self._skipping:
+            rest = b""
+        elif len(rest) > MAX_LINE_BYTES:  # a scanner that never sends a terminator
+            lines.append(decode_line(rest[:MAX_LINE_BYTES]))
+            rest, self._skipping = b"", True
+        self._buffer = rest
         return [line for line in lines if line]
 
 
@@ -83,6 +107,7 @@ class SerialScanner:
         self.terminator = terminator
         self.reconnect_s = reconnect_s
         self._repeats = RepeatFilter(repeat_window_s, monotonic)
+        self._monotonic = monotonic
         self._open_port = open_port
         self._queue: queue.Queue[str] = queue.Queue()
         self._stop = threading.Event()
@@ -156,7 +181,7 @@ class SerialScanner:
         splitter = LineSplitter(self.terminator)
         while not self._stop.is_set():
             chunk = port.read(max(1, port.in_waiting))
-            for line in splitter.feed(chunk):
+            for line in splitter.feed(chunk, self._monotonic()):
                 if self._repeats.accept(line):
                     self._queue.put(line)
                 else:

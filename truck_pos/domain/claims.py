@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import date
@@ -19,6 +20,10 @@ from datetime import date
 PREFIX = "TP1"
 SIG_BYTES = 10
 MAX_CLAIM_CHARS = 200
+# The longest truck field a claim can carry (config bounds truck ids to 64): every genuine code stays under
+# MAX_CLAIM_CHARS (TP1 + day + number + uuid + signature take 3+8+9+26+16 chars and 5 dots).
+MAX_TRUCK_FIELD = 64
+_B32_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
 
 
 @dataclass(frozen=True)
@@ -61,29 +66,68 @@ def make_claim(key: bytes, truck_id: str, business_day: date, number: int, order
     """The signed claim text for one order (deterministic: a reprint gives the same code)."""
     if not key:
         raise ValueError("a claim key is required")
-    body = ".".join((PREFIX, _truck_field(truck_id), business_day.strftime("%Y%m%d"), str(int(number)),
+    truck = _truck_field(truck_id)
+    if len(truck) > MAX_TRUCK_FIELD:  # config refuses such ids; a code nobody could scan must not be printed
+        raise ValueError(f"truck id longer than {MAX_TRUCK_FIELD} characters cannot go into a claim")
+    body = ".".join((PREFIX, truck, business_day.strftime("%Y%m%d"), str(int(number)),
                      _b32(uuid.UUID(order_uuid).bytes)))
     return f"{body}.{_sign(body, key)}"
 
 
-def verify_claim(text: str, key: bytes, truck_id: str) -> Claim | ClaimRefused:
-    """Check a scanned or typed claim; a refusal is a value with a reason, never an exception."""
-    cleaned = text.strip().upper()
-    parts = cleaned.split(".")
-    if len(cleaned) > MAX_CLAIM_CHARS or len(parts) != 6 or parts[0] != PREFIX:
+def verify_claim(text: str | bytes, key: bytes, truck_id: str) -> Claim | ClaimRefused:
+    """Check a scanned or typed claim; a refusal is a value with a reason, never an exception.
+
+    Parsing is strictly ASCII: a code this system printed is ASCII, so any other character (Unicode
+    digits, look-alike letters, control bytes) means "not a pickup code" before anything is decoded.
+    """
+    cleaned = _ascii_claim_text(text)
+    parts = cleaned.split(".") if cleaned is not None else []
+    if cleaned is None or len(parts) != 6 or parts[0] != PREFIX:
         return ClaimRefused("Not a pickup code from this system", "not_a_claim")
     _, truck, day_text, number_text, order_text, sig = parts
-    try:
-        day = date(int(day_text[:4]), int(day_text[4:6]), int(day_text[6:8])) if len(day_text) == 8 else None
-        number = int(number_text) if number_text.isdigit() else None
-        order = str(uuid.UUID(bytes=_unb32(order_text))) if len(order_text) == 26 else None
-    except ValueError:
-        day = number = order = None
-    if day is None or number is None or order is None:
+    day, number, order = _fields(day_text, number_text, order_text)
+    if day is None or number is None or order is None or not _TRUCK_CHARS.fullmatch(truck):
         return ClaimRefused("Pickup code is damaged or incomplete - ask for the order number", "not_a_claim")
     if truck != _truck_field(truck_id):
-        return ClaimRefused(f"This pickup code is for another truck ({truck})", "other_truck")
+        return ClaimRefused(f"This pickup code is for another truck ({truck[:40]})", "other_truck")
     body = cleaned[: cleaned.rfind(".")]
-    if not hmac.compare_digest(sig, _sign(body, key)):
+    if not hmac.compare_digest(sig.encode("ascii"), _sign(body, key).encode("ascii")):
         return ClaimRefused("Pickup code is not genuine (signature does not match) - check the order by number", "forged")
     return Claim(truck, day, number, order)
+
+
+# What a claim's truck field may hold after _truck_field: printable ASCII without dots or spaces.
+_TRUCK_CHARS = re.compile(r"[!-\-/-~]{1,%d}" % MAX_TRUCK_FIELD)
+
+
+def _ascii_claim_text(text: str | bytes) -> str | None:
+    """The claim text stripped and upper-cased, or None if it is not short printable ASCII."""
+    if isinstance(text, (bytes, bytearray)):
+        try:
+            text = bytes(text).decode("ascii")
+        except UnicodeDecodeError:
+            return None
+    if not isinstance(text, str) or len(text) > MAX_CLAIM_CHARS + 16 or not text.isascii():
+        return None
+    cleaned = text.strip(" \t\r\n").upper()
+    if len(cleaned) > MAX_CLAIM_CHARS or not cleaned.isprintable():
+        return None
+    return cleaned
+
+
+def _fields(day_text: str, number_text: str, order_text: str) -> tuple[date | None, int | None, str | None]:
+    """Day, order number and order uuid of a claim, each None when malformed (ASCII digits only)."""
+    day = number = order = None
+    if len(day_text) == 8 and day_text.isdigit():
+        try:
+            day = date(int(day_text[:4]), int(day_text[4:6]), int(day_text[6:8]))
+        except ValueError:
+            day = None
+    if 0 < len(number_text) <= 9 and number_text.isdigit():
+        number = int(number_text)
+    if len(order_text) == 26 and set(order_text) <= _B32_CHARS:
+        try:
+            order = str(uuid.UUID(bytes=_unb32(order_text)))
+        except ValueError:  # binascii.Error (a ValueError): padding bits that base32 refuses
+            order = None
+    return day, number, order

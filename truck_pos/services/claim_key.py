@@ -13,6 +13,7 @@ from truck_pos.domain.claims import make_claim
 from truck_pos.errors import ConfigError
 from truck_pos.store.models import Order
 from truck_pos.store.print_models import DeviceSecret
+from truck_pos.store.receipt_rows import StoredOrder
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,6 @@ def load_claim_key(db: peewee.Database, key_file: str, now: datetime) -> bytes:
     return bytes(row.value)
 
 
-def claim_for(order: Order, key: bytes, truck_id: str) -> str:
+def claim_for(order: Order | StoredOrder, key: bytes, truck_id: str) -> str:
     """The order's signed claim code (deterministic: a reprint carries the same code)."""
     return make_claim(key, truck_id, date.fromisoformat(order.business_day), order.number, order.uuid)

@@ -20,7 +20,7 @@ from truck_pos.clock import Clock
 from truck_pos.domain.calendar import local
 from truck_pos.domain.claims import Claim, ClaimRefused, verify_claim
 from truck_pos.domain.order import Ticket, Totals
-from truck_pos.errors import NotFound
+from truck_pos.errors import InvalidInput, NotFound
 from truck_pos.services.claim_key import claim_for
 from truck_pos.store import outbox
 from truck_pos.store.models import Order
@@ -30,6 +30,7 @@ from truck_pos.store.prepared import PreparedInsert
 log = logging.getLogger(__name__)
 
 RECENT_HANDED_OVER = 10
+WAITING = ("preparing", "ready")  # on the window; voided/refunded entries left it
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,12 @@ class PickupService:
         if order.channel == "mobile":
             self._event(order, "queued", now, claim=self.claim_for(order))
 
+    def on_status_changed(self, order: Order, status: str) -> None:
+        """A void or refund (inside its transaction): the order leaves the window unless already handed over."""
+        if status in ("voided", "refunded"):
+            PickupEntry.update(state=status).where((PickupEntry.order_uuid == order.uuid)
+                                                   & PickupEntry.state.in_(WAITING)).execute()
+
     def claim_for(self, order: Order) -> str:
         """The signed claim code of an order (same text as its receipt QR)."""
         return claim_for(order, self._claim_key, self.truck_id)
@@ -95,7 +102,7 @@ class PickupService:
     # --- UI -----------------------------------------------------------------------------------
     def queue(self) -> PickupQueue:
         """Orders waiting (preparing, ready) and the last few handed over."""
-        waiting = list(PickupEntry.select().where(PickupEntry.state != "handed_over").order_by(PickupEntry.id))
+        waiting = list(PickupEntry.select().where(PickupEntry.state.in_(WAITING)).order_by(PickupEntry.id))
         done = list(PickupEntry.select().where(PickupEntry.state == "handed_over")
                     .order_by(PickupEntry.handed_over_utc.desc()).limit(RECENT_HANDED_OVER))
         cards = {e.id: self._card(e) for e in waiting + done}
@@ -106,10 +113,13 @@ class PickupService:
         )
 
     def mark_ready(self, order_uuid: str) -> PickupCard:
-        """The kitchen finished: show the number as ready (idempotent)."""
+        """The kitchen finished: show the number as ready (idempotent); a voided or refunded order is refused."""
         now = self.clock.now()
         with self.db.atomic():
-            entry = self._entry(order_uuid)
+            order = Order.get_or_none(Order.uuid == order_uuid)
+            if order is not None and order.status in ("voided", "refunded"):
+                raise InvalidInput(f"Order #{order.number} was {order.status} - do not hand it out")
+            entry = self._entry(order_uuid, order)
             changed = (PickupEntry.update(state="ready", ready_utc=now)
                        .where((PickupEntry.id == entry.id) & (PickupEntry.state == "preparing")).execute())
             if changed:

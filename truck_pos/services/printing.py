@@ -1,39 +1,48 @@
 """The durable print queue: receipts and kitchen tickets are stored with the order and printed by a worker.
 
 Printing never blocks or fails an order: the register's completion hook only inserts
-:class:`PrintJob` rows inside the order's transaction; a background worker (or ``run_once`` in
-tests) prints them in order, and when the printer is offline, out of paper or errors, waits
-(backoff 2, 4, 8 ... 60 s) and retries the same job. Delivery is at-least-once: only a crash
-between the printer accepting the bytes and the job being marked printed can print a job twice.
-Thread-safety: the hook runs on the register's thread, the worker on its own; they share only
-the database.
+:class:`PrintJob` rows inside the order's transaction, and its after-commit hook wakes the worker.
+The worker claims one job at a time with a lease (one UPDATE), so two workers (two processes) never
+print the same job while the lease holds; a crashed worker's expired lease is taken over. While the
+printer is away the worker probes it every ``PROBE_S`` seconds, and at once when udev says a printer was
+plugged in (udev touches ``plug_flag``), and prints as soon as it answers. A job
+that died half-way is printed again after a cut, headed "REPRINT - previous copy incomplete". Voids and
+refunds cancel the order's waiting jobs. Delivery is at-least-once: only a crash between the printer
+accepting the bytes and the job being marked printed can print a job twice.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
-import time
+import uuid
+from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import peewee
 
 from truck_pos.clock import Clock
-from truck_pos.devices.printer import ReceiptPrinter
-from truck_pos.domain.calendar import local
-from truck_pos.domain.order import TenderEntry, Ticket, Totals
-from truck_pos.domain.receipt import DiscountLine, Document, ItemLine, ReceiptData, render_kitchen_ticket, render_receipt
+from truck_pos.devices.printer import NO_PRINTER, ReceiptPrinter
+from truck_pos.domain.order import Ticket, Totals
+from truck_pos.domain.printable import ASCII_ONLY
+from truck_pos.domain.receipt import Document, TextLine, render_kitchen_ticket, render_receipt
 from truck_pos.errors import DeviceUnavailable, NotFound
 from truck_pos.services.claim_key import claim_for
-from truck_pos.store.models import Order, OrderLine
-from truck_pos.store.print_models import PrintJob
+from truck_pos.store.models import Order
+from truck_pos.store.print_models import PrintJob, claim_job, release_lease
 from truck_pos.store.prepared import PreparedInsert
+from truck_pos.store.receipt_rows import StoredOrder, receipt_data, stored_order
 
 log = logging.getLogger(__name__)
 
-MAX_BACKOFF_S = 60
+MAX_BACKOFF_S = 60  # a job that cannot be laid out (a bug, bad data) waits longer each time
+PROBE_S = 1.5  # printer away and jobs waiting: look for it this often (clock seconds)
+LEASE_S = 60  # a print takes seconds; a lease this old belongs to a worker that died
+TORN_NOTICE = "REPRINT - previous copy incomplete"
+MAX_URL_CHARS = 300  # a QR of this size still scans from a 58 mm receipt
 
 
 @dataclass(frozen=True)
@@ -45,25 +54,6 @@ class PrinterState:
     pending_jobs: int
 
 
-def receipt_data(order: Order, *, truck_name: str, timezone: str, claim: str = "", registration_url: str = "",
-                 currency_symbol: str = "$") -> ReceiptData:
-    """What the receipt and kitchen ticket show for a stored order, in the truck's local time."""
-    items = tuple(
-        ItemLine(ln.name, ln.quantity, ln.gross_cents, tuple(m["name"] for m in ln.modifiers))
-        for ln in order.lines.order_by(OrderLine.position)
-    )
-    discounts = tuple(DiscountLine(d.label, d.amount_cents, d.code, d.segment) for d in order.discounts)
-    tenders = tuple(TenderEntry(t.kind, t.amount_cents, t.tendered_cents, t.change_cents)
-                    for t in order.tenders if t.amount_cents > 0)
-    return ReceiptData(
-        truck_name=truck_name, stop=order.stop, local_time=local(order.paid_utc or order.created_utc, timezone),
-        business_day=order.business_day, number=order.number, channel=order.channel, items=items,
-        subtotal_cents=order.subtotal_cents, tax_cents=order.tax_cents, total_cents=order.total_cents,
-        tax_mode=order.tax_mode, discounts=discounts, tenders=tenders, claim=claim,
-        registration_url=registration_url, note=order.note, currency_symbol=currency_symbol,
-    )
-
-
 # On the ring-up hot path (inside the order transaction): SQL prepared once, see store/prepared.py.
 _NEW_JOBS = PreparedInsert(PrintJob, ["order_uuid", "kind", "reprint", "status", "attempts", "created_utc",
                                       "next_attempt_utc", "last_error"])
@@ -73,12 +63,12 @@ class PrintingService:
     """Stores print jobs with each order, prints them in the background, reports the printer's state.
 
     UI calls: ``printer_state()`` for the status bar, ``reprint(order_uuid)`` from the orders list.
-    ``registration_url`` may be set by the campaigns part: ``fn(order) -> url or None``.
+    ``registration_url`` (wired to the campaigns part): ``fn(order) -> url or None``.
     """
 
     def __init__(self, db: peewee.Database, clock: Clock, printer: ReceiptPrinter, *, truck_id: str, truck_name: str,
                  timezone: str, claim_key: bytes, columns: int = 48, kitchen_tickets: bool = True,
-                 currency_symbol: str = "$", autostart: bool = False, poll_s: float = 0.5):
+                 currency_symbol: str = "$", autostart: bool = False, poll_s: float = 0.5, plug_flag: str = ""):
         self.db = db
         self.clock = clock
         self.printer = printer
@@ -87,20 +77,27 @@ class PrintingService:
         self.timezone = timezone
         self._claim_key = claim_key
         self.columns = columns
+        self.charset = getattr(printer, "charset", ASCII_ONLY)
         self.kitchen_tickets = kitchen_tickets
         self.currency_symbol = currency_symbol
         self.autostart = autostart
         self.poll_s = poll_s
         self.registration_url: Callable[[Order], str | None] | None = None
+        self.worker_id = uuid.uuid4().hex  # this worker's lease name (unique per process and service)
+        self.probes: deque[datetime] = deque(maxlen=2000)  # clock times the printer was probed (for tests, logs)
+        self.last_round_at: datetime | None = None
+        self._plug_flag = plug_flag  # a file udev touches when a printer is plugged in
+        self._plug_seen = self._plug_stamp()
         self._error = ""
-        self._failures = 0
         self._retry_at: datetime | None = None
         self._wake = threading.Event()
+        self._rounds = threading.Condition()
+        self._started = self._done = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._run_lock = threading.Lock()
 
-    # --- the register's completion hook (inside the order transaction) -------------------------
+    # --- hooks wired by the composition root ---------------------------------------------------
     def on_order_completed(self, order: Order, ticket: Ticket, totals: Totals, now: datetime) -> None:
         """Queue the receipt (counter orders) and the kitchen ticket; runs inside the order's transaction."""
         kinds = ["receipt"] if order.channel != "mobile" else []
@@ -108,13 +105,24 @@ class PrintingService:
             kinds.append("kitchen")
         _NEW_JOBS.many(self.db, ({"order_uuid": order.uuid, "kind": kind, "created_utc": now, "next_attempt_utc": now}
                                  for kind in kinds))
+
+    def after_commit(self, order_uuid: str) -> None:
+        """The sale is committed: start the worker if this process runs it, and wake it."""
         if self.autostart:
             self.start()
         self._wake.set()
 
+    def on_status_changed(self, order: Order, status: str) -> None:
+        """A void or refund (inside its transaction): the order's waiting jobs are never printed."""
+        if status in ("voided", "refunded"):
+            cancelled = (PrintJob.update(status="cancelled")
+                         .where((PrintJob.order_uuid == order.uuid) & (PrintJob.status == "pending")).execute())
+            if cancelled:
+                log.info("order %s %s: %d print job(s) cancelled", order.uuid, status, cancelled)
+
     # --- UI -----------------------------------------------------------------------------------
     def reprint(self, order_uuid: str) -> int:
-        """Queue a copy of an order's receipt (marked REPRINT); returns the job id."""
+        """Queue a copy of an order's receipt (marked REPRINT, and VOID/REFUNDED if so); returns the job id."""
         if Order.get_or_none(Order.uuid == order_uuid) is None:
             raise NotFound("No such order to reprint")
         now = self.clock.now()
@@ -124,8 +132,11 @@ class PrintingService:
         return job.id
 
     def printer_state(self) -> PrinterState:
-        """Printer state for the status bar (cheap: one COUNT query)."""
+        """Printer state for the status bar (cheap: one COUNT query); never "ready" without a printer."""
         pending = PrintJob.select().where(PrintJob.status == "pending").count()
+        waiting = f" ({pending} waiting)" if pending else ""
+        if not getattr(self.printer, "configured", True):
+            return PrinterState(False, f"No printer configured{waiting}", pending)
         if self._error:
             return PrinterState(False, f"{self._error} ({pending} waiting)", pending)
         if pending:
@@ -138,66 +149,126 @@ class PrintingService:
             order_uuid, kind, reprint = job_or_order.order_uuid, job_or_order.kind, job_or_order.reprint
         else:
             order_uuid = job_or_order
-        order = Order.get_or_none(Order.uuid == order_uuid)
+        order = stored_order(self.db, order_uuid)
         if order is None:
             raise NotFound(f"Order {order_uuid} is not in the database")
         claim = claim_for(order, self._claim_key, self.truck_id) if kind == "receipt" else ""
-        reg = (self.registration_url(order) if self.registration_url else None) or ""
+        reg = self._registration_link(order) if kind == "receipt" else ""
         data = receipt_data(order, truck_name=self.truck_name, timezone=self.timezone, claim=claim,
-                            registration_url=reg if kind == "receipt" else "", currency_symbol=self.currency_symbol)
+                            registration_url=reg, currency_symbol=self.currency_symbol)
         if kind == "kitchen":
-            return render_kitchen_ticket(data, self.columns)
-        return render_receipt(data, self.columns, reprint=reprint)
+            return render_kitchen_ticket(data, self.columns, status=order.status, charset=self.charset)
+        return render_receipt(data, self.columns, reprint=reprint, status=order.status, charset=self.charset)
+
+    def _registration_link(self, order: StoredOrder) -> str:
+        """The campaign's sign-up URL for the receipt QR; anything but a short http(s) URL is left off."""
+        url = (self.registration_url(order) if self.registration_url else None) or ""
+        if not (url.startswith(("https://", "http://")) and len(url) <= MAX_URL_CHARS and url.isascii()
+                and url.isprintable() and " " not in url):
+            if url:
+                log.warning("registration URL left off the receipt (not a short http(s) URL): %r", url[:80])
+            return ""
+        return url
 
     # --- the worker ---------------------------------------------------------------------------
     def run_once(self) -> int:
         """Print every due job in order until one fails; returns how many printed."""
         with self._run_lock:
-            now = self.clock.now()
-            if self._retry_at is not None and now < self._retry_at:
+            with self._rounds:
+                self._started += 1
+            try:
+                return self._round(self.clock.now())
+            finally:
+                self.last_round_at = self.clock.now()
+                with self._rounds:
+                    self._done += 1
+                    self._rounds.notify_all()
+
+    def _plug_stamp(self) -> float:
+        try:
+            return os.stat(self._plug_flag).st_mtime if self._plug_flag else 0.0
+        except OSError:
+            return 0.0
+
+    def _round(self, now: datetime) -> int:
+        stamp = self._plug_stamp()
+        if stamp != self._plug_seen:  # udev: a printer was just plugged in - look now, not at the next probe
+            self._plug_seen, self._retry_at = stamp, None
+        if self._retry_at is not None and now < self._retry_at:
+            return 0
+        if self._error and not self._waiting(now):
+            return 0  # nothing to print: no need to look for the printer
+        if self._error:
+            self.probes.append(now)
+            if not self._probe():
+                self._retry_at = now + timedelta(seconds=PROBE_S)
                 return 0
-            printed = 0
-            # list(): finish the read before the first UPDATE; an open SELECT pins a stale snapshot and the
-            # UPDATE fails "database is locked" (no busy wait) once another thread has committed meanwhile.
-            due = list(PrintJob.select().where((PrintJob.status == "pending") & (PrintJob.next_attempt_utc <= now))
-                       .order_by(PrintJob.id))
-            for job in due:
-                if not self._print(job, now):
-                    break
-                printed += 1
-            return printed
+        printed = 0
+        while (job := self._claim(now)) is not None:
+            if not self._print(job, now):
+                break
+            printed += 1
+            now = self.clock.now()
+        return printed
+
+    def _waiting(self, now: datetime) -> bool:
+        return PrintJob.select().where((PrintJob.status == "pending") & (PrintJob.next_attempt_utc <= now)).exists()
+
+    def _probe(self) -> bool:
+        probe = getattr(self.printer, "probe", None)
+        try:
+            return bool(probe()) if callable(probe) else True
+        except Exception:  # a probe must never stop the worker
+            log.debug("printer probe failed", exc_info=True)
+            return False
+
+    def _claim(self, now: datetime) -> PrintJob | None:
+        """Take the oldest due job whose lease is free or expired (one statement); None when there is none."""
+        return claim_job(self.db, f"{self.worker_id}:{uuid.uuid4().hex[:8]}", now, LEASE_S)
 
     def _print(self, job: PrintJob, now: datetime) -> bool:
+        mine = PrintJob.id == job.id
         try:
             doc = self.document(job)
+            if job.torn:
+                doc = replace(doc, blocks=(TextLine(TORN_NOTICE[:doc.columns], align="center", bold=True),
+                                           *doc.blocks))
         except Exception as exc:  # a job we cannot lay out must not stop the queue
             log.exception("print job %s cannot be rendered", job.id)
-            self._failed(job, now, f"cannot lay out: {exc}", device=False)
+            delay = timedelta(seconds=min(MAX_BACKOFF_S, 2 ** min(job.attempts + 1, 6)))
+            PrintJob.update(attempts=job.attempts + 1, last_error=f"cannot lay out: {exc}",
+                            next_attempt_utc=now + delay).where(mine).execute()
+            release_lease(job)
             return True
         try:
-            self.printer.print_document(doc)
-        except DeviceUnavailable as exc:
-            self._failed(job, now, str(exc), device=True)
+            self.printer.print_document(doc, cut_first=job.torn)
+        except Exception as exc:
+            message = str(exc) if isinstance(exc, DeviceUnavailable) else f"Printer error ({exc})"
+            if not isinstance(exc, DeviceUnavailable):  # an adapter bug: keep the job, say so, keep running
+                log.exception("printer failed on job %s", job.id)
+            torn = bool(getattr(exc, "partial", True)) and message != NO_PRINTER
+            PrintJob.update(attempts=job.attempts + 1, last_error=message).where(mine).execute()
+            release_lease(job, torn=job.torn or torn)
+            self._error, self._retry_at = message, now + timedelta(seconds=PROBE_S)
+            log.warning("print job %s (%s %s) waits: %s", job.id, job.kind, job.order_uuid, message)
             return False
-        except Exception as exc:  # an adapter bug: keep the job, say so, keep running
-            log.exception("printer failed on job %s", job.id)
-            self._failed(job, now, f"Printer error ({exc})", device=True)
-            return False
-        PrintJob.update(status="printed", printed_utc=self.clock.now(), attempts=PrintJob.attempts + 1,
-                        last_error="").where(PrintJob.id == job.id).execute()
-        self._error, self._failures, self._retry_at = "", 0, None
+        PrintJob.update(status="printed", printed_utc=self.clock.now(), attempts=job.attempts + 1,
+                        last_error="").where(mine & (PrintJob.status == "pending")).execute()
+        release_lease(job, torn=False)
+        self._error, self._retry_at = "", None
         return True
 
-    def _failed(self, job: PrintJob, now: datetime, message: str, *, device: bool) -> None:
-        attempts = job.attempts + 1
-        delay = timedelta(seconds=min(MAX_BACKOFF_S, 2 ** min(attempts, 6)))
-        PrintJob.update(attempts=attempts, last_error=message,
-                        next_attempt_utc=now if device else now + delay).where(PrintJob.id == job.id).execute()
-        if device:
-            self._failures += 1
-            self._error = message
-            self._retry_at = now + timedelta(seconds=min(MAX_BACKOFF_S, 2 ** min(self._failures, 6)))
-            log.warning("print job %s (%s %s) waits: %s", job.id, job.kind, job.order_uuid, message)
+    def nudge(self) -> int:
+        """Wake the worker now (a udev add event, a test that moved the clock); returns a ticket for wait_round."""
+        with self._rounds:
+            ticket = self._started + 1  # the next round to start begins after this call
+        self._wake.set()
+        return ticket
+
+    def wait_round(self, ticket: int, timeout: float) -> bool:
+        """Block until the round a ``nudge`` asked for has finished."""
+        with self._rounds:
+            return self._rounds.wait_for(lambda: self._done >= ticket, timeout)
 
     def start(self) -> None:
         """Start the background worker (idempotent)."""
@@ -224,9 +295,7 @@ class PrintingService:
                 except Exception:  # the database or a bug: log and keep the queue alive
                     log.exception("print queue round failed")
                 self._wake.wait(self.poll_s)
-                if self._wake.is_set():
-                    self._wake.clear()
-                    time.sleep(0.05)  # woken from inside an order transaction: let it commit
+                self._wake.clear()
         finally:
             if not self.db.is_closed():
                 self.db.close()  # this thread's connection

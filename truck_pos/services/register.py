@@ -115,6 +115,8 @@ class RegisterService:
         self.stop = stop
         self.day_start_hour = day_start_hour
         self.completion_hooks: list[CompletionHook] = []
+        self.after_commit_hooks: list[Callable[[str], None]] = []
+        self.status_hooks: list[Callable[[Order, str], None]] = []
         self._tickets: dict[str, Ticket] = {}
         self._lock = threading.RLock()
 
@@ -277,6 +279,11 @@ class RegisterService:
                 hook(order, ticket, totals, now)
             body = order_body(order, ticket, totals, self.truck_id, staff.name if staff else None)
             outbox.enqueue("order", body, now=now, key=order.uuid)
+        for after in self.after_commit_hooks:
+            try:
+                after(order.uuid)
+            except Exception:
+                log.exception("after-commit hook failed for order %s", order.uuid)
         return Paid(order.uuid, number, day, totals.total_cents, ticket.change_cents)
 
     # --- after the sale ----------------------------------------------------------------
@@ -287,6 +294,8 @@ class RegisterService:
             order = _changeable_order(order_uuid, ("paid",))
             order.status = "voided"
             order.save()
+            for hook in self.status_hooks:
+                hook(order, "voided")
             self.staff.audit("void", staff=staff, manager=manager, target=order_uuid,
                              details={"reason": reason, "number": order.number, "total_cents": order.total_cents})
 
@@ -303,6 +312,8 @@ class RegisterService:
                     refunded += t.amount_cents
             order.status = "refunded"
             order.save()
+            for hook in self.status_hooks:
+                hook(order, "refunded")
             self.staff.audit("refund", staff=staff, manager=manager, target=order_uuid,
                              details={"reason": reason, "number": order.number, "amount_cents": refunded})
         return refunded

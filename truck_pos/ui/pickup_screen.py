@@ -6,6 +6,8 @@ from a USB-HID scanner typing into the claim field, or typed by staff. The picku
 
 from __future__ import annotations
 
+import logging
+
 from kivy.clock import Clock
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.gridlayout import GridLayout
@@ -17,6 +19,9 @@ from kivy.uix.textinput import TextInput
 from truck_pos.errors import TruckPosError
 from truck_pos.ui import theme
 from truck_pos.ui.widgets import MessageLine, Panel, TouchButton
+
+log = logging.getLogger(__name__)
+UNREADABLE = "Could not check that code - ask for the order number"
 
 
 def _column(title: str) -> tuple[Panel, GridLayout]:
@@ -73,9 +78,13 @@ class PickupScreen(Screen):
     def poll(self) -> None:
         """Take what the serial scanner read (its thread queues lines; we only drain here)."""
         scanner = self.app.services.scanner  # None unless [scanner] kind = serial
-        if scanner is not None:
+        if scanner is None:
+            return
+        try:
             while (line := scanner.read(timeout=0)) is not None:
                 self.on_claim(line)
+        except TruckPosError:  # unplugged: the status bar says so; typed codes still work
+            pass
 
     def refresh(self) -> None:
         queue = self.pickup.queue()
@@ -107,6 +116,9 @@ class PickupScreen(Screen):
             self._show(self.pickup.scan(text))
         except TruckPosError as exc:
             self.message.show(str(exc), error=True)
+        except Exception:  # typed or scanned text must never take the window down
+            log.exception("pickup claim could not be checked")
+            self.message.show(UNREADABLE, error=True)
 
     def on_ready(self, order_uuid: str) -> None:
         try:
