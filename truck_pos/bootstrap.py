@@ -122,8 +122,12 @@ def proximity_filter_settings(settings: Settings) -> FilterSettings:
 def build_proximity(settings: Settings, db: peewee.Database, clock: Clock, fs: FilterSettings, backend: Any = None) -> ProximityService:
     """The proximity service; with ``[ble] enabled`` (or a fake ``backend``) a scanner is attached, not started."""
     b, t = settings.ble, settings.truck
+    probe = None
+    if b.enabled and b.clock_check:
+        from truck_pos.devices.timesync import clock_synchronized as probe
     service = ProximityService(db, clock, truck_id=t.id, timezone_name=t.timezone, day_start_hour=t.business_day_start_hour,
-                               filter_settings=fs, slot_s=b.slot_s, skew_slots=b.skew_slots)
+                               filter_settings=fs, slot_s=b.slot_s, skew_slots=b.skew_slots, wide_skew_slots=b.wide_skew_slots,
+                               clock_synced=probe)
     if b.enabled or backend is not None:
         from truck_pos.devices.ble import BleScanner
 

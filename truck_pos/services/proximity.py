@@ -2,6 +2,11 @@
 
 Reports arrive on the scanner thread (:meth:`ProximityService.on_advertisement`, :meth:`tick`);
 one lock guards the token table and the filter, so every method is safe from any thread.
+The registered-device list is re-read when SQLite's ``data_version`` says another process (the
+sync agent installing a campaign's devices) committed, checked at most once a second, so the
+register's scanner sees a new list without a restart. Whether the truck's clock is known good is
+asked every ``CLOCK_RECHECK_S`` (``clock_synced``, e.g. :func:`truck_pos.devices.timesync.clock_synchronized`):
+while it is not, the token table accepts a wide skew and learns the clock's offset from the phones.
 Unknown tokens are dropped on the spot: nothing about a phone we cannot resolve is stored.
 An arrival becomes one ``ProximityEvent`` and its ``proximity`` outbox row, in one transaction,
 at most once per customer per campaign window (the business day when no campaign runs).
@@ -11,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
@@ -64,26 +70,80 @@ def parse_devices(devices: list[dict[str, Any]]) -> list[dict[str, Any]]:
 class ProximityService:
     """Turns advertisements into proximity events and a "customers nearby" count."""
 
+    DEVICES_RECHECK_S = 1.0  # how stale the device list may be about another process's change
+    CLOCK_RECHECK_S = 60.0
+
     def __init__(self, db: peewee.Database, clock: Clock, *, truck_id: str, timezone_name: str, day_start_hour: int = 4,
                  filter_settings: FilterSettings | None = None, slot_s: int = 300, skew_slots: int = 1,
-                 current_window: WindowSource | None = None):
+                 wide_skew_slots: int = 14, current_window: WindowSource | None = None,
+                 clock_synced: Callable[[], bool | None] | None = None):
         self.db, self.clock, self.truck_id = db, clock, truck_id
         self._tz, self._day_start = timezone_name, day_start_hour
-        self._slot_s, self._skew = slot_s, skew_slots
+        self._slot_s, self._skew, self._wide_skew = slot_s, skew_slots, wide_skew_slots
         self.current_window = current_window  # wired to the campaign service when there is one
         self.scanner: Any = None  # a BleScanner, for status and start/stop
+        self._clock_synced = clock_synced
+        self._clock_state: bool | None = True if clock_synced is None else None  # no probe: trust the clock
+        self._clock_checked = -1e18
         self._lock = threading.RLock()
         self._filter = ProximityFilter(filter_settings)
         self._written: set[str] = set()
         self.events_written = 0
+        self._devices_key: object = None
+        self._version: int | None = None
+        self._version_checked = -1e18
         self._load_table()
+        self._check_clock()
 
     # -- registered devices -------------------------------------------------------------------
     def _load_table(self) -> None:
-        devices = list(RegisteredDevice.select().where(RegisteredDevice.active == True))  # noqa: E712
+        self._version = self._data_version()
+        rows = list(RegisteredDevice.select(RegisteredDevice.device_id, RegisteredDevice.customer_ref, RegisteredDevice.segment,
+                                            RegisteredDevice.secret).where(RegisteredDevice.active == True)  # noqa: E712
+                    .order_by(RegisteredDevice.device_id).tuples())
+        key = tuple((d, c, g, bytes(s)) for d, c, g, s in rows)
+        if key == self._devices_key:
+            return  # another table changed: keep the token table (rebuilding costs HMACs)
         with self._lock:
-            self._customers = {d.device_id: (d.customer_ref, d.segment) for d in devices}
-            self._table = TokenTable([(d.device_id, bytes(d.secret)) for d in devices], slot_s=self._slot_s, skew_slots=self._skew)
+            self._customers = {d: (c, g) for d, c, g, _ in key}
+            old = getattr(self, "_table", None)
+            self._table = TokenTable([(d, s) for d, _, _, s in key], slot_s=self._slot_s, skew_slots=self._skew,
+                                     wide_skew_slots=self._wide_skew, clock_trusted=self._clock_state is True)
+            if old is not None:
+                self._table.carry_learning(old)
+            self._devices_key = key
+
+    def _data_version(self) -> int:
+        return self.db.execute_sql("PRAGMA data_version").fetchone()[0]
+
+    def _refresh_devices(self) -> None:
+        """Re-read the device list if another connection committed since the last look (at most once a second)."""
+        now = time.monotonic()
+        if now - self._version_checked < self.DEVICES_RECHECK_S:
+            return
+        self._version_checked = now
+        try:
+            if self._data_version() != self._version:
+                self._load_table()
+        except peewee.PeeweeException:
+            log.exception("could not re-read the registered devices; keeping the current list")
+
+    def _check_clock(self) -> None:
+        now = time.monotonic()
+        if self._clock_synced is None or now - self._clock_checked < self.CLOCK_RECHECK_S:
+            return
+        self._clock_checked = now
+        try:
+            state = self._clock_synced()
+        except Exception:  # a probe must never stop the radio
+            log.exception("clock probe failed")
+            state = None
+        if state is not True and self._clock_state is not False and state != self._clock_state:
+            log.warning("the truck's clock is not known to be synchronised: accepting tokens %d slots either side",
+                        self._wide_skew)
+        self._clock_state = state
+        with self._lock:
+            self._table.set_clock_trusted(state is True)
 
     def load_devices(self, devices: list[dict[str, Any]]) -> int:
         """Replace the registered devices (e.g. from a campaign bundle's ``devices`` list); returns the count."""
@@ -106,6 +166,8 @@ class ProximityService:
         data = parse_service_data(adv.service_data)
         if data is None:
             return
+        if time.monotonic() - self._version_checked >= self.DEVICES_RECHECK_S:
+            self._refresh_devices()
         with self._lock:
             device_id = self._table.resolve(data.token, adv.t_s)
             if device_id is None:
@@ -115,7 +177,9 @@ class ProximityService:
                 self._record(arrival)
 
     def tick(self, now_s: float | None = None) -> None:
-        """Advance the filter without a report (completes dwells, expires silent phones)."""
+        """Advance the filter without a report (expires silent phones); re-checks devices and the clock."""
+        self._refresh_devices()
+        self._check_clock()
         with self._lock:
             for arrival in self._filter.tick(self.clock.now().timestamp() if now_s is None else now_s):
                 self._record(arrival)
@@ -174,12 +238,31 @@ class ProximityService:
         n = self.nearby_count()
         return f"{n} registered customer{'s' if n != 1 else ''} nearby"
 
+    def clock_text(self) -> str:
+        """"" when the clock is known good, else e.g. "clock not synced (phones say +60 min)"."""
+        if self._clock_state is True:
+            return ""
+        with self._lock:
+            offset = self._table.clock_offset_s()
+        if offset is None or offset == 0:
+            return "clock not synced"
+        return f"clock not synced (phones say {'+' if offset > 0 else '-'}{abs(offset) / 60:.0f} min)"
+
+    def scan_mode_text(self) -> str:
+        """The radio's mode for the status bar, e.g. "active scan, every report (BlueZ 5.66)"; "" without a radio."""
+        return self.scanner.mode_text() if self.scanner is not None else ""
+
+    def status_text(self) -> str:
+        """One line for the status bar: nearby count, scan mode, and the clock when it is not known good."""
+        return " · ".join(p for p in (self.nearby_text(), self.scan_mode_text(), self.clock_text()) if p)
+
     def status(self) -> dict[str, Any]:
         """Radio state and counts for the status screen."""
         radio = self.scanner.status() if self.scanner is not None else None
         return {"radio": radio.state if radio else "off", "mode": radio.mode if radio else "", "message": radio.message if radio else "",
                 "restarts": radio.restarts if radio else 0, "nearby": self.nearby_count(), "registered": self.registered_count(),
-                "events_written": self.events_written}
+                "events_written": self.events_written, "scan_mode": self.scan_mode_text(), "clock": self.clock_text(),
+                "dropped_reports": self._filter.dropped}
 
     def start_scanning(self) -> None:
         """Start the radio, if one is attached (the UI calls this once it is up)."""
