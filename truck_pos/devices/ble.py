@@ -127,7 +127,7 @@ class BleScanner:
     """Runs a scanner in a background thread; feeds ``sink`` and calls ``tick`` every ``tick_s``."""
 
     def __init__(self, sink: Callable[[Advertisement], None], *, clock: Clock | None = None, adapter: str = "hci0",
-                 passive: bool = True, backend_factory: BackendFactory | None = None,
+                 passive: bool = False, backend_factory: BackendFactory | None = None,
                  tick: Callable[[float], None] | None = None, tick_s: float = 0.5,
                  backoff_initial_s: float = 1.0, backoff_max_s: float = 60.0, watchdog_s: float = 120.0,
                  version_probe: Callable[[], tuple[int, int] | None] = bluez_version):
