@@ -84,12 +84,13 @@ class Arrival:
 
 
 class _Track:
-    __slots__ = ("reports", "last_t", "zone", "first_t", "arrived", "p1m", "loss")
+    __slots__ = ("reports", "last_t", "zone", "first_t", "arrived", "p1m", "loss", "calibration")
 
     def __init__(self, t: float, p1m: float):
         self.reports: deque[tuple[float, float]] = deque(maxlen=_HISTORY)  # (t, path loss dB)
         self.last_t, self.first_t, self.p1m = t, t, p1m
         self.zone, self.arrived, self.loss = GONE, False, math.inf
+        self.calibration: tuple[float | None, float | None] | None = None  # (measured, tx) p1m was computed from
 
 
 def distance_m(rssi_dbm: float, p1m_dbm: float, exponent: float) -> float:
@@ -149,21 +150,37 @@ class ProximityFilter:
         """Feed one report; returns an arrival when this report completes one."""
         s = self.settings
         tr = self._tracks.get(key)
-        if not sane_rssi(rssi_dbm) or not math.isfinite(t_s) or (tr is not None and t_s < tr.last_t):
+        try:  # comparisons are False for NaN; None or a string raises: all are dropped
+            ok = RSSI_MIN_DBM <= rssi_dbm <= RSSI_MAX_DBM and -math.inf < t_s < math.inf and (tr is None or t_s >= tr.last_t)
+        except TypeError:
+            ok = False
+        if not ok:
             self.dropped += 1
             return None
         if tr is None or t_s - tr.last_t > s.silence_s:
             tr = self._tracks[key] = _Track(t_s, s.measured_power_dbm)
             self._in_range.discard(key)
-        tr.p1m = reference_power(measured_power_dbm, tx_power_dbm, s.measured_power_dbm)
+        if (measured_power_dbm, tx_power_dbm) != tr.calibration:  # the same on every report of a phone: check once
+            tr.calibration = (measured_power_dbm, tx_power_dbm)
+            tr.p1m = reference_power(measured_power_dbm, tx_power_dbm, s.measured_power_dbm)
         tr.last_t = t_s
-        tr.reports.append((t_s, tr.p1m - rssi_dbm))
-        recent = [p for p in tr.reports if t_s - p[0] <= s.trend_s]
-        tr.loss = loss = _median([p[1] for p in recent if t_s - p[0] <= s.median_s])
+        reports = tr.reports
+        reports.append((t_s, tr.p1m - rssi_dbm))
+        oldest = t_s - s.trend_s
+        while reports[0][0] < oldest:
+            reports.popleft()
+        newest = t_s - s.median_s
+        window = []
+        for p in reversed(reports):
+            if p[0] < newest:
+                break
+            window.append(p[1])
+        tr.loss = loss = _median(window)
         self._update_zone(key, tr, loss)
-        if tr.arrived:
-            return None
+        if tr.arrived or loss - s.lead_db > self._win_in:
+            return None  # cannot fire whatever the trend: skip the rest (most reports of most phones)
         # Only an approach over a real stretch of time brings the estimate forward, by at most lead_db.
+        recent = list(reports)
         slope = _slope(recent, s.trend_s / 2)
         ahead = min(-slope * s.lead_s, s.lead_db) if slope <= -s.approach_rate_db_s else 0.0
         if loss - ahead > self._win_in:
@@ -179,6 +196,8 @@ class ProximityFilter:
 
     def _update_zone(self, key: str, tr: _Track, loss: float) -> None:
         zone = tr.zone
+        if zone == GONE and loss > self._near_in:
+            return  # still out of range (the common case: nothing to change)
         if loss <= self._win_in or (zone == WINDOW and loss <= self._win_out):
             new = WINDOW
         elif loss <= self._near_in or (zone != GONE and loss <= self._near_out):

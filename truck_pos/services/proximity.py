@@ -15,6 +15,7 @@ at most once per customer per campaign window (the business day when no campaign
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 import uuid
@@ -42,6 +43,7 @@ log = logging.getLogger(__name__)
 Window = tuple[str, datetime, datetime]
 WindowSource = Callable[[datetime], Window | None]
 
+_MISS = object()
 _EVENT_NS = uuid.UUID("5b8e3c1a-7f2d-4e0b-9c6a-1d2e3f405162")
 MIN_SECRET_BYTES = 16
 
@@ -90,6 +92,10 @@ class ProximityService:
         self._written: set[str] = set()
         self.events_written = 0
         self._devices_key: object = None
+        self._resolved: dict[bytes, tuple[str, int | None] | None] = {}  # service data -> (device, calibration)
+        self._resolved_by: TokenTable | None = None
+        self._resolved_offset = 0
+        self._slot_start = -math.inf
         self._version: int | None = None
         self._version_checked = -1e18
         self._load_table()
@@ -144,6 +150,7 @@ class ProximityService:
         self._clock_state = state
         with self._lock:
             self._table.set_clock_trusted(state is True)
+            self._resolved_by = None  # the accepted skew changed
 
     def load_devices(self, devices: list[dict[str, Any]]) -> int:
         """Replace the registered devices (e.g. from a campaign bundle's ``devices`` list); returns the count."""
@@ -163,18 +170,37 @@ class ProximityService:
     # -- the scanner's callbacks (scanner thread) ---------------------------------------------
     def on_advertisement(self, adv: "Advertisement") -> None:
         """Resolve, filter and, on an arrival, record the event. Unknown tokens leave no trace."""
-        data = parse_service_data(adv.service_data)
-        if data is None:
-            return
         if time.monotonic() - self._version_checked >= self.DEVICES_RECHECK_S:
             self._refresh_devices()
         with self._lock:
-            device_id = self._table.resolve(data.token, adv.t_s)
-            if device_id is None:
+            t = adv.t_s
+            if not self._slot_start <= t < self._slot_start + self._slot_s or self._table is not self._resolved_by:
+                self._reset_resolved(t)
+            # A phone repeats the same service data all slot long: parse and resolve it once per slot.
+            hit = self._resolved.get(adv.service_data, _MISS)
+            if hit is _MISS:
+                hit = self._resolve(adv.service_data, t)
+            if hit is None:
                 return
-            arrival = self._filter.observe(device_id, adv.t_s, adv.rssi_dbm, data.measured_power_dbm, adv.tx_power_dbm)
+            arrival = self._filter.observe(hit[0], t, adv.rssi_dbm, hit[1], adv.tx_power_dbm)
             if arrival is not None:
                 self._record(arrival)
+
+    def _reset_resolved(self, t: float) -> None:
+        self._resolved = {}
+        self._resolved_by = self._table
+        self._slot_start = (t // self._slot_s) * self._slot_s if math.isfinite(t) else -math.inf
+
+    def _resolve(self, service_data: bytes, t: float) -> tuple[str, int | None] | None:
+        data = parse_service_data(service_data)
+        device_id = None if data is None else self._table.resolve(data.token, t)
+        hit = None if device_id is None else (device_id, data.measured_power_dbm)  # type: ignore[union-attr]
+        if self._table.offset_slots != self._resolved_offset:  # the table moved its centre: forget old answers
+            self._resolved_offset = self._table.offset_slots
+            self._reset_resolved(t)
+        if len(self._resolved) < 50_000:  # bounded whatever a crowd of strangers advertises
+            self._resolved[bytes(service_data)] = hit
+        return hit
 
     def tick(self, now_s: float | None = None) -> None:
         """Advance the filter without a report (expires silent phones); re-checks devices and the clock."""
