@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import math
+import uuid
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -139,3 +140,52 @@ class TokenTable:
     def clock_offset_s(self) -> float | None:
         """How far the phones' clocks are ahead of the truck's (slot resolution) once learned, else None."""
         return None if not self._learned else float(self.offset_slots * self.slot_s)
+
+
+# --- reverse mode: the truck advertises an iBeacon-compatible frame; phones report it to the hub ----------------
+FLEET_BEACON_UUID = "d3a1c0de-5e1f-4b7a-9c2e-8f6b1a2c3d4e"  # iBeacon proximity UUID of every truck (iOS region)
+APPLE_COMPANY_ID = 0x004C
+TRUCK_DOMAIN = b"truck_pos/truck/v1"
+
+
+def truck_token(truck_secret: bytes, slot: int) -> int:
+    """The truck's 32-bit token for a slot, carried as iBeacon major (high 16 bits) and minor (low 16 bits)."""
+    digest = hmac.new(truck_secret, TRUCK_DOMAIN + slot.to_bytes(8, "big", signed=True), hashlib.sha256).digest()
+    return int.from_bytes(digest[:4], "big")
+
+
+def ibeacon_payload(major: int, minor: int, measured_power_dbm: int, beacon_uuid: str = FLEET_BEACON_UUID) -> bytes:
+    """Manufacturer-specific data after the 0x004C company id: 02 15, UUID, major, minor, measured power (int8)."""
+    if not (0 <= major <= 0xFFFF and 0 <= minor <= 0xFFFF and -128 <= measured_power_dbm <= 127):
+        raise ValueError("major/minor are 16-bit, measured power a signed byte")
+    return (b"\x02\x15" + uuid.UUID(beacon_uuid).bytes + major.to_bytes(2, "big") + minor.to_bytes(2, "big")
+            + measured_power_dbm.to_bytes(1, "big", signed=True))
+
+
+def truck_beacon(truck_secret: bytes, slot: int, measured_power_dbm: int = -59) -> bytes:
+    """The iBeacon payload a truck advertises during ``slot``."""
+    token = truck_token(truck_secret, slot)
+    return ibeacon_payload(token >> 16, token & 0xFFFF, measured_power_dbm)
+
+
+@dataclass(frozen=True, slots=True)
+class Beacon:
+    """A decoded iBeacon payload."""
+
+    beacon_uuid: str
+    major: int
+    minor: int
+    measured_power_dbm: int
+
+    @property
+    def token(self) -> int:
+        """major and minor as one 32-bit truck token."""
+        return (self.major << 16) | self.minor
+
+
+def parse_ibeacon(payload: bytes | None) -> Beacon | None:
+    """Decode the manufacturer data after the company id; ``None`` for anything that is not an iBeacon frame."""
+    if not payload or len(payload) != 23 or payload[:2] != b"\x02\x15":
+        return None
+    return Beacon(str(uuid.UUID(bytes=bytes(payload[2:18]))), int.from_bytes(payload[18:20], "big"),
+                  int.from_bytes(payload[20:22], "big"), int.from_bytes(payload[22:23], "big", signed=True))
