@@ -134,4 +134,13 @@ def build_proximity(settings: Settings, db: peewee.Database, clock: Clock, fs: F
         service.scanner = BleScanner(service.on_advertisement, clock=clock, adapter=b.adapter, passive=b.passive,
                                      backend_factory=backend, tick=service.tick, tick_s=b.tick_s,
                                      backoff_max_s=b.restart_backoff_max_s, watchdog_s=b.watchdog_s)
+    if b.enabled and b.beacon:
+        from truck_pos.devices.ble_advertiser import BeaconAdvertiser, load_truck_secret
+
+        try:
+            secret = load_truck_secret(b.beacon_secret_file)
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"[ble] beacon_secret_file: {exc}") from exc
+        service.advertiser = BeaconAdvertiser(secret, clock=clock, adapter=b.adapter, slot_s=b.slot_s,
+                                              measured_power_dbm=b.beacon_measured_power_dbm)
     return service

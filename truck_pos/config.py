@@ -89,6 +89,9 @@ class BleSettings:
     skew_slots: int = 1  # accept tokens this many slots either side (phone clock skew)
     wide_skew_slots: int = 14  # ... this many while the truck's clock is not known good (no RTC, no NTP yet)
     clock_check: bool = True  # ask timedatectl/chrony whether the clock is synchronised
+    beacon: bool = False  # reverse mode: advertise the truck's iBeacon frame (docs/ble-advertising.md)
+    beacon_secret_file: str = ""  # the truck's beacon secret (hex or raw, >= 16 bytes, 0600); the hub has a copy
+    beacon_measured_power_dbm: int = -59  # RSSI at 1 m from the truck's antenna, in the frame for the phone
     path_loss_exponent: float = 2.2
     measured_power_dbm: float = -59.0  # RSSI at 1 m for phones that do not advertise a usable one
     near_enter_m: float = 10.0

@@ -99,3 +99,21 @@ def test_the_background_advertiser_reports_unavailable_without_bluez(bus_address
     finally:
         adv.stop()
     assert adv.state in ("unavailable", "stopped") and "beacon not advertised" in adv.message
+
+
+def test_bootstrap_wires_the_beacon_from_config_and_refuses_a_missing_secret(settings_env, tmp_path):
+    from truck_pos.bootstrap import build
+    from truck_pos.config import load_settings
+    from truck_pos.errors import ConfigError
+
+    env = {**settings_env, "TRUCK_POS_BLE_ENABLED": "true", "TRUCK_POS_BLE_BEACON": "true",
+           "TRUCK_POS_BLE_BEACON_SECRET_FILE": str(tmp_path / "beacon.key")}
+    with pytest.raises(ConfigError, match="beacon_secret_file"):
+        build(load_settings(env=env), load_demo=False)
+    (tmp_path / "beacon.key").write_text(SECRET.hex())
+    svc = build(load_settings(env=env), load_demo=False)
+    try:
+        assert isinstance(svc.proximity.advertiser, BeaconAdvertiser)
+        assert "beacon off" in svc.proximity.status_text()
+    finally:
+        svc.close()

@@ -84,6 +84,7 @@ class ProximityService:
         self._slot_s, self._skew, self._wide_skew = slot_s, skew_slots, wide_skew_slots
         self.current_window = current_window  # wired to the campaign service when there is one
         self.scanner: Any = None  # a BleScanner, for status and start/stop
+        self.advertiser: Any = None  # a BeaconAdvertiser (reverse mode for iPhones), started with the scanner
         self._clock_synced = clock_synced
         self._clock_state: bool | None = True if clock_synced is None else None  # no probe: trust the clock
         self._clock_checked = -1e18
@@ -280,7 +281,8 @@ class ProximityService:
 
     def status_text(self) -> str:
         """One line for the status bar: nearby count, scan mode, and the clock when it is not known good."""
-        return " · ".join(p for p in (self.nearby_text(), self.scan_mode_text(), self.clock_text()) if p)
+        beacon = self.advertiser.status_text() if self.advertiser is not None else ""
+        return " · ".join(p for p in (self.nearby_text(), self.scan_mode_text(), beacon, self.clock_text()) if p)
 
     def status(self) -> dict[str, Any]:
         """Radio state and counts for the status screen."""
@@ -291,11 +293,13 @@ class ProximityService:
                 "dropped_reports": self._filter.dropped}
 
     def start_scanning(self) -> None:
-        """Start the radio, if one is attached (the UI calls this once it is up)."""
-        if self.scanner is not None:
-            self.scanner.start()
+        """Start the radio (and the beacon), if attached (the UI calls this once it is up)."""
+        for part in (self.scanner, self.advertiser):
+            if part is not None:
+                part.start()
 
     def stop(self) -> None:
-        """Stop the radio."""
-        if self.scanner is not None:
-            self.scanner.stop()
+        """Stop the radio and the beacon."""
+        for part in (self.scanner, self.advertiser):
+            if part is not None:
+                part.stop()
