@@ -149,3 +149,19 @@ def test_settings_that_cannot_work_are_refused():
                 dict(measured_power_dbm=-128), dict(lead_s=-1)]:
         with pytest.raises(ValueError):
             FilterSettings(**bad)
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+ANY = st.one_of(st.none(), st.integers(-10**6, 10**6), st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=3))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.floats(allow_nan=True, allow_infinity=True), ANY, ANY, ANY), max_size=40))
+def test_any_report_values_never_crash_the_detector(reports):
+    f = ProximityFilter()
+    for t, rssi, measured, tx in reports:
+        f.observe("a", t, rssi, measured, tx)  # type: ignore[arg-type]
+        f.tick(0.0)
+    assert f.zone_of("a") in (GONE, NEAR, WINDOW)

@@ -104,3 +104,27 @@ def test_config_loads_truck_secrets_and_a_bundle_devices_list(tmp_path):
     c = load_config(str(tmp_path / "trucks.json"), str(tmp_path / "bundle.json"))
     assert c.trucks == {"truck-1": TRUCK_SECRET} and c.devices == [("phone-1", "cust-1", "nearby_devices", PHONE_SECRET)]
     assert verify_report(report(fresh()), c, NOW).ok
+
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+                    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=6),
+                    max_leaves=20)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(JSON, st.fixed_dictionaries({"version": st.just(1), "truck_token": st.text(max_size=10),
+                                              "customer_token": st.text(max_size=20), "rssi_dbm": JSON, "seen_at": JSON})))
+def test_any_json_gets_a_verdict_and_never_an_exception(doc):
+    verdict = verify_report(doc, cfg(), NOW)
+    assert not verdict.ok and verdict.status in (400, 403)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.binary(max_size=6000))
+def test_any_bytes_posted_get_an_answer_and_store_nothing(client, raw):
+    r = client.post("/api/v1/phone-report", content=raw)
+    assert r.status_code in (400, 403, 413)
+    assert HubMessage.select().count() == 0

@@ -111,7 +111,8 @@ def reference_power(measured_power_dbm: float | None, tx_power_dbm: float | None
     """RSSI at 1 m: the phone's calibration, else TX power level - 41 dB, each only within -75..-40 dBm."""
     if _plausible(measured_power_dbm, CALIBRATION_MIN_DBM, CALIBRATION_MAX_DBM):
         return float(measured_power_dbm)  # type: ignore[arg-type]
-    if tx_power_dbm is not None and _plausible(tx_power_dbm - FREE_SPACE_LOSS_1M_DB, CALIBRATION_MIN_DBM, CALIBRATION_MAX_DBM):
+    if isinstance(tx_power_dbm, (int, float)) and _plausible(tx_power_dbm - FREE_SPACE_LOSS_1M_DB, CALIBRATION_MIN_DBM,
+                                                              CALIBRATION_MAX_DBM):
         return float(tx_power_dbm) - FREE_SPACE_LOSS_1M_DB
     return default_dbm
 
