@@ -84,13 +84,15 @@ class Arrival:
 
 
 class _Track:
-    __slots__ = ("reports", "last_t", "zone", "first_t", "arrived", "p1m", "loss", "calibration")
+    __slots__ = ("reports", "last_t", "zone", "first_t", "arrived", "p1m", "loss", "measured", "tx")
 
-    def __init__(self, t: float, p1m: float):
+    def __init__(self, t: float):
         self.reports: deque[tuple[float, float]] = deque(maxlen=_HISTORY)  # (t, path loss dB)
-        self.last_t, self.first_t, self.p1m = t, t, p1m
+        self.last_t, self.first_t = t, t
+        self.p1m: float | None = None
         self.zone, self.arrived, self.loss = GONE, False, math.inf
-        self.calibration: tuple[float | None, float | None] | None = None  # (measured, tx) p1m was computed from
+        self.measured: float | None = None  # the calibration values p1m was computed from
+        self.tx: float | None = None
 
 
 def distance_m(rssi_dbm: float, p1m_dbm: float, exponent: float) -> float:
@@ -159,10 +161,10 @@ class ProximityFilter:
             self.dropped += 1
             return None
         if tr is None or t_s - tr.last_t > s.silence_s:
-            tr = self._tracks[key] = _Track(t_s, s.measured_power_dbm)
+            tr = self._tracks[key] = _Track(t_s)
             self._in_range.discard(key)
-        if (measured_power_dbm, tx_power_dbm) != tr.calibration:  # the same on every report of a phone: check once
-            tr.calibration = (measured_power_dbm, tx_power_dbm)
+        if measured_power_dbm != tr.measured or tx_power_dbm != tr.tx or tr.p1m is None:  # same on every report: check once
+            tr.measured, tr.tx = measured_power_dbm, tx_power_dbm
             tr.p1m = reference_power(measured_power_dbm, tx_power_dbm, s.measured_power_dbm)
         tr.last_t = t_s
         reports = tr.reports
@@ -176,8 +178,9 @@ class ProximityFilter:
             if p[0] < newest:
                 break
             window.append(p[1])
-        tr.loss = loss = _median(window)
-        self._update_zone(key, tr, loss)
+        tr.loss = loss = window[0] if len(window) == 1 else _median(window)
+        if tr.zone != GONE or loss <= self._near_in:  # else still out of range: nothing to change
+            self._update_zone(key, tr, loss)
         if tr.arrived or loss - s.lead_db > self._win_in:
             return None  # cannot fire whatever the trend: skip the rest (most reports of most phones)
         # Only an approach over a real stretch of time brings the estimate forward, by at most lead_db.
@@ -197,8 +200,6 @@ class ProximityFilter:
 
     def _update_zone(self, key: str, tr: _Track, loss: float) -> None:
         zone = tr.zone
-        if zone == GONE and loss > self._near_in:
-            return  # still out of range (the common case: nothing to change)
         if loss <= self._win_in or (zone == WINDOW and loss <= self._win_out):
             new = WINDOW
         elif loss <= self._near_in or (zone != GONE and loss <= self._near_out):
