@@ -6,6 +6,7 @@ from scripts.gen_ble_streets import Street, score, street  # noqa: F401 - re-exp
 
 from truck_pos.devices.ble_fake import TraceRow
 
+SEED = 11  # the CI street: not one of the seeds the detector was tuned on (1, 2)
 _STREETS: dict[tuple[int, str, float], Street] = {}
 
 

@@ -8,8 +8,7 @@ street is short (10 minutes, seed 11, which the detector was not tuned on) to ke
 from __future__ import annotations
 
 import pytest
-from ble_trace_helpers import cached_street, score
-from conftest import SEED
+from ble_trace_helpers import SEED, cached_street, score
 
 from truck_pos.store.outbox import Outbox
 
