@@ -139,13 +139,13 @@ class ProximityService:
         now = time.monotonic()
         if self._clock_synced is None or now - self._clock_checked < self.CLOCK_RECHECK_S:
             return
-        self._clock_checked = now
+        first, self._clock_checked = self._clock_checked < -1e17, now
         try:
             state = self._clock_synced()
         except Exception:  # a probe must never stop the radio
             log.exception("clock probe failed")
             state = None
-        if state is not True and self._clock_state is not False and state != self._clock_state:
+        if state is not True and (first or self._clock_state is True):  # say it once, when it starts
             log.warning("the truck's clock is not known to be synchronised: accepting tokens %d slots either side",
                         self._wide_skew)
         self._clock_state = state
