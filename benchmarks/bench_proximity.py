@@ -1,18 +1,25 @@
 #!/usr/bin/env python3
-"""Proximity pipeline throughput on a generated 1-hour busy trace, against a parse-only floor.
+"""Proximity on simulated streets: detection table (detector v2 vs a naive EMA) and throughput vs a parse-only floor.
 
-Rows: (1) floor: parse each advertisement's service data and nothing else; (2) pipeline:
-parse + token resolution + filter + a tick every 0.5 s of trace time (pure domain);
-(3) service: ProximityService.on_advertisement/tick (lock, customer lookup, events written to a
-real SQLite file in one transaction each). Only reports carrying our service data are fed,
-as BleScanner.detection_callback passes on. Best of 3 runs; prints ads/s and the ratio to the floor.
+Streets come from scripts/gen_ble_streets.py (an independent radio model; 60 minutes each, dense =
+every advertisement reported as with BlueZ DuplicateData, sparse = BlueZ's de-duplicated reports).
+Detector v2 runs through the product's full path: bleak's own ``BLEDevice``/``AdvertisementData``
+-> ``BleScanner.detection_callback`` -> ``ProximityService`` -> events in SQLite, read back from
+the outbox rows (their time is when the event fired). The naive EMA baseline (per report, alpha
+0.3 on RSSI, fire under 3 m with the phone's calibration taken as is) runs on the same reports.
 
-Usage: python benchmarks/bench_proximity.py
+Throughput (on the dense street of the first seed): floor = parse each report's service data;
+service = ``ProximityService.on_advertisement`` + a tick every 0.5 s, events in a real SQLite file.
+Best of 3; prints ads/s and the ratio to the floor (goal >= 0.5).
+
+Usage: python benchmarks/bench_proximity.py [--seeds 1,2,3,4,5] [--minutes 60] [--json OUT]
 """
 
 from __future__ import annotations
 
-import importlib.util
+import argparse
+import json
+import math
 import sys
 import tempfile
 import time
@@ -22,64 +29,103 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from scripts.gen_ble_streets import SERVICE_UUID, Street, score, street  # noqa: E402
 from truck_pos.clock import FakeClock  # noqa: E402
-from truck_pos.devices.ble import Advertisement  # noqa: E402
-from truck_pos.domain.proximity import ProximityFilter  # noqa: E402
-from truck_pos.domain.tokens import SERVICE_UUID, TokenTable, parse_service_data  # noqa: E402
+from truck_pos.devices.ble import Advertisement, BleScanner  # noqa: E402
+from truck_pos.devices.ble_fake import TraceRow, replay_all  # noqa: E402
+from truck_pos.domain.tokens import TokenTable, parse_service_data  # noqa: E402
 
-GOAL_ADS_S = 20_000
-
-
-def load_generator():
-    spec = importlib.util.spec_from_file_location("gen_ble_traces", ROOT / "scripts" / "gen_ble_traces.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["gen_ble_traces"] = mod
-    spec.loader.exec_module(mod)  # type: ignore[union-attr]
-    return mod
+TUNED_ON = {1, 2}  # seeds the detector's defaults were chosen on; the others are held out
+GOALS = {"dense": 80.0, "sparse": 50.0}
 
 
-def best_of(fn, ads, n=3) -> float:
-    best = float("inf")
-    for _ in range(n):
-        t0 = time.perf_counter()
-        fn(ads)
-        best = min(best, time.perf_counter() - t0)
-    return best
-
-
-def floor(ads) -> None:
-    for a in ads:
-        parse_service_data(a.service_data)
-
-
-def make_pipeline(devices, slot_s):
-    def pipeline(ads) -> None:
-        table = TokenTable(devices, slot_s=slot_s)
-        f = ProximityFilter()
-        next_tick = ads[0].t_s
-        for a in ads:
-            if a.t_s >= next_tick:
-                f.tick(a.t_s)
-                next_tick = a.t_s + 0.5
-            sd = parse_service_data(a.service_data)
-            if sd is None:
-                continue
-            dev = table.resolve(sd.token, a.t_s)
-            if dev is not None:
-                f.observe(dev, a.t_s, a.rssi_dbm, sd.measured_power_dbm, a.tx_power_dbm)
-    return pipeline
-
-
-def make_service(device_dicts, start_unix):
+def fresh_services(start_unix: float):
     from truck_pos.bootstrap import build
     from truck_pos.config import load_settings
 
     tmp = tempfile.mkdtemp(prefix="bench-ble-")
     clock = FakeClock(datetime.fromtimestamp(start_unix, timezone.utc))
-    svc = build(load_settings(env={"TRUCK_POS_STORE_PATH": f"{tmp}/truck.db"}), clock=clock, load_demo=False)
-    svc.proximity.load_devices(device_dicts)
+    return build(load_settings(env={"TRUCK_POS_STORE_PATH": f"{tmp}/truck.db"}), clock=clock, load_demo=False), clock
 
-    def service(ads) -> None:
+
+def rows_of(s: Street) -> list[TraceRow]:
+    return [TraceRow(t, mac, rssi, u, bytes.fromhex(d), int(tx) if tx else None) for t, mac, rssi, u, d, tx in s.rows]
+
+
+def full_path(s: Street) -> dict[str, float]:
+    """device_id -> street time of its first event, through bleak types, BleScanner and the service (SQLite)."""
+    from truck_pos.store.outbox import Outbox
+
+    svc, clock = fresh_services(s.start_unix)
+    try:
+        prox = svc.proximity
+        prox.load_devices(s.devices)
+        scanner = BleScanner(prox.on_advertisement, clock=clock)
+        replay_all(rows_of(s), scanner.detection_callback, clock, s.start_unix, tick=prox.tick)
+        return {r.payload["customer_ref"][2:]: r.created_utc.timestamp() - s.start_unix
+                for r in Outbox.select().where(Outbox.kind == "proximity")}
+    finally:
+        svc.close()
+
+
+def naive_ema(s: Street, alpha: float = 0.3, n: float = 2.2, enter_m: float = 3.0) -> dict[str, float]:
+    """The baseline: per-report EMA of RSSI, distance from the advertised calibration as is (else -59)."""
+    table = TokenTable([(d["device_id"], bytes.fromhex(d["secret"])) for d in s.devices], slot_s=s.slot_s)
+    ema: dict[str, float] = {}
+    fired: dict[str, float] = {}
+    for t, _mac, rssi, u, data, _tx in s.rows:
+        if u != SERVICE_UUID:
+            continue
+        sd = parse_service_data(bytes.fromhex(data))
+        dev = sd and table.resolve(sd.token, s.start_unix + t)
+        if not dev or dev in fired:
+            continue
+        ema[dev] = rssi if dev not in ema else ema[dev] + alpha * (rssi - ema[dev])
+        p1m = sd.measured_power_dbm if sd.measured_power_dbm is not None else -59
+        if 10 ** ((p1m - ema[dev]) / (10 * n)) <= enter_m:
+            fired[dev] = t
+    return fired
+
+
+def detection_table(seeds: list[int], minutes: float) -> list[dict]:
+    rows = []
+    for mode in ("dense", "sparse"):
+        for seed in seeds:
+            s = street(seed, mode, minutes)
+            v2, ema = score(s, full_path(s)), score(s, naive_ema(s))
+            rows.append({"mode": mode, "seed": seed, "held_out": seed not in TUNED_ON, "reports": len(s.rows),
+                         "arrivals": v2["arrivals"], "others": v2["others"],
+                         "v2_in_time_pct": v2["in_time_pct"], "v2_ever": v2["ever"], "v2_median_latency_s": v2["median_latency_s"],
+                         "v2_false": v2["false"], "ema_in_time_pct": ema["in_time_pct"], "ema_false": ema["false"]})
+            print(f"{mode:6} seed {seed}{'' if seed not in TUNED_ON else '*'}  {len(s.rows):7d} reports  "
+                  f"{v2['arrivals']:3d} arrivals  {v2['others']:3d} passers-by+standers  | v2 in time "
+                  f"{v2['in_time_pct']:5.1f} %  false {v2['false']:2d}  median latency {v2['median_latency_s']} s  "
+                  f"| naive EMA in time {ema['in_time_pct']:5.1f} %  false {ema['false']:2d}", flush=True)
+    return rows
+
+
+def best_of(fn, n: int = 3) -> float:
+    best = math.inf
+    for _ in range(n):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def throughput(s: Street) -> dict:
+    ads = [Advertisement(s.start_unix + t, mac, rssi, bytes.fromhex(d), None) for t, mac, rssi, u, d, _ in s.rows if u == SERVICE_UUID]
+
+    def floor() -> None:
+        for a in ads:
+            parse_service_data(a.service_data)
+
+    svc, _clock = fresh_services(s.start_unix)
+    svc.proximity.load_devices(s.devices)
+    events = []
+
+    def service() -> None:
+        from truck_pos.domain.proximity import ProximityFilter
         from truck_pos.store.outbox import Outbox
         from truck_pos.store.proximity_models import ProximityEvent
 
@@ -95,34 +141,39 @@ def make_service(device_dicts, start_unix):
                 prox.tick(a.t_s)
                 next_tick = a.t_s + 0.5
             prox.on_advertisement(a)
-    return service, svc
+        events.append(ProximityEvent.select().count())
 
-
-def main() -> int:
-    gen = load_generator()
-    rows = gen.busy_hour()
-    start = gen.START_UNIX
-    ads = [Advertisement(start + r[0], r[1], r[2], bytes.fromhex(r[4]), None) for r in rows if r[3] == SERVICE_UUID]
-    ids = sorted({f"bench-{i:03d}" for i in range(120)} | {f"walk-{i:03d}" for i in range(600)})
-    device_dicts = [{"device_id": d, "customer_ref": f"c-{d}", "secret": gen.test_secret(d).hex()} for d in ids]
-    devices = [(d["device_id"], bytes.fromhex(d["secret"])) for d in device_dicts]
-    service, svc = make_service(device_dicts, start)
     try:
-        t_floor = best_of(floor, ads)
-        t_pipe = best_of(make_pipeline(devices, gen.SLOT_S), ads)
-        t_svc = best_of(service, ads)
-        events = svc.proximity.events_written // 3  # best_of ran the service 3 times
+        t_floor, t_svc = best_of(floor), best_of(service)
     finally:
         svc.close()
     n = len(ads)
-    print(f"1-hour busy trace: {len(rows)} reports, {n} with our service data, {len(devices)} registered devices, "
-          f"{events} events per run")
-    print(f"{'stage':34} {'ads/s':>12} {'x floor':>8}")
-    for name, t in [("floor: parse service data only", t_floor), ("pipeline: resolve + filter + tick", t_pipe),
-                    ("service: + lock, events in SQLite", t_svc)]:
-        print(f"{name:34} {n / t:12,.0f} {t_floor / t:8.2f}")
-    ok = n / t_svc >= GOAL_ADS_S
-    print(f"goal >= {GOAL_ADS_S:,} ads/s through the service: {'met' if ok else 'NOT met'}")
+    return {"ads": n, "events": events[-1], "floor_ads_s": round(n / t_floor), "service_ads_s": round(n / t_svc),
+            "ratio": round(t_floor / t_svc, 3)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seeds", default="1,2,3,4,5")
+    ap.add_argument("--minutes", type=float, default=60.0)
+    ap.add_argument("--json", default="")
+    a = ap.parse_args(argv)
+    seeds = [int(x) for x in a.seeds.split(",")]
+    print(f"streets: {len(seeds)} seeds x dense/sparse, {a.minutes:g} min each (* = seed the defaults were tuned on)")
+    table = detection_table(seeds, a.minutes)
+    for mode, goal in GOALS.items():
+        rows = [r for r in table if r["mode"] == mode]
+        worst = min(r["v2_in_time_pct"] for r in rows)
+        false = sum(r["v2_false"] for r in rows)
+        print(f"goal {mode}: >= {goal:g} % in time on every street (worst {worst:.1f} %): {'met' if worst >= goal else 'NOT met'}; "
+              f"0 false events (total {false}): {'met' if false == 0 else 'NOT met'}")
+    tp = throughput(street(seeds[0], "dense", a.minutes))
+    print(f"throughput on the dense street of seed {seeds[0]}: {tp['ads']} reports with our service data, {tp['events']} events")
+    print(f"{'floor: parse service data only':38} {tp['floor_ads_s']:>10,} ads/s")
+    print(f"{'service: resolve + detector + SQLite':38} {tp['service_ads_s']:>10,} ads/s  {tp['ratio']:.2f}x floor "
+          f"(goal >= 0.5x: {'met' if tp['ratio'] >= 0.5 else 'NOT met'})")
+    if a.json:
+        Path(a.json).write_text(json.dumps({"table": table, "throughput": tp}, indent=1) + "\n", "utf-8")
     return 0
 
 

@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     who = p.add_mutually_exclusive_group(required=True)
     who.add_argument("--secret", help="the device secret, hex (>= 16 bytes)")
-    who.add_argument("--device-id", help="a generated test device (scripts/gen_ble_traces.py)")
+    who.add_argument("--device-id", help="a simulated street phone (scripts/gen_ble_streets.py)")
     p.add_argument("--start", default=None, help="ISO-8601 UTC instant (default: now)")
     p.add_argument("--count", type=int, default=6)
     p.add_argument("--slot-s", type=int, default=DEFAULT_SLOT_S)
@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
     if args.device_id:
-        from gen_ble_traces import test_secret  # same folder
+        from gen_ble_streets import street_secret as test_secret  # same folder
 
         secret = test_secret(args.device_id)
     else:

@@ -125,12 +125,25 @@ def proximity_filter_settings(settings: Settings) -> FilterSettings:
 def build_proximity(settings: Settings, db: peewee.Database, clock: Clock, fs: FilterSettings, backend: Any = None) -> ProximityService:
     """The proximity service; with ``[ble] enabled`` (or a fake ``backend``) a scanner is attached, not started."""
     b, t = settings.ble, settings.truck
+    probe = None
+    if b.enabled and b.clock_check:
+        from truck_pos.devices.timesync import clock_synchronized as probe
     service = ProximityService(db, clock, truck_id=t.id, timezone_name=t.timezone, day_start_hour=t.business_day_start_hour,
-                               filter_settings=fs, slot_s=b.slot_s, skew_slots=b.skew_slots)
+                               filter_settings=fs, slot_s=b.slot_s, skew_slots=b.skew_slots, wide_skew_slots=b.wide_skew_slots,
+                               clock_synced=probe)
     if b.enabled or backend is not None:
         from truck_pos.devices.ble import BleScanner
 
         service.scanner = BleScanner(service.on_advertisement, clock=clock, adapter=b.adapter, passive=b.passive,
                                      backend_factory=backend, tick=service.tick, tick_s=b.tick_s,
                                      backoff_max_s=b.restart_backoff_max_s, watchdog_s=b.watchdog_s)
+    if b.enabled and b.beacon:
+        from truck_pos.devices.ble_advertiser import BeaconAdvertiser, load_truck_secret
+
+        try:
+            secret = load_truck_secret(b.beacon_secret_file)
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"[ble] beacon_secret_file: {exc}") from exc
+        service.advertiser = BeaconAdvertiser(secret, clock=clock, adapter=b.adapter, slot_s=b.slot_s,
+                                              measured_power_dbm=b.beacon_measured_power_dbm)
     return service

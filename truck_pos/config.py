@@ -87,19 +87,29 @@ class BleSettings:
 
     enabled: bool = False
     adapter: str = "hci0"
-    passive: bool = True  # passive scan (needs bluetoothd --experimental); falls back to active
+    passive: bool = False  # passive scan: BlueZ de-duplicates its reports (sparse); active uses DuplicateData
     slot_s: int = 300  # token rotation slot; must match the phone app
     skew_slots: int = 1  # accept tokens this many slots either side (phone clock skew)
-    tau_s: float = 1.0  # RSSI smoothing time constant
-    clip_db: float = 12.0  # largest step one report may move the smoothed RSSI
+    wide_skew_slots: int = 14  # ... this many while the truck's clock is not known good (no RTC, no NTP yet)
+    clock_check: bool = True  # ask timedatectl/chrony whether the clock is synchronised
+    beacon: bool = False  # reverse mode: advertise the truck's iBeacon frame (docs/ble-advertising.md)
+    beacon_secret_file: str = ""  # the truck's beacon secret (hex or raw, >= 16 bytes, 0600); the hub has a copy
+    beacon_measured_power_dbm: int = -59  # RSSI at 1 m from the truck's antenna, in the frame for the phone
     path_loss_exponent: float = 2.2
-    measured_power_dbm: float = -59.0  # RSSI at 1 m for phones that do not advertise theirs
+    measured_power_dbm: float = -59.0  # RSSI at 1 m for phones that do not advertise a usable one
     near_enter_m: float = 10.0
     near_exit_m: float = 15.0
-    window_enter_m: float = 3.0
-    window_exit_m: float = 5.0
-    dwell_s: float = 10.0  # in range this long before a proximity event
-    min_in_range_s: float = 5.0  # ... at least this much of it inside near_enter_m
+    window_enter_m: float = 4.5  # estimated distance that counts as "at the window" (see domain.proximity)
+    window_exit_m: float = 12.0
+    median_s: float = 1.0
+    support_s: float = 3.0
+    support_n: int = 3
+    support_n_approach: int = 2
+    trend_s: float = 6.0
+    approach_db: float = 6.0
+    lead_s: float = 2.0
+    lead_db: float = 4.0
+    approach_rate_db_s: float = 2.0
     silence_s: float = 15.0  # no report this long: gone
     tick_s: float = 0.5
     watchdog_s: float = 120.0  # no report at all this long: restart the scanner

@@ -1,28 +1,28 @@
-"""Helpers for the BLE tests: committed traces, their ground truth and the registered test devices."""
+"""Helpers for the BLE tests: simulated streets (scripts/gen_ble_streets.py), generated once per session."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
+from scripts.gen_ble_streets import Street, score, street  # noqa: F401 - re-exported for the tests
 
-from truck_pos.devices.ble_fake import TraceRow, load_trace
+from truck_pos.devices.ble_fake import TraceRow
 
-DATA = Path(__file__).resolve().parent.parent / "data" / "ble"
-
-
-def truth(name: str) -> dict:
-    return json.loads((DATA / f"{name}.truth.json").read_text("utf-8"))
+SEED = 11  # the CI street: not one of the seeds the detector was tuned on (1, 2)
+_STREETS: dict[tuple[int, str, float], Street] = {}
 
 
-def devices() -> list[dict]:
-    return json.loads((DATA / "devices.json").read_text("utf-8"))
+def cached_street(seed: int, mode: str = "dense", minutes: float = 10.0) -> Street:
+    """A street from the independent radio model, generated once per test session."""
+    key = (seed, mode, minutes)
+    if key not in _STREETS:
+        _STREETS[key] = street(seed, mode, minutes)
+    return _STREETS[key]
 
 
-_TRACES: dict[str, list[TraceRow]] = {}
+def rows_of(s: Street) -> list[TraceRow]:
+    """The street's reports as the fake radio's rows."""
+    return [TraceRow(t, mac, rssi, uuid, bytes.fromhex(data), int(tx) if tx else None) for t, mac, rssi, uuid, data, tx in s.rows]
 
 
-def trace(name: str) -> list[TraceRow]:
-    """A committed trace, parsed once per test session."""
-    if name not in _TRACES:
-        _TRACES[name] = load_trace(DATA / f"{name}.csv.gz")
-    return _TRACES[name]
+def devices(s: Street) -> list[dict]:
+    """The street's registered phones, as a campaign bundle's ``devices`` list."""
+    return s.devices

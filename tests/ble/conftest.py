@@ -1,4 +1,4 @@
-"""BLE fixtures: services with the test devices registered, and a runner replaying a trace through the real pipeline."""
+"""BLE fixtures: services with a street's phones registered, and a runner replaying it through the real pipeline."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import pytest
-from ble_trace_helpers import devices, trace, truth
+from ble_trace_helpers import SEED, Street, cached_street, rows_of
 
 from truck_pos.bootstrap import Services, build
 from truck_pos.clock import FakeClock
@@ -18,48 +18,45 @@ from truck_pos.store.proximity_models import ProximityEvent
 @dataclass
 class Run:
     services: Services
-    clock: FakeClock
+    street: Street
     events: dict[str, list[ProximityEvent]]  # device_id -> events (customer_ref is "c-" + device_id)
-    arrivals: dict[str, float]  # device_id -> trace time of its first event (seconds from trace start)
+    first_event_t: dict[str, float]  # device_id -> trace time of its first event (seconds from the street's start)
 
 
 @pytest.fixture
 def ble_services(settings):
-    """Wired services with the committed test devices registered, clock at the traces' start."""
-    start = truth("stoppers")["start_unix"]
-    clock = FakeClock(datetime.fromtimestamp(start, timezone.utc))
+    """Wired services with the CI street's phones registered, clock at the street's start."""
+    s = cached_street(SEED)
+    clock = FakeClock(datetime.fromtimestamp(s.start_unix, timezone.utc))
     svc = build(settings, clock=clock, load_demo=False)
-    svc.proximity.load_devices(devices())
+    svc.proximity.load_devices(s.devices)
     yield svc
     svc.close()
 
 
 @pytest.fixture
-def run_trace(ble_services):
-    """Replay a committed trace through BleScanner.detection_callback into the proximity service."""
+def run_street(settings):
+    """Replay a street through bleak's types and BleScanner.detection_callback into the service; events from SQLite."""
+    built: list[Services] = []
 
-    def run(name: str) -> Run:
-        svc = ble_services
-        t = truth(name)
+    def run(s: Street) -> Run:
+        clock = FakeClock(datetime.fromtimestamp(s.start_unix, timezone.utc))
+        svc = build(settings, clock=clock, load_demo=False)
+        built.append(svc)
         prox = svc.proximity
-        arrivals: dict[str, float] = {}
-        written = [0]
-
-        def tick(now_s: float) -> None:
-            prox.tick(now_s)
-            note(now_s)
-
-        def note(now_s: float) -> None:
-            if prox.events_written != written[0]:
-                written[0] = prox.events_written
-                for ev in ProximityEvent.select():
-                    arrivals.setdefault(ev.customer_ref[2:], now_s - t["start_unix"])
-
-        scanner = BleScanner(lambda adv: (prox.on_advertisement(adv), note(adv.t_s)), clock=svc.clock)
-        replay_all(trace(name), scanner.detection_callback, svc.clock, t["start_unix"], tick=tick)
+        prox.load_devices(s.devices)
+        scanner = BleScanner(prox.on_advertisement, clock=clock)
+        replay_all(rows_of(s), scanner.detection_callback, clock, s.start_unix, tick=prox.tick)
         events: dict[str, list[ProximityEvent]] = {}
         for ev in ProximityEvent.select():
             events.setdefault(ev.customer_ref[2:], []).append(ev)
-        return Run(svc, svc.clock, events, arrivals)
+        # The event row's first_seen is the visit's start; when it fired is the outbox row's time.
+        from truck_pos.store.outbox import Outbox
 
-    return run
+        fired = {row.payload["customer_ref"][2:]: row.created_utc.timestamp() - s.start_unix
+                 for row in Outbox.select().where(Outbox.kind == "proximity")}
+        return Run(svc, s, events, fired)
+
+    yield run
+    for svc in built:
+        svc.close()

@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from ble_trace_helpers import devices
+from ble_trace_helpers import cached_street, rows_of
 
 from truck_pos.cli import main as admin
 from truck_pos.devices.ble import Advertisement
@@ -45,7 +45,8 @@ def test_bad_device_lists_are_refused_with_the_entry_named_and_nothing_replaced(
 
 def test_loading_devices_replaces_the_previous_list(services):
     prox = services.proximity
-    assert prox.load_devices(devices()) == len(devices())
+    many = cached_street(11).devices
+    assert prox.load_devices(many) == len(many)
     assert prox.load_devices([DEVICE]) == 1
     assert prox.registered_count() == 1 and RegisteredDevice.select().count() == 1
 
@@ -113,26 +114,27 @@ def test_admin_cli_loads_a_bundle_devices_list(settings_env, tmp_path, monkeypat
 
 
 def test_bootstrap_attaches_a_scanner_fed_by_the_fake_radio(settings, clock):
-    from ble_trace_helpers import trace, truth
-
     from truck_pos.bootstrap import build
     from truck_pos.devices.ble_fake import FakeRadio
 
-    t = truth("rotation")
-    clock.set(datetime.fromtimestamp(t["start_unix"], timezone.utc))
-    radio = FakeRadio(trace("rotation"), clock, t["start_unix"])
+    s = cached_street(11)
+    clock.set(datetime.fromtimestamp(s.start_unix, timezone.utc))
+    radio = FakeRadio(rows_of(s), clock, s.start_unix)
     svc = build(settings, clock=clock, load_demo=False, ble_backend=radio.factory)
     try:
         prox = svc.proximity
+        prox.scanner._probe = lambda: (5, 66)  # the BlueZ version bluetoothctl would print
         radio.tick = prox.tick
-        prox.load_devices(devices())
+        prox.load_devices(s.devices)
         prox.start_scanning()
-        assert radio.finished.wait(30)
+        assert radio.finished.wait(60)
         status = prox.status()
     finally:
         svc.close()
-    assert (status["radio"], status["mode"], status["registered"]) == ("scanning", "passive", len(devices()))
-    assert status["events_written"] == len(truth("rotation")["people"])
+    assert (status["radio"], status["mode"], status["registered"]) == ("scanning", "active", len(s.devices))
+    assert radio.starts == ["active"]  # [ble] passive = false: active with DuplicateData
+    assert status["scan_mode"] == "active scan, every report (BlueZ 5.66)"
+    assert status["events_written"] == ProximityEvent.select().count() > 0
 
 
 def test_impossible_ble_thresholds_are_refused_at_startup(settings_env):

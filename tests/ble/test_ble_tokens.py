@@ -80,3 +80,19 @@ def test_token_sequence_script_prints_the_published_vectors():
     out = subprocess.run([sys.executable, str(script), "--secret", VECTOR_SECRET.hex(), "--start", "2026-06-01T16:55:00Z",
                           "--count", "3", "--measured-power", "-59"], capture_output=True, text=True, check=True).stdout
     assert "slot 5934444  token 6bd05ff902a04aa6  service data 016bd05ff902a04aa6c5" in out
+
+
+def test_reverse_mode_test_vectors_hold():
+    # docs/ble-advertising.md, "Test vectors (reverse mode)".
+    from truck_pos.domain.tokens import parse_ibeacon, truck_beacon, truck_token
+
+    phone = bytes(range(32, 64))
+    rows = [(5934443, "fb8bd679", "e858315c18d9eac8"), (5934444, "dd4a8f12", "0d80c83546ed1628"),
+            (5934445, "4ee5dfa0", "a96fdf49a89712a2")]
+    for slot, truck, customer in rows:
+        assert f"{truck_token(VECTOR_SECRET, slot):08x}" == truck
+        assert truck_beacon(VECTOR_SECRET, slot, -59).hex() == "0215d3a1c0de5e1f4b7a9c2e8f6b1a2c3d4e" + truck + "c5"
+        assert derive_token(phone, slot).hex() == customer
+    beacon = parse_ibeacon(truck_beacon(VECTOR_SECRET, 5934444, -59))
+    assert (beacon.major, beacon.minor, beacon.token, beacon.measured_power_dbm) == (56650, 36626, 0xDD4A8F12, -59)
+    assert parse_ibeacon(b"\x02\x15" + bytes(20)) is None and parse_ibeacon(None) is None

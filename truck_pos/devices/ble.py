@@ -6,9 +6,12 @@ service data and hands them on as small :class:`Advertisement` values. The sink 
 scanner thread: it must be thread-safe and quick. bleak is imported lazily, when a real scanner
 is built, so tests and laptops without BlueZ never touch it.
 
-Passive scanning (no scan requests; needs BlueZ >= 5.56 with ``--experimental`` for the
-advertisement monitor) is tried first when configured; if it cannot start, the adapter falls
-back to active scanning and says so in its status. If the adapter disappears (unplugged, bluetoothd
+Active scanning runs with the discovery filter ``DuplicateData=True`` (BlueZ >= 5.48): without a
+filter BlueZ reports a phone only when its data change or its RSSI moves 8 dB (its RSSI
+delta-threshold), which starves the detector. Passive scanning goes through BlueZ's advertisement
+monitor (BlueZ >= 5.56 with ``--experimental``), which de-duplicates the same way (bleak cannot ask
+it for every report), so it is used only when configured (``[ble] passive``), and the status says
+the reports are sparse. The BlueZ version is read at start (``bluetoothctl --version``) and shown. If the adapter disappears (unplugged, bluetoothd
 restarted), starting fails or the radio goes silent for ``watchdog_s``; the scanner is then
 rebuilt with exponential backoff. Filter state lives in the service, so a restart loses none.
 """
@@ -17,6 +20,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
+import subprocess
 import threading
 import time
 import uuid
@@ -72,9 +77,35 @@ def bleak_backend(detection_callback: Callable[[Any, Any], None], scanning_mode:
     return BleakScanner(detection_callback=detection_callback, scanning_mode=scanning_mode, bluez=bluez)  # type: ignore[arg-type]
 
 
+DUPLICATE_DATA_BLUEZ = (5, 48)  # first BlueZ with the DuplicateData discovery filter
+PASSIVE_BLUEZ = (5, 56)  # advertisement monitor (passive scanning), with --experimental
+
+
+def bluez_version(run: Callable[..., Any] = subprocess.run) -> tuple[int, int] | None:
+    """BlueZ's version from ``bluetoothctl --version`` (e.g. (5, 66)); None if it cannot be read."""
+    try:
+        out = run(["bluetoothctl", "--version"], capture_output=True, text=True, timeout=5).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    m = re.search(r"(\d+)\.(\d+)", out or "")
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
+def mode_text(mode: str, version: tuple[int, int] | None) -> str:
+    """What the status bar says about the scan: the mode, whether every report arrives, and BlueZ."""
+    v = "BlueZ ?" if version is None else f"BlueZ {version[0]}.{version[1]}"
+    if mode == "passive":
+        return f"passive scan, sparse reports ({v})"
+    if version is not None and version < DUPLICATE_DATA_BLUEZ:
+        return f"active scan, sparse reports ({v} < 5.48 has no DuplicateData)"
+    return f"active scan, every report ({v})"
+
+
 def bluez_args(adapter: str, mode: str) -> dict[str, Any]:
-    """BlueZ arguments: the adapter, and for passive mode an or-pattern matching our service data."""
+    """BlueZ arguments: the adapter; active: DuplicateData; passive: an or-pattern matching our service data."""
     args: dict[str, Any] = {"adapter": adapter}
+    if mode == "active":
+        args["filters"] = {"DuplicateData": True}  # report every advertisement, not only changes
     if mode == "passive":
         from bleak.args.bluez import OrPattern
         from bleak.assigned_numbers import AdvertisementDataType
@@ -96,15 +127,18 @@ class BleScanner:
     """Runs a scanner in a background thread; feeds ``sink`` and calls ``tick`` every ``tick_s``."""
 
     def __init__(self, sink: Callable[[Advertisement], None], *, clock: Clock | None = None, adapter: str = "hci0",
-                 passive: bool = True, backend_factory: BackendFactory | None = None,
+                 passive: bool = False, backend_factory: BackendFactory | None = None,
                  tick: Callable[[float], None] | None = None, tick_s: float = 0.5,
-                 backoff_initial_s: float = 1.0, backoff_max_s: float = 60.0, watchdog_s: float = 120.0):
+                 backoff_initial_s: float = 1.0, backoff_max_s: float = 60.0, watchdog_s: float = 120.0,
+                 version_probe: Callable[[], tuple[int, int] | None] = bluez_version):
         self._sink, self._tick, self._clock = sink, tick, clock or SystemClock()
         self._factory = backend_factory or bleak_backend
         self._prefer_passive = passive
         self._tick_s, self._backoff = tick_s, (backoff_initial_s, backoff_max_s)
         self._watchdog_s = watchdog_s
         self._status = ScannerStatus("stopped", "passive" if passive else "active", adapter)
+        self._probe = version_probe
+        self.bluez: tuple[int, int] | None = None  # read at start
         self._lock = threading.Lock()
         self._seen = 0
         self._last_report = time.monotonic()
@@ -131,6 +165,10 @@ class BleScanner:
         with self._lock:
             return replace(self._status, reports_seen=self._seen)
 
+    def mode_text(self) -> str:
+        """E.g. "active scan, every report (BlueZ 5.66)"."""
+        return mode_text(self.status().mode, self.bluez)
+
     def _set(self, **changes: Any) -> None:
         with self._lock:
             self._status = replace(self._status, **changes)
@@ -156,6 +194,9 @@ class BleScanner:
 
     async def _run(self) -> None:
         assert self._stop is not None
+        self.bluez = self._probe()
+        if self.bluez is not None and self.bluez < DUPLICATE_DATA_BLUEZ:
+            log.warning("BlueZ %d.%d has no DuplicateData filter: reports will be sparse (need >= 5.48)", *self.bluez)
         ticker = asyncio.ensure_future(self._ticker())
         backoff = self._backoff[0]
         restarts = 0
@@ -181,7 +222,8 @@ class BleScanner:
 
     async def _start_scanner(self) -> ScanBackend | None:
         """Build and start a scanner, passive first if preferred; ``None`` if the adapter refuses."""
-        modes = ["passive", "active"] if self._prefer_passive else ["active"]
+        passive_ok = self._prefer_passive and (self.bluez is None or self.bluez >= PASSIVE_BLUEZ)
+        modes = ["passive", "active"] if passive_ok else ["active"]
         adapter = self._status.adapter
         for mode in modes:
             self._set(state="starting", mode=mode)

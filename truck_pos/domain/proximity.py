@@ -1,18 +1,24 @@
-"""Proximity filter (pure): smoothed RSSI per device -> zone (gone / near / at the window) -> arrivals.
+"""Proximity detector v2 (pure): sane reports -> robust path loss per phone -> zones -> one arrival per visit.
 
-Why a time-aware EMA and not a 1-D Kalman filter: for a constant-level model a Kalman filter's
-gain converges to a fixed value, i.e. it *becomes* an EMA; its extra output (the variance) is not
-used because we decide on coarse zones with hysteresis, not metres. What matters on real radios
-is irregular timing (BlueZ de-duplication gives one report per several seconds) and deep
-multipath fades. The EMA handles the first with ``alpha = 1 - exp(-dt / tau_s)`` (a report after a
-long gap counts almost fully, ten reports in a burst count like one), and the second by clipping
-each innovation to ``clip_db`` so a single -20 dB fade cannot push a customer out of range. It is
-also two multiplications per advertisement, which keeps the pipeline far above 20,000 ads/s.
+Each report is sanity-checked first: HCI's +127 ("RSSI not available"), any positive value and
+anything outside -110..0 dBm is dropped, as is a report older than the phone's last one. The
+phone's calibration (RSSI at 1 m) is used only inside -75..-40 dBm; else the advertised TX power
+level - 41 dB if that lands inside the same range; else the default.
 
-Distance uses the log-distance path-loss model ``rssi = P1m - 10 n log10(d)``; ``P1m`` (the RSSI at
-1 m) comes from the phone's calibrated value in our service data, else from the advertised TX
-power level minus 41 dB (free-space loss at 1 m, 2.4 GHz), else a default. Distances are only
-used to pick zones; ±30 % error is normal.
+Each kept report becomes a path loss ``L = P1m - rssi`` (dB above the loss at 1 m). The estimate is
+the median of the reports of the last ``median_s`` seconds: one deep fade or one lucky peak moves
+a median not at all, and unlike an EMA it does not lag by a time constant. Zones use that median
+with hysteresis; the exits (15 m near, 12 m window) sit far beyond where customers wait and talk
+(3-8 m), so a waiting customer never flaps out and back in.
+
+An arrival needs, at the moment of a report (never on a silent tick):
+- the median, projected ``lead_s`` ahead along the approach trend (least-squares slope of L over
+  ``trend_s``; only an approach counts), inside ``window_enter_m``; and
+- ``support_n`` reports inside the window zone during the last ``support_s`` seconds, or only
+  ``support_n_approach`` when the phone has come ``approach_db`` closer over ``trend_s``.
+So a customer walking up fires as they reach the window, a phone heard once and then silent never
+fires, and someone standing 15-25 m away needs the median of several reports to read 3-5x
+too close. Distances use the log-distance model ``L = 10 n log10(d)``; they pick zones, not metres.
 
 Times are float seconds (any epoch, but the same for all calls); nothing here reads a clock.
 """
@@ -20,40 +26,54 @@ Times are float seconds (any epoch, but the same for all calls); nothing here re
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass
 
 GONE, NEAR, WINDOW = 0, 1, 2
 ZONE_NAMES = ("gone", "near", "window")
 FREE_SPACE_LOSS_1M_DB = 41.0
-APPROACH_MARGIN_DB = 0.0
+RSSI_MIN_DBM, RSSI_MAX_DBM = -110.0, 0.0  # anything else is not a measurement (+127: HCI "not available")
+CALIBRATION_MIN_DBM, CALIBRATION_MAX_DBM = -75.0, -40.0  # a phone's RSSI at 1 m; outside: a bug or a forgery
+_HISTORY = 48  # reports kept per phone (bounds memory whatever the rate)
 
 
 @dataclass(frozen=True)
 class FilterSettings:
-    """Thresholds with defaults for a food truck's ~10-20 m range."""
+    """Detector thresholds; the defaults suit a truck's serving window (see the module docstring)."""
 
-    tau_s: float = 1.0  # EMA time constant
-    clip_db: float = 12.0  # largest step one report may move the smoothed RSSI
     path_loss_exponent: float = 2.2  # 2 in free space; 2-3 outdoors near people and a truck
-    measured_power_dbm: float = -59.0  # RSSI at 1 m when the phone does not say
+    measured_power_dbm: float = -59.0  # RSSI at 1 m when the phone gives no usable value
     near_enter_m: float = 10.0
     near_exit_m: float = 15.0
-    window_enter_m: float = 3.0
-    window_exit_m: float = 5.0
-    dwell_s: float = 10.0  # in range this long (continuously, counted from the approach) before an arrival
-    min_in_range_s: float = 5.0  # ... of which at least this long inside the enter distance
-    silence_s: float = 15.0  # no report for this long: the device is gone
+    window_enter_m: float = 4.5  # estimated; a phone in a pocket reads ~1.5x farther than it is
+    window_exit_m: float = 12.0
+    median_s: float = 1.0  # robust estimate over this many seconds of reports
+    support_s: float = 3.0
+    support_n: int = 3
+    support_n_approach: int = 2
+    trend_s: float = 6.0
+    approach_db: float = 6.0
+    lead_s: float = 2.0  # fire this far ahead of the window along an approach ...
+    lead_db: float = 4.0  # ... but never more than this many dB ahead ...
+    approach_rate_db_s: float = 2.0  # ... and only when closing at least this fast (walking up, not by)
+    silence_s: float = 15.0  # no report for this long: the phone is gone
 
     def __post_init__(self) -> None:
-        if not (0 < self.window_enter_m <= self.window_exit_m <= self.near_exit_m and self.near_enter_m <= self.near_exit_m):
-            raise ValueError("need 0 < window_enter_m <= window_exit_m <= near_exit_m and near_enter_m <= near_exit_m")
-        if self.tau_s <= 0 or self.dwell_s < 0 or self.silence_s <= 0 or self.path_loss_exponent <= 0:
-            raise ValueError("tau_s, silence_s and path_loss_exponent must be > 0, dwell_s >= 0")
+        if not (0 < self.window_enter_m <= self.window_exit_m and 0 < self.near_enter_m <= self.near_exit_m
+                and self.window_enter_m <= self.near_enter_m):
+            raise ValueError("need 0 < window_enter_m <= window_exit_m, window_enter_m <= near_enter_m and "
+                             "near_enter_m <= near_exit_m")
+        if min(self.median_s, self.support_s, self.trend_s, self.silence_s, self.path_loss_exponent) <= 0 or min(self.lead_s, self.lead_db) < 0:
+            raise ValueError("median_s, support_s, trend_s, silence_s and path_loss_exponent must be > 0, lead_s and lead_db >= 0")
+        if not 1 <= self.support_n_approach <= self.support_n:
+            raise ValueError("need 1 <= support_n_approach <= support_n")
+        if not CALIBRATION_MIN_DBM <= self.measured_power_dbm <= CALIBRATION_MAX_DBM:
+            raise ValueError(f"measured_power_dbm must be within {CALIBRATION_MIN_DBM:g}..{CALIBRATION_MAX_DBM:g}")
 
 
 @dataclass(frozen=True, slots=True)
 class Arrival:
-    """A device has been in range for the dwell time: raise (at most) one event for it."""
+    """A phone has reached the window: raise (at most) one event for it."""
 
     key: str
     t_s: float
@@ -64,12 +84,15 @@ class Arrival:
 
 
 class _Track:
-    __slots__ = ("rssi", "last_t", "zone", "since", "entered", "approach", "arrived", "p1m")
+    __slots__ = ("reports", "last_t", "zone", "first_t", "arrived", "p1m", "loss", "measured", "tx")
 
-    def __init__(self, rssi: float, t: float, p1m: float):
-        self.rssi, self.last_t, self.p1m = rssi, t, p1m
-        self.zone, self.since, self.entered, self.arrived = GONE, t, t, False
-        self.approach: float | None = None  # while gone: since when it has been inside the exit distance
+    def __init__(self, t: float):
+        self.reports: deque[tuple[float, float]] = deque(maxlen=_HISTORY)  # (t, path loss dB)
+        self.last_t, self.first_t = t, t
+        self.p1m: float | None = None
+        self.zone, self.arrived, self.loss = GONE, False, math.inf
+        self.measured: float | None = None  # the calibration values p1m was computed from
+        self.tx: float | None = None
 
 
 def distance_m(rssi_dbm: float, p1m_dbm: float, exponent: float) -> float:
@@ -77,104 +100,130 @@ def distance_m(rssi_dbm: float, p1m_dbm: float, exponent: float) -> float:
     return 10.0 ** ((p1m_dbm - rssi_dbm) / (10.0 * exponent))
 
 
+def _plausible(value: float | None, lo: float, hi: float) -> bool:
+    return value is not None and isinstance(value, (int, float)) and math.isfinite(value) and lo <= value <= hi
+
+
+def sane_rssi(rssi_dbm: float | None) -> bool:
+    """True for a real measurement: a finite value within -110..0 dBm (drops +127 and positives)."""
+    return _plausible(rssi_dbm, RSSI_MIN_DBM, RSSI_MAX_DBM)
+
+
 def reference_power(measured_power_dbm: float | None, tx_power_dbm: float | None, default_dbm: float) -> float:
-    """RSSI at 1 m: the phone's calibrated value, else TX power level - 41 dB, else the default."""
-    if measured_power_dbm is not None:
-        return float(measured_power_dbm)
-    if tx_power_dbm is not None:
+    """RSSI at 1 m: the phone's calibration, else TX power level - 41 dB, each only within -75..-40 dBm."""
+    if _plausible(measured_power_dbm, CALIBRATION_MIN_DBM, CALIBRATION_MAX_DBM):
+        return float(measured_power_dbm)  # type: ignore[arg-type]
+    if isinstance(tx_power_dbm, (int, float)) and _plausible(tx_power_dbm - FREE_SPACE_LOSS_1M_DB, CALIBRATION_MIN_DBM,
+                                                              CALIBRATION_MAX_DBM):
         return float(tx_power_dbm) - FREE_SPACE_LOSS_1M_DB
     return default_dbm
 
 
+def _median(values: list[float]) -> float:
+    values.sort()
+    n = len(values)
+    return values[n // 2] if n % 2 else 0.5 * (values[n // 2 - 1] + values[n // 2])
+
+
+def _slope(points: list[tuple[float, float]], min_span_s: float) -> float:
+    """Least-squares dL/dt in dB/s; 0 with fewer than 3 points or spanning less than ``min_span_s``."""
+    n = len(points)
+    if n < 3 or points[-1][0] - points[0][0] < min_span_s:
+        return 0.0
+    mt = sum(p[0] for p in points) / n
+    ml = sum(p[1] for p in points) / n
+    var = sum((p[0] - mt) ** 2 for p in points)
+    return 0.0 if var <= 1e-9 else sum((p[0] - mt) * (p[1] - ml) for p in points) / var
+
+
 class ProximityFilter:
-    """Per-device smoothing, zones with hysteresis, dwell and silence; keyed by identity, never by address."""
+    """Per-phone robust estimate, zones with hysteresis, arrivals; keyed by identity, never by address."""
 
     def __init__(self, settings: FilterSettings | None = None):
         self.settings = s = settings or FilterSettings()
         self._tracks: dict[str, _Track] = {}
         self._in_range: set[str] = set()
-        # Zone thresholds as path loss in dB (P1m - rssi), so a report needs no logarithm.
-        k = 10.0 * s.path_loss_exponent
+        self.dropped = 0  # reports that failed the sanity checks
+        k = 10.0 * s.path_loss_exponent  # thresholds as path loss in dB, so a report needs no logarithm
         self._near_in, self._near_out = k * math.log10(s.near_enter_m), k * math.log10(s.near_exit_m)
         self._win_in, self._win_out = k * math.log10(s.window_enter_m), k * math.log10(s.window_exit_m)
 
     def observe(self, key: str, t_s: float, rssi_dbm: float, measured_power_dbm: float | None = None,
                 tx_power_dbm: float | None = None) -> Arrival | None:
-        """Feed one report; returns an arrival when this report completes the dwell."""
+        """Feed one report; returns an arrival when this report completes one."""
         s = self.settings
         tr = self._tracks.get(key)
+        try:  # comparisons are False for NaN; None or a string raises: all are dropped
+            ok = RSSI_MIN_DBM <= rssi_dbm <= RSSI_MAX_DBM and -math.inf < t_s < math.inf and (tr is None or t_s >= tr.last_t)
+        except TypeError:
+            ok = False
+        if not ok:
+            self.dropped += 1
+            return None
         if tr is None or t_s - tr.last_t > s.silence_s:
-            p1m = reference_power(measured_power_dbm, tx_power_dbm, s.measured_power_dbm)
-            tr = self._tracks[key] = _Track(rssi_dbm, t_s, p1m)
+            tr = self._tracks[key] = _Track(t_s)
             self._in_range.discard(key)
-        else:
-            dt = t_s - tr.last_t
-            alpha = 1.0 - math.exp(-(dt if dt > 0.05 else 0.05) / s.tau_s)
-            step = rssi_dbm - tr.rssi
-            if step > s.clip_db:
-                step = s.clip_db
-            elif step < -s.clip_db:
-                step = -s.clip_db
-            tr.rssi += alpha * step
-            tr.last_t = t_s
-            if measured_power_dbm is not None:
-                tr.p1m = float(measured_power_dbm)
-        self._update_zone(key, tr, t_s, tr.p1m - rssi_dbm)
-        return self._maybe_arrive(key, tr, t_s)
+        if measured_power_dbm != tr.measured or tx_power_dbm != tr.tx or tr.p1m is None:  # same on every report: check once
+            tr.measured, tr.tx = measured_power_dbm, tx_power_dbm
+            tr.p1m = reference_power(measured_power_dbm, tx_power_dbm, s.measured_power_dbm)
+        tr.last_t = t_s
+        reports = tr.reports
+        reports.append((t_s, tr.p1m - rssi_dbm))
+        oldest = t_s - s.trend_s
+        while reports[0][0] < oldest:
+            reports.popleft()
+        newest = t_s - s.median_s
+        window = []
+        for p in reversed(reports):
+            if p[0] < newest:
+                break
+            window.append(p[1])
+        tr.loss = loss = window[0] if len(window) == 1 else _median(window)
+        if tr.zone != GONE or loss <= self._near_in:  # else still out of range: nothing to change
+            self._update_zone(key, tr, loss)
+        if tr.arrived or loss - s.lead_db > self._win_in:
+            return None  # cannot fire whatever the trend: skip the rest (most reports of most phones)
+        # Only an approach over a real stretch of time brings the estimate forward, by at most lead_db.
+        recent = list(reports)
+        slope = _slope(recent, s.trend_s / 2)
+        ahead = min(-slope * s.lead_s, s.lead_db) if slope <= -s.approach_rate_db_s else 0.0
+        if loss - ahead > self._win_in:
+            return None
+        support = sum(1 for p in recent if t_s - p[0] <= s.support_s and p[1] <= self._win_in)
+        earlier = [p[1] for p in recent if t_s - p[0] > s.support_s]
+        approaching = bool(earlier) and _median(earlier) - loss >= s.approach_db
+        if support < (s.support_n_approach if approaching else s.support_n):
+            return None
+        tr.arrived = True
+        d = 10.0 ** (loss / (10.0 * s.path_loss_exponent))
+        return Arrival(key, t_s, tr.first_t, round(d, 2), round(tr.p1m - loss, 1), tr.zone)
 
-    def _update_zone(self, key: str, tr: _Track, t_s: float, raw_loss: float) -> None:
-        loss = tr.p1m - tr.rssi
+    def _update_zone(self, key: str, tr: _Track, loss: float) -> None:
         zone = tr.zone
         if loss <= self._win_in or (zone == WINDOW and loss <= self._win_out):
             new = WINDOW
-        elif (zone == GONE and loss <= self._near_in) or (zone != GONE and loss <= self._near_out):
+        elif loss <= self._near_in or (zone != GONE and loss <= self._near_out):
             new = NEAR
         else:
             new = GONE
-        if zone == GONE:
-            # The visit starts with the first raw report inside the exit distance on the way in
-            # (smoothed level not fallen back beyond it since), so smoothing lag does not delay the
-            # dwell and first_seen by seconds; min_in_range_s keeps passers-by out.
-            if loss > self._near_out:
-                tr.approach = None
-            if tr.approach is None and raw_loss <= self._near_out:
-                tr.approach = t_s
-        if new == zone:
-            return
-        if zone == GONE:
-            tr.entered = t_s
-            tr.since = t_s if tr.approach is None else tr.approach
-            tr.approach = None
-            self._in_range.add(key)
-        elif new == GONE:
-            tr.arrived = False
+        if new == GONE:
+            tr.arrived = False  # gone beyond the near exit: a later approach is a new visit
             self._in_range.discard(key)
+        else:
+            self._in_range.add(key)
         tr.zone = new
 
-    def _maybe_arrive(self, key: str, tr: _Track, t_s: float) -> Arrival | None:
-        s = self.settings
-        if tr.zone == GONE or tr.arrived or t_s - tr.since < s.dwell_s or t_s - tr.entered < s.min_in_range_s:
-            return None
-        tr.arrived = True
-        d = distance_m(tr.rssi, tr.p1m, self.settings.path_loss_exponent)
-        return Arrival(key, t_s, tr.since, round(d, 2), round(tr.rssi, 1), tr.zone)
-
     def tick(self, t_s: float) -> list[Arrival]:
-        """Advance time without a report: complete dwells, drop devices silent for ``silence_s``."""
-        arrivals: list[Arrival] = []
+        """Advance time without a report: phones silent for ``silence_s`` are gone. Never raises an arrival."""
         silence = self.settings.silence_s
         for key in list(self._in_range):
             tr = self._tracks[key]
             if t_s - tr.last_t > silence:
                 tr.zone, tr.arrived = GONE, False
                 self._in_range.discard(key)
-                continue
-            arrival = self._maybe_arrive(key, tr, t_s)
-            if arrival:
-                arrivals.append(arrival)
-        if len(self._tracks) > 4 * len(self._in_range) + 1024:  # forget long-gone devices
+        if len(self._tracks) > 4 * len(self._in_range) + 1024:  # forget long-gone phones
             self._tracks = {k: v for k, v in self._tracks.items() if t_s - v.last_t <= silence}
-        return arrivals
+        return []
 
     def in_range(self) -> frozenset[str]:
         """Keys currently near or at the window."""
@@ -184,3 +233,8 @@ class ProximityFilter:
         """The current zone of a key (GONE if unknown)."""
         tr = self._tracks.get(key)
         return GONE if tr is None else tr.zone
+
+    def estimate_db(self, key: str) -> float | None:
+        """The current robust path-loss estimate of a key (dB over 1 m), for charts and the status screen."""
+        tr = self._tracks.get(key)
+        return None if tr is None or not math.isfinite(tr.loss) else tr.loss

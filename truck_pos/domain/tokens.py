@@ -12,6 +12,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import math
+import uuid
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -57,34 +59,133 @@ def parse_service_data(data: bytes | None) -> ServiceData | None:
 
 
 class TokenTable:
-    """Token -> device id for the slots ``center - skew .. center + skew``; rebuilt when the slot moves.
+    """Token -> device id for the slots around the truck's (corrected) clock; rebuilt when the slot moves.
 
-    ``devices`` are ``(device_id, secret)`` pairs. Cost: ``len(devices) * (2*skew + 1)`` HMACs per
-    rebuild, then one dict lookup per advertisement.
+    ``devices`` are ``(device_id, secret)`` pairs. With a clock known good the table covers
+    ``skew_slots`` either side (phone clocks drift). A truck whose clock is not known good (a Pi has
+    no real-time clock) covers ``wide_skew_slots`` either side instead, and learns its own offset from
+    the tokens it resolves: once ``learn_n`` resolutions from ``learn_devices`` phones agree on a slot
+    offset, the centre moves by it. Cost: ``len(devices) * (2*skew + 1)`` HMACs per rebuild, then one
+    dict lookup per advertisement.
     """
 
-    def __init__(self, devices: Iterable[tuple[str, bytes]], *, slot_s: int = DEFAULT_SLOT_S, skew_slots: int = 1):
-        if slot_s <= 0 or skew_slots < 0:
-            raise ValueError("slot_s must be > 0 and skew_slots >= 0")
+    def __init__(self, devices: Iterable[tuple[str, bytes]], *, slot_s: int = DEFAULT_SLOT_S, skew_slots: int = 1,
+                 wide_skew_slots: int = 14, clock_trusted: bool = True, learn_n: int = 4, learn_devices: int = 3):
+        if slot_s <= 0 or skew_slots < 0 or wide_skew_slots < skew_slots:
+            raise ValueError("slot_s must be > 0 and 0 <= skew_slots <= wide_skew_slots")
         self.slot_s = slot_s
         self.skew_slots = skew_slots
+        self.wide_skew_slots = wide_skew_slots
+        self.clock_trusted = clock_trusted
+        self._learn = (learn_n, learn_devices)
         self._devices = list(devices)
-        self._center: int | None = None
-        self._table: dict[bytes, str] = {}
+        self._key: tuple[int, int] | None = None
+        self._table: dict[bytes, tuple[str, int]] = {}
+        self._seen: deque[tuple[int, str]] = deque(maxlen=4 * learn_n)  # (slot offset, device) of recent resolutions
+        self._learned = False
+        self._last_noted: dict[str, int] = {}
+        self.offset_slots = 0  # learned: phones' slot - the truck clock's slot (applied only while the clock is untrusted)
 
     def __len__(self) -> int:
         return len(self._devices)
 
-    def _rebuild(self, center: int) -> None:
-        table: dict[bytes, str] = {}
-        for slot in range(center - self.skew_slots, center + self.skew_slots + 1):
+    def set_clock_trusted(self, trusted: bool) -> None:
+        """Tell the table whether the truck's clock is known good (synchronised)."""
+        self.clock_trusted = bool(trusted)
+
+    def _rebuild(self, center: int, skew: int) -> None:
+        table: dict[bytes, tuple[str, int]] = {}
+        for slot in range(center - skew, center + skew + 1):
             for device_id, secret in self._devices:
-                table[derive_token(secret, slot)] = device_id
-        self._table, self._center = table, center
+                table[derive_token(secret, slot)] = (device_id, slot)
+        self._table, self._key = table, (center, skew)
 
     def resolve(self, token: bytes, unix_s: float) -> str | None:
         """The device whose token this is at ``unix_s`` (within the skew), else ``None``."""
-        center = math.floor(unix_s / self.slot_s)
-        if center != self._center:
-            self._rebuild(center)
-        return self._table.get(token)
+        own = math.floor(unix_s / self.slot_s)
+        if self.clock_trusted:
+            center, skew = own, self.skew_slots
+        else:
+            center, skew = own + self.offset_slots, self.wide_skew_slots
+        if (center, skew) != self._key:
+            self._rebuild(center, skew)
+        hit = self._table.get(token)
+        if hit is None:
+            return None
+        device_id, slot = hit
+        self._note(slot - own, device_id)
+        return device_id
+
+    def carry_learning(self, other: "TokenTable") -> None:
+        """Keep what ``other`` (the table this one replaces) learned about the clock."""
+        self._seen.extend(other._seen)
+        self._last_noted.update(other._last_noted)
+        self.offset_slots, self._learned = other.offset_slots, other._learned
+
+    def _note(self, offset: int, device_id: str) -> None:
+        if self._last_noted.get(device_id) == offset:
+            return  # one vote per phone per offset change: cheap on the hot path, and no phone outvotes the rest
+        self._last_noted[device_id] = offset
+        self._seen.append((offset, device_id))
+        n, distinct = self._learn
+        counts: dict[int, set[str]] = {}
+        hits: dict[int, int] = {}
+        for off, dev in self._seen:
+            counts.setdefault(off, set()).add(dev)
+            hits[off] = hits.get(off, 0) + 1
+        best = max(hits, key=lambda o: hits[o])
+        if hits[best] >= n and len(counts[best]) >= distinct and hits[best] * 2 > len(self._seen):
+            self.offset_slots, self._learned = best, True
+
+    def clock_offset_s(self) -> float | None:
+        """How far the phones' clocks are ahead of the truck's (slot resolution) once learned, else None."""
+        return None if not self._learned else float(self.offset_slots * self.slot_s)
+
+
+# --- reverse mode: the truck advertises an iBeacon-compatible frame; phones report it to the hub ----------------
+FLEET_BEACON_UUID = "d3a1c0de-5e1f-4b7a-9c2e-8f6b1a2c3d4e"  # iBeacon proximity UUID of every truck (iOS region)
+APPLE_COMPANY_ID = 0x004C
+TRUCK_DOMAIN = b"truck_pos/truck/v1"
+
+
+def truck_token(truck_secret: bytes, slot: int) -> int:
+    """The truck's 32-bit token for a slot, carried as iBeacon major (high 16 bits) and minor (low 16 bits)."""
+    digest = hmac.new(truck_secret, TRUCK_DOMAIN + slot.to_bytes(8, "big", signed=True), hashlib.sha256).digest()
+    return int.from_bytes(digest[:4], "big")
+
+
+def ibeacon_payload(major: int, minor: int, measured_power_dbm: int, beacon_uuid: str = FLEET_BEACON_UUID) -> bytes:
+    """Manufacturer-specific data after the 0x004C company id: 02 15, UUID, major, minor, measured power (int8)."""
+    if not (0 <= major <= 0xFFFF and 0 <= minor <= 0xFFFF and -128 <= measured_power_dbm <= 127):
+        raise ValueError("major/minor are 16-bit, measured power a signed byte")
+    return (b"\x02\x15" + uuid.UUID(beacon_uuid).bytes + major.to_bytes(2, "big") + minor.to_bytes(2, "big")
+            + measured_power_dbm.to_bytes(1, "big", signed=True))
+
+
+def truck_beacon(truck_secret: bytes, slot: int, measured_power_dbm: int = -59) -> bytes:
+    """The iBeacon payload a truck advertises during ``slot``."""
+    token = truck_token(truck_secret, slot)
+    return ibeacon_payload(token >> 16, token & 0xFFFF, measured_power_dbm)
+
+
+@dataclass(frozen=True, slots=True)
+class Beacon:
+    """A decoded iBeacon payload."""
+
+    beacon_uuid: str
+    major: int
+    minor: int
+    measured_power_dbm: int
+
+    @property
+    def token(self) -> int:
+        """major and minor as one 32-bit truck token."""
+        return (self.major << 16) | self.minor
+
+
+def parse_ibeacon(payload: bytes | None) -> Beacon | None:
+    """Decode the manufacturer data after the company id; ``None`` for anything that is not an iBeacon frame."""
+    if not payload or len(payload) != 23 or payload[:2] != b"\x02\x15":
+        return None
+    return Beacon(str(uuid.UUID(bytes=bytes(payload[2:18]))), int.from_bytes(payload[18:20], "big"),
+                  int.from_bytes(payload[20:22], "big"), int.from_bytes(payload[22:23], "big", signed=True))

@@ -2,6 +2,11 @@
 
 Reports arrive on the scanner thread (:meth:`ProximityService.on_advertisement`, :meth:`tick`);
 one lock guards the token table and the filter, so every method is safe from any thread.
+The registered-device list is re-read when SQLite's ``data_version`` says another process (the
+sync agent installing a campaign's devices) committed, checked at most once a second, so the
+register's scanner sees a new list without a restart. Whether the truck's clock is known good is
+asked every ``CLOCK_RECHECK_S`` (``clock_synced``, e.g. :func:`truck_pos.devices.timesync.clock_synchronized`):
+while it is not, the token table accepts a wide skew and learns the clock's offset from the phones.
 Unknown tokens are dropped on the spot: nothing about a phone we cannot resolve is stored.
 An arrival becomes one ``ProximityEvent`` and its ``proximity`` outbox row, in one transaction,
 at most once per customer per campaign window (the business day when no campaign runs).
@@ -10,7 +15,9 @@ at most once per customer per campaign window (the business day when no campaign
 from __future__ import annotations
 
 import logging
+import math
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
@@ -36,6 +43,7 @@ log = logging.getLogger(__name__)
 Window = tuple[str, datetime, datetime]
 WindowSource = Callable[[datetime], Window | None]
 
+_MISS = object()
 _EVENT_NS = uuid.UUID("5b8e3c1a-7f2d-4e0b-9c6a-1d2e3f405162")
 MIN_SECRET_BYTES = 16
 
@@ -64,26 +72,86 @@ def parse_devices(devices: list[dict[str, Any]]) -> list[dict[str, Any]]:
 class ProximityService:
     """Turns advertisements into proximity events and a "customers nearby" count."""
 
+    DEVICES_RECHECK_S = 1.0  # how stale the device list may be about another process's change
+    CLOCK_RECHECK_S = 60.0
+
     def __init__(self, db: peewee.Database, clock: Clock, *, truck_id: str, timezone_name: str, day_start_hour: int = 4,
                  filter_settings: FilterSettings | None = None, slot_s: int = 300, skew_slots: int = 1,
-                 current_window: WindowSource | None = None):
+                 wide_skew_slots: int = 14, current_window: WindowSource | None = None,
+                 clock_synced: Callable[[], bool | None] | None = None):
         self.db, self.clock, self.truck_id = db, clock, truck_id
         self._tz, self._day_start = timezone_name, day_start_hour
-        self._slot_s, self._skew = slot_s, skew_slots
+        self._slot_s, self._skew, self._wide_skew = slot_s, skew_slots, wide_skew_slots
         self.current_window = current_window  # wired to the campaign service when there is one
         self.scanner: Any = None  # a BleScanner, for status and start/stop
+        self.advertiser: Any = None  # a BeaconAdvertiser (reverse mode for iPhones), started with the scanner
+        self._clock_synced = clock_synced
+        self._clock_state: bool | None = True if clock_synced is None else None  # no probe: trust the clock
+        self._clock_checked = -1e18
         self._lock = threading.RLock()
         self._filter = ProximityFilter(filter_settings)
         self._written: set[str] = set()
         self.events_written = 0
+        self._devices_key: object = None
+        self._resolved: dict[bytes, tuple[str, int | None] | None] = {}  # service data -> (device, calibration)
+        self._resolved_by: TokenTable | None = None
+        self._resolved_offset = 0
+        self._slot_start = -math.inf
+        self._version: int | None = None
+        self._version_checked = -1e18
         self._load_table()
+        self._check_clock()
 
     # -- registered devices -------------------------------------------------------------------
     def _load_table(self) -> None:
-        devices = list(RegisteredDevice.select().where(RegisteredDevice.active == True))  # noqa: E712
+        self._version = self._data_version()
+        rows = list(RegisteredDevice.select(RegisteredDevice.device_id, RegisteredDevice.customer_ref, RegisteredDevice.segment,
+                                            RegisteredDevice.secret).where(RegisteredDevice.active == True)  # noqa: E712
+                    .order_by(RegisteredDevice.device_id).tuples())
+        key = tuple((d, c, g, bytes(s)) for d, c, g, s in rows)
+        if key == self._devices_key:
+            return  # another table changed: keep the token table (rebuilding costs HMACs)
         with self._lock:
-            self._customers = {d.device_id: (d.customer_ref, d.segment) for d in devices}
-            self._table = TokenTable([(d.device_id, bytes(d.secret)) for d in devices], slot_s=self._slot_s, skew_slots=self._skew)
+            self._customers = {d: (c, g) for d, c, g, _ in key}
+            old = getattr(self, "_table", None)
+            self._table = TokenTable([(d, s) for d, _, _, s in key], slot_s=self._slot_s, skew_slots=self._skew,
+                                     wide_skew_slots=self._wide_skew, clock_trusted=self._clock_state is True)
+            if old is not None:
+                self._table.carry_learning(old)
+            self._devices_key = key
+
+    def _data_version(self) -> int:
+        return self.db.execute_sql("PRAGMA data_version").fetchone()[0]
+
+    def _refresh_devices(self) -> None:
+        """Re-read the device list if another connection committed since the last look (at most once a second)."""
+        now = time.monotonic()
+        if now - self._version_checked < self.DEVICES_RECHECK_S:
+            return
+        self._version_checked = now
+        try:
+            if self._data_version() != self._version:
+                self._load_table()
+        except peewee.PeeweeException:
+            log.exception("could not re-read the registered devices; keeping the current list")
+
+    def _check_clock(self) -> None:
+        now = time.monotonic()
+        if self._clock_synced is None or now - self._clock_checked < self.CLOCK_RECHECK_S:
+            return
+        first, self._clock_checked = self._clock_checked < -1e17, now
+        try:
+            state = self._clock_synced()
+        except Exception:  # a probe must never stop the radio
+            log.exception("clock probe failed")
+            state = None
+        if state is not True and (first or self._clock_state is True):  # say it once, when it starts
+            log.warning("the truck's clock is not known to be synchronised: accepting tokens %d slots either side",
+                        self._wide_skew)
+        self._clock_state = state
+        with self._lock:
+            self._table.set_clock_trusted(state is True)
+            self._resolved_by = None  # the accepted skew changed
 
     def load_devices(self, devices: list[dict[str, Any]]) -> int:
         """Replace the registered devices (e.g. from a campaign bundle's ``devices`` list); returns the count."""
@@ -103,19 +171,42 @@ class ProximityService:
     # -- the scanner's callbacks (scanner thread) ---------------------------------------------
     def on_advertisement(self, adv: "Advertisement") -> None:
         """Resolve, filter and, on an arrival, record the event. Unknown tokens leave no trace."""
-        data = parse_service_data(adv.service_data)
-        if data is None:
-            return
+        if time.monotonic() - self._version_checked >= self.DEVICES_RECHECK_S:
+            self._refresh_devices()
         with self._lock:
-            device_id = self._table.resolve(data.token, adv.t_s)
-            if device_id is None:
+            t = adv.t_s
+            if not self._slot_start <= t < self._slot_start + self._slot_s or self._table is not self._resolved_by:
+                self._reset_resolved(t)
+            # A phone repeats the same service data all slot long: parse and resolve it once per slot.
+            hit = self._resolved.get(adv.service_data, _MISS)
+            if hit is _MISS:
+                hit = self._resolve(adv.service_data, t)
+            if hit is None:
                 return
-            arrival = self._filter.observe(device_id, adv.t_s, adv.rssi_dbm, data.measured_power_dbm, adv.tx_power_dbm)
+            arrival = self._filter.observe(hit[0], t, adv.rssi_dbm, hit[1], adv.tx_power_dbm)
             if arrival is not None:
                 self._record(arrival)
 
+    def _reset_resolved(self, t: float) -> None:
+        self._resolved = {}
+        self._resolved_by = self._table
+        self._slot_start = (t // self._slot_s) * self._slot_s if math.isfinite(t) else -math.inf
+
+    def _resolve(self, service_data: bytes, t: float) -> tuple[str, int | None] | None:
+        data = parse_service_data(service_data)
+        device_id = None if data is None else self._table.resolve(data.token, t)
+        hit = None if device_id is None else (device_id, data.measured_power_dbm)  # type: ignore[union-attr]
+        if self._table.offset_slots != self._resolved_offset:  # the table moved its centre: forget old answers
+            self._resolved_offset = self._table.offset_slots
+            self._reset_resolved(t)
+        if len(self._resolved) < 50_000:  # bounded whatever a crowd of strangers advertises
+            self._resolved[bytes(service_data)] = hit
+        return hit
+
     def tick(self, now_s: float | None = None) -> None:
-        """Advance the filter without a report (completes dwells, expires silent phones)."""
+        """Advance the filter without a report (expires silent phones); re-checks devices and the clock."""
+        self._refresh_devices()
+        self._check_clock()
         with self._lock:
             for arrival in self._filter.tick(self.clock.now().timestamp() if now_s is None else now_s):
                 self._record(arrival)
@@ -174,19 +265,41 @@ class ProximityService:
         n = self.nearby_count()
         return f"{n} registered customer{'s' if n != 1 else ''} nearby"
 
+    def clock_text(self) -> str:
+        """"" when the clock is known good, else e.g. "clock not synced (phones say +60 min)"."""
+        if self._clock_state is True:
+            return ""
+        with self._lock:
+            offset = self._table.clock_offset_s()
+        if offset is None or offset == 0:
+            return "clock not synced"
+        return f"clock not synced (phones say {'+' if offset > 0 else '-'}{abs(offset) / 60:.0f} min)"
+
+    def scan_mode_text(self) -> str:
+        """The radio's mode for the status bar, e.g. "active scan, every report (BlueZ 5.66)"; "" without a radio."""
+        return self.scanner.mode_text() if self.scanner is not None else ""
+
+    def status_text(self) -> str:
+        """One line for the status bar: nearby count, scan mode, and the clock when it is not known good."""
+        beacon = self.advertiser.status_text() if self.advertiser is not None else ""
+        return " · ".join(p for p in (self.nearby_text(), self.scan_mode_text(), beacon, self.clock_text()) if p)
+
     def status(self) -> dict[str, Any]:
         """Radio state and counts for the status screen."""
         radio = self.scanner.status() if self.scanner is not None else None
         return {"radio": radio.state if radio else "off", "mode": radio.mode if radio else "", "message": radio.message if radio else "",
                 "restarts": radio.restarts if radio else 0, "nearby": self.nearby_count(), "registered": self.registered_count(),
-                "events_written": self.events_written}
+                "events_written": self.events_written, "scan_mode": self.scan_mode_text(), "clock": self.clock_text(),
+                "dropped_reports": self._filter.dropped}
 
     def start_scanning(self) -> None:
-        """Start the radio, if one is attached (the UI calls this once it is up)."""
-        if self.scanner is not None:
-            self.scanner.start()
+        """Start the radio (and the beacon), if attached (the UI calls this once it is up)."""
+        for part in (self.scanner, self.advertiser):
+            if part is not None:
+                part.start()
 
     def stop(self) -> None:
-        """Stop the radio."""
-        if self.scanner is not None:
-            self.scanner.stop()
+        """Stop the radio and the beacon."""
+        for part in (self.scanner, self.advertiser):
+            if part is not None:
+                part.stop()

@@ -134,5 +134,5 @@ class TruckPosApp(App):
         if s.scanner is not None:
             parts.append(f"scanner {s.scanner.state}")
         if s.proximity.scanner is not None:
-            parts.append(s.proximity.nearby_text())
+            parts.append(s.proximity.status_text())
         return parts
