@@ -31,13 +31,12 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from sync.owner import nightly
 from sync.agent import AgentConfig, SyncAgent
-from sync.agent.cli import campaign_handler
 from sync.hub import Hub, HubConfig
 from sync.hub.models import HubMessage, HubMobileOrder, open_hub_database
 from sync.agent.inbound import menu_handler, mobile_order_handler, mobile_ticket
 from devtools.local_broker import FLEET_ACL, REPO, MosquittoBroker
 from sync.transport import BrokerLogin
-from truck_pos.bootstrap import Services, build
+from truck_pos.bootstrap import Services, build, campaign_handler
 from truck_pos.clock import FakeClock
 from truck_pos.config import load_settings
 from truck_pos.devices.ble import BleScanner

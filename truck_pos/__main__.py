@@ -40,12 +40,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("peewee").setLevel(logging.DEBUG if args.verbose else logging.WARNING)  # SQL only with -v
-    from truck_pos.bootstrap import build
+    from truck_pos.bootstrap import build_register
     from truck_pos.config import load_settings
     from truck_pos.errors import TruckPosError
 
     try:
-        services = build(load_settings(args.config))
+        services = build_register(load_settings(args.config))
     except TruckPosError as exc:
         print(f"truck-pos: {exc}", file=sys.stderr)
         return 1

@@ -155,6 +155,67 @@ def group_activity(orders: Iterable[OrderRow], memberships: Mapping[str, list[st
 
 
 @dataclass(frozen=True)
+class MoneyRow:
+    """An order as both sides know it: its ``order`` message or row (cents as charged)."""
+
+    uuid: str
+    total_cents: int
+    discount_cents: int
+    tax_cents: int
+
+
+@dataclass(frozen=True)
+class ChangeRow:
+    """A void or refund of an order (``order_voided`` / ``order_refunded``)."""
+
+    order_uuid: str
+    kind: str  # voided | refunded
+    amount_cents: int
+    tax_cents: int
+
+
+@dataclass(frozen=True)
+class DayMoney:
+    """A day's money, each figure labelled the same way on the truck, at the hub and in the nightly.
+
+    gross = what the orders rang up before discounts (tax as charged); net = gross - discounts -
+    voids - refunds (what the day kept); tax = tax on what the day kept. A void or refund counts
+    on the day of the order it undoes.
+    """
+
+    orders: int = 0
+    gross_cents: int = 0
+    discount_cents: int = 0
+    voids: int = 0
+    void_cents: int = 0
+    refunds: int = 0
+    refund_cents: int = 0
+    net_cents: int = 0
+    tax_cents: int = 0
+
+    LABELS = (("orders", "orders rung up"), ("gross_cents", "gross (before discounts)"), ("discount_cents", "discounts"),
+              ("voids", "voided orders"), ("void_cents", "voids"), ("refunds", "refunded orders"),
+              ("refund_cents", "refunds"), ("net_cents", "net (kept)"), ("tax_cents", "tax (on net)"))
+
+
+def day_money(orders: Iterable[MoneyRow], changes: Iterable[ChangeRow]) -> DayMoney:
+    """The day's labelled money from its orders and the voids/refunds of those orders (one change per order)."""
+    by_uuid = {o.uuid: o for o in orders}
+    undone: dict[str, ChangeRow] = {}
+    for c in changes:
+        if c.order_uuid in by_uuid:
+            undone.setdefault(c.order_uuid, c)  # an order is voided or refunded once; a replay counts once
+    voids = [c for c in undone.values() if c.kind == "voided"]
+    refunds = [c for c in undone.values() if c.kind == "refunded"]
+    gross = sum(o.total_cents + o.discount_cents for o in by_uuid.values())
+    discounts = sum(o.discount_cents for o in by_uuid.values())
+    void_cents, refund_cents = sum(c.amount_cents for c in voids), sum(c.amount_cents for c in refunds)
+    tax = sum(o.tax_cents for o in by_uuid.values()) - sum(c.tax_cents for c in undone.values())
+    return DayMoney(len(by_uuid), gross, discounts, len(voids), void_cents, len(refunds), refund_cents,
+                    gross - discounts - void_cents - refund_cents, tax)
+
+
+@dataclass(frozen=True)
 class DoubleUse:
     """A personal code redeemed more often than allowed, e.g. at two trucks that were both offline."""
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -69,6 +68,18 @@ _NEW_JOBS = PreparedInsert(PrintJob, ["order_uuid", "kind", "reprint", "status",
                                       "next_attempt_utc", "last_error"])
 
 
+def queue_print_jobs(db: peewee.Database, order: Order, now: datetime, *, kitchen_tickets: bool) -> None:
+    """Insert an order's print jobs (receipt for counter orders, kitchen ticket); the caller's transaction commits them.
+
+    Also what the sync process does for a mobile order: it owns no printer, the register's worker prints the rows.
+    """
+    kinds = ["receipt"] if order.channel != "mobile" else []
+    if kitchen_tickets or order.channel == "mobile":
+        kinds.append("kitchen")
+    _NEW_JOBS.many(db, ({"order_uuid": order.uuid, "kind": kind, "created_utc": now, "next_attempt_utc": now}
+                        for kind in kinds))
+
+
 class PrintingService:
     """Stores print jobs with each order, prints them in the background, reports the printer's state.
 
@@ -100,14 +111,13 @@ class PrintingService:
         self._thread: threading.Thread | None = None
         self._run_lock = threading.Lock()
 
-    # --- the register's completion hook (inside the order transaction) -------------------------
+    # --- the register's hooks: rows inside the order transaction, the wake-up after its commit ---------
     def on_order_completed(self, order: Order, ticket: Ticket, totals: Totals, now: datetime) -> None:
         """Queue the receipt (counter orders) and the kitchen ticket; runs inside the order's transaction."""
-        kinds = ["receipt"] if order.channel != "mobile" else []
-        if self.kitchen_tickets or order.channel == "mobile":
-            kinds.append("kitchen")
-        _NEW_JOBS.many(self.db, ({"order_uuid": order.uuid, "kind": kind, "created_utc": now, "next_attempt_utc": now}
-                                 for kind in kinds))
+        queue_print_jobs(self.db, order, now, kitchen_tickets=self.kitchen_tickets)
+
+    def on_order_committed(self, order_uuid: str) -> None:
+        """After the order committed: start (autostart) or wake the worker so the jobs print now."""
         if self.autostart:
             self.start()
         self._wake.set()
@@ -224,9 +234,7 @@ class PrintingService:
                 except Exception:  # the database or a bug: log and keep the queue alive
                     log.exception("print queue round failed")
                 self._wake.wait(self.poll_s)
-                if self._wake.is_set():
-                    self._wake.clear()
-                    time.sleep(0.05)  # woken from inside an order transaction: let it commit
+                self._wake.clear()  # woken after the order committed (RegisterService.after_commit_hooks)
         finally:
             if not self.db.is_closed():
                 self.db.close()  # this thread's connection

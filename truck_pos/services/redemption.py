@@ -15,6 +15,7 @@ from typing import Any
 
 import peewee
 
+from sync.protocol import bounded_id
 from truck_pos.clock import Clock
 from truck_pos.domain.campaign import Campaign, group_key, normalize
 from truck_pos.domain.codes import CheckContext, CodeRefused, CodeResult, UsageCounts
@@ -136,10 +137,10 @@ class RedemptionService:
                 amount_cents=amount_cents, redeemed_utc=now, stop=stop,
             )
             outbox.enqueue("redemption", {
-                "redemption_id": key, "order_id": order_uuid, "truck": self.truck_id, "campaign_id": entry["campaign_id"],
+                "redemption_id": bounded_id(order_uuid, entry["code"]), "order_id": order_uuid, "truck": self.truck_id, "campaign_id": entry["campaign_id"],
                 "segment": entry["segment"], "channel": entry["channel"], "kind": entry["kind"], "code": entry["code"],
                 "customer_ref": customer, "amount_cents": amount_cents, "redeemed_at": now.isoformat(), "stop": stop,
-            }, now=now, key=f"redemption:{key}")
+            }, now=now, key=bounded_id("redemption", order_uuid, entry["code"]))
         with self._lock:
             self.usage.add(entry["campaign_id"], entry["segment"], customer, now)
         return True
