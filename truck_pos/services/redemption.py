@@ -140,10 +140,16 @@ class RedemptionService:
                 "redemption_id": bounded_id(order_uuid, entry["code"]), "order_id": order_uuid, "truck": self.truck_id, "campaign_id": entry["campaign_id"],
                 "segment": entry["segment"], "channel": entry["channel"], "kind": entry["kind"], "code": entry["code"],
                 "customer_ref": customer, "amount_cents": amount_cents, "redeemed_at": now.isoformat(), "stop": stop,
+                "uses_per_customer": self._per_customer(entry),  # the hub flags a use beyond it (double spend)
             }, now=now, key=bounded_id("redemption", order_uuid, entry["code"]))
         with self._lock:
             self.usage.add(entry["campaign_id"], entry["segment"], customer, now)
         return True
+
+    def _per_customer(self, entry: dict[str, Any]) -> int | None:
+        campaign = self.campaigns.active_campaign()
+        segment = campaign.segment(entry["segment"]) if campaign and campaign.id == entry["campaign_id"] else None
+        return (segment.uses_per_customer if segment else None) or (1 if entry["kind"] == "personal" else None)
 
     def _recheck_limits(self, entry: dict[str, Any], ticket_customer: str | None) -> None:
         campaign = self.campaigns.active_campaign()
