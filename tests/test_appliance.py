@@ -257,10 +257,10 @@ def test_the_appliance_day_with_every_process_killed_once(tmp_path):
     assert sum(f"NOTE: {NOTE}" in t for t in printed.texts) == 1 and sum(t == "MOBILE" for t in printed.texts) == 1
 
     # --- the hub's figures equal the truck's, and both equal the hand-worked day ---------------------------------------
-    # burrito 1095 x2 = 2190, 10 % off 219, tax 8.25 % of 1971 = 163 -> 2134; quesadilla 850 - 200 = 650 + 54 -> 704;
-    # fish 450 x2 = 900 + 74 -> 974 (voided); guac 550 x2 = 1100 + 91 -> 1191 (refunded); mobile 750 + 62 -> 812
-    expected = {"orders": 5, "gross_cents": 2353 + 904 + 974 + 1191 + 812, "discount_cents": 419, "voids": 1,
-                "void_cents": 974, "refunds": 1, "refund_cents": 1191, "net_cents": 2134 + 704 + 812, "tax_cents": 163 + 54 + 62}
+    # burrito 1095 x2 = 2190, 10 % off 219, tax 8.25 % of 1971 = 163; quesadilla 850, 200 off, tax 54 on 650;
+    # fish 450 x2 = 900 (voided); guac 550 x2 = 1100 (refunded); mobile al pastor 375 x2 = 750, tax 62
+    expected = {"orders": 5, "gross_cents": 2190 + 850 + 900 + 1100 + 750, "discount_cents": 419, "voids": 1,
+                "void_cents": 900, "refunds": 1, "refund_cents": 1100, "net_cents": 1971 + 650 + 750, "tax_cents": 163 + 54 + 62}
     truck = json.loads(run(str(BIN / "truck-pos-admin"), "--config", str(ini_a), "totals", "--json", env=tuning))
     assert truck["money"] == expected
     out = tmp_path / "nightly"

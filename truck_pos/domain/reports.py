@@ -178,9 +178,9 @@ class ChangeRow:
 class DayMoney:
     """A day's money, each figure labelled the same way on the truck, at the hub and in the nightly.
 
-    gross = what the orders rang up before discounts (tax as charged); net = gross - discounts -
-    voids - refunds (what the day kept); tax = tax on what the day kept. A void or refund counts
-    on the day of the order it undoes.
+    Sales figures exclude tax (an order's total minus its tax): gross = before discounts; voids and
+    refunds = the sales they undo; net = gross - discounts - voids - refunds (the sales the day
+    kept); tax = the tax on what the day kept. A void or refund counts on the day of its order.
     """
 
     orders: int = 0
@@ -193,9 +193,9 @@ class DayMoney:
     net_cents: int = 0
     tax_cents: int = 0
 
-    LABELS = (("orders", "orders rung up"), ("gross_cents", "gross (before discounts)"), ("discount_cents", "discounts"),
+    LABELS = (("orders", "orders rung up"), ("gross_cents", "gross sales (before discounts)"), ("discount_cents", "discounts"),
               ("voids", "voided orders"), ("void_cents", "voids"), ("refunds", "refunded orders"),
-              ("refund_cents", "refunds"), ("net_cents", "net (kept)"), ("tax_cents", "tax (on net)"))
+              ("refund_cents", "refunds"), ("net_cents", "net sales (kept)"), ("tax_cents", "tax (on net sales)"))
 
 
 def day_money(orders: Iterable[MoneyRow], changes: Iterable[ChangeRow]) -> DayMoney:
@@ -207,9 +207,10 @@ def day_money(orders: Iterable[MoneyRow], changes: Iterable[ChangeRow]) -> DayMo
             undone.setdefault(c.order_uuid, c)  # an order is voided or refunded once; a replay counts once
     voids = [c for c in undone.values() if c.kind == "voided"]
     refunds = [c for c in undone.values() if c.kind == "refunded"]
-    gross = sum(o.total_cents + o.discount_cents for o in by_uuid.values())
+    gross = sum(o.total_cents - o.tax_cents + o.discount_cents for o in by_uuid.values())
     discounts = sum(o.discount_cents for o in by_uuid.values())
-    void_cents, refund_cents = sum(c.amount_cents for c in voids), sum(c.amount_cents for c in refunds)
+    void_cents = sum(c.amount_cents - c.tax_cents for c in voids)  # amounts are money back, tax included
+    refund_cents = sum(c.amount_cents - c.tax_cents for c in refunds)
     tax = sum(o.tax_cents for o in by_uuid.values()) - sum(c.tax_cents for c in undone.values())
     return DayMoney(len(by_uuid), gross, discounts, len(voids), void_cents, len(refunds), refund_cents,
                     gross - discounts - void_cents - refund_cents, tax)
