@@ -148,3 +148,14 @@ def test_a_campaign_installed_by_another_process_is_seen_by_the_next_code_check(
         assert isinstance(services.redemption.apply_code(t.id, "FB-LIKE-10"), CodeAccepted)
     finally:
         services.close()
+
+
+def test_day_money_counts_a_replayed_change_once_and_ignores_changes_of_other_days():
+    from truck_pos.domain.reports import ChangeRow, MoneyRow, day_money
+
+    orders = [MoneyRow("a", 1082, 100, 82), MoneyRow("b", 541, 0, 41)]  # a: 1100 - 100 + 82 tax; b: 500 + 41
+    changes = [ChangeRow("b", "refunded", 541, 41), ChangeRow("b", "refunded", 541, 41), ChangeRow("old", "voided", 999, 9)]
+    money = day_money(orders, changes)
+    assert (money.orders, money.gross_cents, money.discount_cents, money.refunds, money.refund_cents, money.voids) == (
+        2, 1100 + 500, 100, 1, 500, 0)
+    assert (money.net_cents, money.tax_cents) == (1000, 82)

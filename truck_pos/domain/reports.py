@@ -214,27 +214,3 @@ def day_money(orders: Iterable[MoneyRow], changes: Iterable[ChangeRow]) -> DayMo
     tax = sum(o.tax_cents for o in by_uuid.values()) - sum(c.tax_cents for c in undone.values())
     return DayMoney(len(by_uuid), gross, discounts, len(voids), void_cents, len(refunds), refund_cents,
                     gross - discounts - void_cents - refund_cents, tax)
-
-
-@dataclass(frozen=True)
-class DoubleUse:
-    """A personal code redeemed more often than allowed, e.g. at two trucks that were both offline."""
-
-    code: str
-    customer_ref: str | None
-    uses: int
-    trucks: tuple[str, ...]
-
-
-def double_uses(redemptions: Iterable[Mapping], allowed: int = 1) -> list[DoubleUse]:
-    """Flag personal codes used more than ``allowed`` times across trucks (rows: ``redemption`` outbox bodies)."""
-    seen: dict[str, dict[str, Mapping]] = defaultdict(dict)
-    for body in redemptions:
-        if body.get("kind") == "personal":
-            seen[body["code"]][body["redemption_id"]] = body  # replays of one redemption count once
-    flagged = []
-    for code, uses in seen.items():
-        if len(uses) > allowed:
-            bodies = sorted(uses.values(), key=lambda b: b.get("redeemed_at", ""))
-            flagged.append(DoubleUse(code, bodies[0].get("customer_ref"), len(uses), tuple(sorted({b["truck"] for b in bodies}))))
-    return sorted(flagged, key=lambda d: d.code)
