@@ -177,7 +177,7 @@ def run(orders: int, rounds: int) -> dict:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--orders", type=int, default=1000)
-    parser.add_argument("--rounds", type=int, default=10, help="alternate the paths in this many chunks")
+    parser.add_argument("--rounds", type=int, default=100, help="alternate the paths in this many chunks (load hits all alike)")
     args = parser.parse_args(argv)
     result = run(args.orders, args.rounds)
     t = result["times"]

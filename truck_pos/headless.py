@@ -48,16 +48,19 @@ class Control:
         """One request line -> one answer; never raises."""
         try:
             request = json.loads(line.decode("utf-8"))
-            if not isinstance(request, dict):
-                return {"ok": False, "error": "a request is a JSON object"}
-            op = getattr(self, f"op_{request.get('op')}", None) if isinstance(request.get("op"), str) else None
-            if op is None:
-                return {"ok": False, "error": f"unknown op {str(request.get('op'))[:40]!r}"}
-            return {"ok": True, **op(request)}
         except (UnicodeDecodeError, ValueError, RecursionError) as exc:
             return {"ok": False, "error": f"not a JSON request ({str(exc)[:80]})"}
-        except (TruckPosError, KeyError, TypeError) as exc:
-            return {"ok": False, "error": str(exc)[:500] or type(exc).__name__}
+        if not isinstance(request, dict):
+            return {"ok": False, "error": "a request is a JSON object"}
+        op = getattr(self, f"op_{request.get('op')}", None) if isinstance(request.get("op"), str) else None
+        if op is None:
+            return {"ok": False, "error": f"unknown op {str(request.get('op'))[:40]!r}"}
+        try:
+            return {"ok": True, **op(request)}
+        except TruckPosError as exc:
+            return {"ok": False, "error": str(exc)[:500]}
+        except (KeyError, TypeError, ValueError) as exc:
+            return {"ok": False, "error": f"malformed {request['op']} request: {type(exc).__name__} {str(exc)[:200]}"}
         except Exception as exc:  # noqa: BLE001 - a bug answers an error; the register keeps running
             log.exception("control request failed")
             return {"ok": False, "error": f"internal error: {type(exc).__name__}"}
