@@ -229,12 +229,12 @@ class PrintingService:
     def _loop(self) -> None:
         try:
             while not self._stop.is_set():
+                self._wake.clear()  # before the round: a wake-up during it makes the next wait return at once
                 try:
                     self.run_once()
                 except Exception:  # the database or a bug: log and keep the queue alive
                     log.exception("print queue round failed")
-                self._wake.wait(self.poll_s)
-                self._wake.clear()  # woken after the order committed (RegisterService.after_commit_hooks)
+                self._wake.wait(self.poll_s)  # set after an order committed (RegisterService.after_commit_hooks)
         finally:
             if not self.db.is_closed():
                 self.db.close()  # this thread's connection
