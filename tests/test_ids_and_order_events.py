@@ -159,3 +159,29 @@ def test_day_money_counts_a_replayed_change_once_and_ignores_changes_of_other_da
     assert (money.orders, money.gross_cents, money.discount_cents, money.refunds, money.refund_cents, money.voids) == (
         2, 1100 + 500, 100, 1, 500, 0)
     assert (money.net_cents, money.tax_cents) == (1000, 82)
+
+
+def test_with_tax_included_in_prices_the_truck_the_hub_and_the_reports_screen_agree(tmp_path, clock):
+    from truck_pos.bootstrap import build
+    from truck_pos.config import load_settings
+
+    services = build(load_settings(env={"TRUCK_POS_STORE_PATH": str(tmp_path / "t.db"), "TRUCK_POS_TRUCK_ID": "truck-test",
+                                        "TRUCK_POS_TRUCK_TAX_MODE": "inclusive"}), clock=clock)
+    try:
+        services.staff.add("Maria", "9999", "manager")
+        kept, refunded = ring(services, ("taco-fish", 2)), ring(services, ("bowl-nacho", 1))
+        services.register.refund_order(refunded, "9999", "cold")
+        # by hand: prices include 8.25 % tax; fish 900 holds 900 - round(900 / 1.0825) = 69 of tax, nacho 950 holds 72
+        expected = {"orders": 2, "gross_cents": 900 + 950, "discount_cents": 0, "voids": 0, "void_cents": 0, "refunds": 1,
+                    "refund_cents": 950, "net_cents": 900, "tax_cents": 69}
+        assert services.register.day_summary()["money"] == expected
+        assert services.reports.day_report().net_cents == expected["net_cents"]
+        open_hub_database(f"sqlite:///{tmp_path / 'hub.db'}")
+        hub = Hub(HubConfig(), clock=clock)
+        for row in Outbox.select().order_by(Outbox.seq):
+            env = protocol.envelope(truck="truck-test", seq=row.seq, kind=row.kind, key=row.key, ts=row.created_utc, body=row.payload)
+            hub.ingest(protocol.up_topic("truck-test", row.kind), protocol.encode(env))
+        now = clock.now()
+        assert truck_day_money("truck-test", now - timedelta(hours=1), now + timedelta(hours=1)).__dict__ == expected
+    finally:
+        services.close()

@@ -162,6 +162,12 @@ class MoneyRow:
     total_cents: int
     discount_cents: int
     tax_cents: int
+    tax_included: bool = False  # tax_mode inclusive: the prices (and so the sales) contain the tax
+
+    @property
+    def sales_cents(self) -> int:
+        """What the order sold for, after discounts, as priced (before tax unless prices include it)."""
+        return self.total_cents - (0 if self.tax_included else self.tax_cents)
 
 
 @dataclass(frozen=True)
@@ -178,9 +184,10 @@ class ChangeRow:
 class DayMoney:
     """A day's money, each figure labelled the same way on the truck, at the hub and in the nightly.
 
-    Sales figures exclude tax (an order's total minus its tax): gross = before discounts; voids and
-    refunds = the sales they undo; net = gross - discounts - voids - refunds (the sales the day
-    kept); tax = the tax on what the day kept. A void or refund counts on the day of its order.
+    Sales are as priced (subtotal - discounts: before tax, or tax included when the truck's prices
+    include it): gross = before discounts; voids and refunds = the sales they undo; net = gross -
+    discounts - voids - refunds (the sales the day kept, as the reports screen shows them); tax =
+    the tax on what the day kept. A void or refund counts on the day of its order.
     """
 
     orders: int = 0
@@ -207,10 +214,14 @@ def day_money(orders: Iterable[MoneyRow], changes: Iterable[ChangeRow]) -> DayMo
             undone.setdefault(c.order_uuid, c)  # an order is voided or refunded once; a replay counts once
     voids = [c for c in undone.values() if c.kind == "voided"]
     refunds = [c for c in undone.values() if c.kind == "refunded"]
-    gross = sum(o.total_cents - o.tax_cents + o.discount_cents for o in by_uuid.values())
+    gross = sum(o.sales_cents + o.discount_cents for o in by_uuid.values())
     discounts = sum(o.discount_cents for o in by_uuid.values())
-    void_cents = sum(c.amount_cents - c.tax_cents for c in voids)  # amounts are money back, tax included
-    refund_cents = sum(c.amount_cents - c.tax_cents for c in refunds)
+
+    def undone_sales(c: ChangeRow) -> int:  # amounts are the money given back, tax included
+        return c.amount_cents - (0 if by_uuid[c.order_uuid].tax_included else c.tax_cents)
+
+    void_cents = sum(undone_sales(c) for c in voids)
+    refund_cents = sum(undone_sales(c) for c in refunds)
     tax = sum(o.tax_cents for o in by_uuid.values()) - sum(c.tax_cents for c in undone.values())
     return DayMoney(len(by_uuid), gross, discounts, len(voids), void_cents, len(refunds), refund_cents,
                     gross - discounts - void_cents - refund_cents, tax)

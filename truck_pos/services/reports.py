@@ -67,14 +67,15 @@ class Report:
 
 def day_money(days: list[str]) -> R.DayMoney:
     """Gross, discounts, voids, refunds, net and tax of orders rung up on these business days (see DayMoney)."""
-    orders = list(Order.select(Order.uuid, Order.status, Order.total_cents, Order.discount_cents, Order.tax_cents)
-                  .where(Order.business_day.in_(days)))
+    orders = list(Order.select(Order.uuid, Order.status, Order.total_cents, Order.discount_cents, Order.tax_cents,
+                               Order.tax_mode).where(Order.business_day.in_(days)))
     refunded = dict(Tender.select(Order.uuid, peewee.fn.SUM(Tender.amount_cents)).join(Order)
                     .where(Order.business_day.in_(days), Order.status == "refunded", Tender.amount_cents < 0)
                     .group_by(Order.uuid).tuples())  # refund tenders are negative
     changes = [R.ChangeRow(o.uuid, o.status, o.total_cents if o.status == "voided" else -int(refunded.get(o.uuid, 0)),
                            o.tax_cents) for o in orders if o.status in ("voided", "refunded")]
-    return R.day_money([R.MoneyRow(o.uuid, o.total_cents, o.discount_cents, o.tax_cents) for o in orders], changes)
+    return R.day_money([R.MoneyRow(o.uuid, o.total_cents, o.discount_cents, o.tax_cents, o.tax_mode == "inclusive")
+                        for o in orders], changes)
 
 
 class ReportsService:
