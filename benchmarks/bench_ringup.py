@@ -1,15 +1,19 @@
-"""Ring-up benchmark: N orders of 5 lines through the register service vs a bare SQLite floor.
+"""Ring-up benchmark: N orders of 5 lines and a discount through the register service vs two bare SQLite floors.
 
-The floor inserts exactly the rows the service wrote (order, 5 lines, tender, outbox row, byte for
-byte) with the stdlib sqlite3 module, one transaction per order, into the same schema with the same
-pragmas (WAL, synchronous=FULL). The difference is the service's own work: menu lookup, totals,
-validation, payload building, peewee.
+Floor 1 ("what the sale writes") replays exactly the statements the service's transaction wrote.
+Floor 2 ("minimal sale") is written here by hand, independently of the service: the rows any sale
+must write (the order, 5 lines, the discount, the tender, one outbox row with a payload of the
+same size), one transaction each. Both use stdlib sqlite3, the same schema and pragmas (WAL,
+synchronous=FULL). The cost of each extra row the sale writes today (print jobs, pickup entry,
+the pickup's outbox row) is the replay's time minus the replay without that row.
 Usage: python benchmarks/bench_ringup.py [--orders 1000]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import math
 import sqlite3
 import statistics
 import tempfile
@@ -19,6 +23,7 @@ from pathlib import Path
 
 from truck_pos.bootstrap import build
 from truck_pos.config import load_settings
+from truck_pos.domain.order import Discount
 from truck_pos.store.db import PRAGMAS, close_database
 
 SKUS = ["taco-al-pastor", "bowl-burrito", "side-chips", "drink-horchata", "drink-water"]
@@ -44,6 +49,7 @@ class ServicePath:
         ticket = reg.open_ticket()
         for sku in SKUS:
             ticket = reg.add_item(ticket.id, sku)
+        reg.apply_discount(ticket.id, Discount("staff meal", 100))
         reg.pay_cash(ticket.id, 10_000)
         self.written.append(self._current)
 
@@ -62,20 +68,74 @@ class FloorPath:
     bytes. The difference is the service's own work: menu lookup, totals, validation, payloads, peewee.
     """
 
-    def __init__(self, path: Path):
-        build(load_settings(env={"TRUCK_POS_STORE_PATH": str(path)}), print_autostart=False).close()
-        close_database()
-        self.conn = sqlite3.connect(path, isolation_level=None)
-        for key, value in PRAGMAS.items():
-            self.conn.execute(f"PRAGMA {key}={value}")
+    def __init__(self, path: Path, drop: tuple[str, ...] = ()):
+        self.conn = bare_database(path)
         self.batch: list[list[str]] = []
+        self.drop = drop  # leave out these extra rows (see extra_row) to measure what they cost
 
     def order(self, n: int) -> None:
         conn = self.conn
         conn.execute("BEGIN IMMEDIATE")
         for sql in self.batch[n]:
-            conn.execute(sql)
+            if not self.drop or extra_row(sql) not in self.drop:
+                conn.execute(sql)
         conn.execute("COMMIT")
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def bare_database(path: Path) -> sqlite3.Connection:
+    """The register's schema (made by the app once), opened with bare sqlite3 and the register's pragmas."""
+    build(load_settings(env={"TRUCK_POS_STORE_PATH": str(path)}), print_autostart=False).close()
+    close_database()
+    conn = sqlite3.connect(path, isolation_level=None)
+    for key, value in PRAGMAS.items():
+        conn.execute(f"PRAGMA {key}={value}")
+    return conn
+
+
+def extra_row(sql: str) -> str:
+    """Which row beyond the minimal sale a statement writes ("" for the minimal ones)."""
+    head = sql[:200]
+    if '"print_job"' in head:
+        return "print jobs (receipt + kitchen)"
+    if '"pickup_entry"' in head:
+        return "pickup entry"
+    if '"outbox"' in head and "'pickup'" in sql:
+        return "pickup outbox row"
+    return ""
+
+
+class MinimalPath:
+    """The rows any sale must write, by hand: order, 5 lines, 1 discount, 1 tender, 1 outbox row (~1.3 kB JSON)."""
+
+    def __init__(self, path: Path):
+        self.conn = bare_database(path)
+        self.line = json.dumps({"sku": "taco-al-pastor", "name": "Al Pastor Taco", "quantity": 1, "unit_price_cents": 375,
+                                "modifiers": [], "gross_cents": 375, "discount_cents": 20, "tax_cents": 29})
+
+    def order(self, n: int) -> None:
+        c, oid, now = self.conn, str(uuid.uuid4()), "2026-06-01T17:00:00.000000+00:00"
+        c.execute("BEGIN IMMEDIATE")
+        row = c.execute('INSERT INTO "order" (uuid, business_day, number, status, channel, created_utc, paid_utc, '
+                        "subtotal_cents, discount_cents, tax_cents, total_cents, tax_mode, staff_id, customer_ref, stop, note) "
+                        "VALUES (?, '2026-06-01', ?, 'paid', 'counter', ?, ?, 2970, 100, 237, 3107, 'exclusive', NULL, NULL, '', '')",
+                        (oid, n + 1, now, now)).lastrowid
+        c.executemany('INSERT INTO "order_line" (order_id, position, sku, name, quantity, unit_price_cents, modifiers, '
+                      "tax_rate_bp, gross_cents, discount_cents, tax_cents) VALUES (?, ?, ?, 'Item', 1, 594, '[]', 825, 594, 20, 47)",
+                      [(row, i, sku) for i, sku in enumerate(SKUS)])
+        c.execute('INSERT INTO "order_discount" (order_id, label, code, segment, amount_cents) VALUES (?, ?, NULL, NULL, 100)',
+                  (row, "staff meal"))
+        c.execute('INSERT INTO "tender" (order_id, kind, amount_cents, tendered_cents, change_cents, reference) '
+                  "VALUES (?, 'cash', 3107, 10000, 6893, '')", (row,))
+        body = {"order_id": oid, "truck": "truck-demo", "number": n + 1, "business_day": "2026-06-01", "channel": "counter",
+                "status": "paid", "paid_at": now, "lines": [json.loads(self.line)] * len(SKUS),
+                "discounts": [{"label": "staff meal", "amount_cents": 100}], "tenders": [{"kind": "cash", "amount_cents": 3107}],
+                "subtotal_cents": 2970, "discount_cents": 100, "tax_cents": 237, "total_cents": 3107}
+        c.execute('INSERT INTO "outbox" (key, kind, payload, created_utc) VALUES (?, ?, ?, ?)',
+                  (oid, "order", json.dumps(body), now))
+        c.execute("COMMIT")
 
     def close(self) -> None:
         self.conn.close()
@@ -90,33 +150,55 @@ def timed(path, start: int, count: int) -> list[float]:
     return times
 
 
-def main() -> None:
+def run(orders: int, rounds: int) -> dict:
+    """Time the service, both floors and the replay without each extra row; alternate in chunks (same load on all)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        replay = FloorPath(Path(tmp) / "floor.db")  # the bare databases first: each binds the one peewee proxy
+        minimal = MinimalPath(Path(tmp) / "minimal.db")
+        extras = ["print jobs (receipt + kitchen)", "pickup entry", "pickup outbox row"]  # the last: mobile orders only
+        without = {name: FloorPath(Path(tmp) / f"without-{i}.db", drop=(name,)) for i, name in enumerate(extras)}
+        without["replay without extras"] = FloorPath(Path(tmp) / "without-all.db", drop=tuple(extras))
+        service_path = ServicePath(Path(tmp) / "service.db")
+        times: dict[str, list[float]] = {"service": [], "replay": [], "minimal": [], **{n: [] for n in without}}
+        chunk = max(1, orders // rounds)
+        for r in range(rounds):
+            times["service"] += timed(service_path, r * chunk, chunk)
+            for name, path in [("replay", replay), *without.items()]:
+                path.batch = service_path.written
+                times[name] += timed(path, r * chunk, chunk)
+            times["minimal"] += timed(minimal, r * chunk, chunk)
+        written = service_path.written[0]
+        for path in (replay, minimal, service_path, *without.values()):
+            path.close()
+    return {"orders": chunk * rounds, "times": times, "extras": extras, "rows": len(written),
+            "extra_rows": {n: sum(extra_row(q) == n for q in written) for n in extras}}
+
+
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--orders", type=int, default=1000)
-    parser.add_argument("--rounds", type=int, default=10, help="alternate floor/service in this many chunks")
-    args = parser.parse_args()
-    floor: list[float] = []
-    service: list[float] = []
-    with tempfile.TemporaryDirectory() as tmp:
-        floor_path = FloorPath(Path(tmp) / "floor.db")  # first: both bind the one peewee proxy
-        service_path = ServicePath(Path(tmp) / "service.db")
-        chunk = max(1, args.orders // args.rounds)
-        # Alternate in chunks so background load on the machine hits both paths alike; the floor
-        # replays exactly the rows the service wrote in the chunk before.
-        for r in range(args.rounds):
-            service += timed(service_path, r * chunk, chunk)
-            floor_path.batch = service_path.written
-            floor += timed(floor_path, r * chunk, chunk)
-        floor_path.close()
-        service_path.close()
-    rows = [("bare sqlite3 (floor)", floor), ("register service", service)]
-    print(f"ring-up: {args.orders} orders x 5 lines, WAL + synchronous=FULL, one transaction per order")
-    print(f"{'path':24} {'total s':>8} {'orders/s':>9} {'median ms':>10} {'p95 ms':>8}")
-    for name, times in rows:
+    parser.add_argument("--rounds", type=int, default=100, help="alternate the paths in this many chunks (load hits all alike)")
+    args = parser.parse_args(argv)
+    result = run(args.orders, args.rounds)
+    t = result["times"]
+    med = {k: statistics.median(v) for k, v in t.items()}
+    print(f"ring-up: {result['orders']} orders x 5 lines + a discount, WAL + synchronous=FULL, one transaction per order")
+    print(f"{'path':32} {'total s':>8} {'orders/s':>9} {'median ms':>10} {'p95 ms':>8}")
+    for name, label in [("minimal", "floor 2: minimal sale (by hand)"), ("replay", "floor 1: what the sale writes"),
+                        ("service", "register service"), ("replay without extras", "(floor 1 minus the extra rows)")]:
+        times = t[name]
         p95 = sorted(times)[int(len(times) * 0.95)]
-        print(f"{name:24} {sum(times):8.2f} {len(times) / sum(times):9.0f} {statistics.median(times) * 1e3:10.2f} {p95 * 1e3:8.2f}")
-    print(f"ratio service/floor: total {sum(service) / sum(floor):.2f}, median"
-          f" {statistics.median(service) / statistics.median(floor):.2f}  (target <= 1.5)")
+        print(f"{label:32} {sum(times):8.2f} {len(times) / sum(times):9.0f} {med[name] * 1e3:10.3f} {p95 * 1e3:8.3f}")
+    ratio_min, ratio_replay = sum(t["service"]) / sum(t["minimal"]), sum(t["service"]) / sum(t["replay"])
+    print(f"ratio service/floor 1 (what it writes): total {ratio_replay:.2f}, median {med['service'] / med['replay']:.2f}")
+    print(f"ratio service/floor 2 (minimal sale):   total {ratio_min:.2f}, median {med['service'] / med['minimal']:.2f}"
+          f"  (goal <= 1.5: {'met' if ratio_min <= 1.5 else 'NOT met'})")
+    print(f"the sale writes {result['rows']} statements; beyond the minimal sale, per order (replay minus replay without):")
+    for name in result["extras"]:
+        if not result["extra_rows"][name]:
+            continue
+        cost = (sum(t["replay"]) - sum(t[name])) / len(t[name]) * 1e3
+        print(f"  {name:32} {result['extra_rows'][name]} row(s)  {cost:+.3f} ms" + ("" if math.isfinite(cost) else " ?"))
 
 
 if __name__ == "__main__":

@@ -4,14 +4,17 @@
 the same from Python (tests/test_simulated_day.py). Time is a FakeClock: the day happens in
 simulated time, and every real wait (the broker, the hub, the agent) is a poll with a timeout.
 
-The plan (orders, lines, codes, tenders, mobile orders, pickups) is drawn from ``seed`` before
-anything runs; ``expected_figures(plan)`` computes the report's figures from the plan alone, with
-its own arithmetic, so a test can compare them with what the services reported.
+The plan (orders, lines, codes, tenders, mobile orders, pickups, voids and refunds) is drawn from
+``seed`` before anything runs; ``expected_figures(plan)`` computes the report's figures and the
+day's money from the plan alone, with its own arithmetic (the campaign's published rules and the
+README's tax rule), so a test can compare them with what the truck reported and, above all, with
+the owner's nightly, which reads nothing but the hub's database.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import random
 import secrets
@@ -22,6 +25,8 @@ from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
+from fractions import Fraction
+from math import floor
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -31,13 +36,12 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from sync.owner import nightly
 from sync.agent import AgentConfig, SyncAgent
-from sync.agent.cli import campaign_handler
 from sync.hub import Hub, HubConfig
 from sync.hub.models import HubMessage, HubMobileOrder, open_hub_database
 from sync.agent.inbound import menu_handler, mobile_order_handler, mobile_ticket
 from devtools.local_broker import FLEET_ACL, REPO, MosquittoBroker
 from sync.transport import BrokerLogin
-from truck_pos.bootstrap import Services, build
+from truck_pos.bootstrap import Services, build, campaign_handler
 from truck_pos.clock import FakeClock
 from truck_pos.config import load_settings
 from truck_pos.devices.ble import BleScanner
@@ -63,6 +67,8 @@ SKUS = ["taco-al-pastor", "taco-carnitas", "taco-veggie", "taco-fish", "bowl-bur
 # The campaign's codes as the owner wrote them (demo_campaign.json): code -> (segment, channel).
 FB, TW, BOGUS = "FB-LIKE-10", "TW-FOLLOW-1", "FREE-LUNCH-99"
 STAFF_PIN = "4821"
+MANAGER_PIN = "7305"
+AFTER_SHARE = 0.03  # of counter orders voided, and as many refunded, right after they are paid
 
 
 def local(hh: int, mm: int = 0, day: date = DAY) -> datetime:
@@ -94,6 +100,7 @@ class PlannedOrder:
     code_applies: bool = False  # what the owner's rules say (planned, not asked of the register)
     tender: str = "card"  # card | cash | prepaid
     customer_ref: str | None = None
+    after: str = ""  # "" | void | refund: what a manager does to it right after it is paid
     uuid: str = ""  # filled once rung up
 
 
@@ -118,6 +125,11 @@ class DayResult:
 def menu_prices() -> dict[str, int]:
     doc = json.loads(MENU_FILE.read_text("utf-8"))
     return {i["sku"]: i["price_cents"] for c in doc["categories"] for i in c["items"]}
+
+
+def menu_tax_rates() -> dict[str, int]:
+    doc = json.loads(MENU_FILE.read_text("utf-8"))
+    return {i["sku"]: i.get("tax_rate_bp", 0) for c in doc["categories"] for i in c["items"]}
 
 
 def trace_window() -> tuple[datetime, datetime, list[str]]:
@@ -157,6 +169,11 @@ def plan_day(orders: int, seed: int, mobile_share: float = 0.12) -> list[Planned
         elif t >= busy_to and roll < mobile_share + 0.33:
             o.customer_ref = "c-" + rng.choice(people)  # a registered phone the truck saw nearby
         plan.append(o)
+    after = random.Random(seed * 7919 + 1)  # its own stream: adding voids left the rest of the plan as it was
+    for o in plan:
+        if o.channel == "counter":
+            roll = after.random()
+            o.after = "void" if roll < AFTER_SHARE else "refund" if roll < 2 * AFTER_SHARE else ""
     return plan
 
 
@@ -164,9 +181,22 @@ def in_outage(plan: list[PlannedOrder], o: PlannedOrder, outage: tuple[float, fl
     return int(len(plan) * outage[0]) <= o.n < int(len(plan) * outage[1])
 
 
+def planned_tax(lines: list[tuple[int, int]], discount: int) -> int:
+    """The README's tax rule, worked out here on its own: per line (gross, rate bp), on the line's share of the
+    discount (largest remainder), exclusive, rounded half up."""
+    total = sum(g for g, _ in lines)
+    exact = [Fraction(discount * g, total) if total else Fraction(0) for g, _ in lines]
+    shares = [floor(x) for x in exact]
+    for i in sorted(range(len(lines)), key=lambda i: (-(exact[i] - shares[i]), i))[: discount - sum(shares)]:
+        shares[i] += 1
+    return sum(floor(Fraction((g - d) * rate, 10_000) + Fraction(1, 2)) for (g, rate), d in zip(lines, shares))
+
+
 def expected_figures(plan: list[PlannedOrder]) -> dict[str, Any]:
     """What the report must say, computed from the plan with the campaign's published rules."""
-    prices = menu_prices()
+    prices, rates = menu_prices(), menu_tax_rates()
+    money = dict.fromkeys(("orders", "gross_cents", "discount_cents", "voids", "void_cents", "refunds", "refund_cents",
+                           "net_cents", "tax_cents"), 0)
     segments_of_code = {FB: ("facebook_likers", "facebook"), TW: ("twitter_followers", "twitter")}
     goal_from, goal_to = local(11), local(12)
     segs: dict[str, list[int]] = defaultdict(lambda: [0, 0])
@@ -178,10 +208,20 @@ def expected_figures(plan: list[PlannedOrder]) -> dict[str, Any]:
         discount = 0
         if o.code_applies:
             discount = (subtotal * 10 + 50) // 100 if o.code == FB else min(100, subtotal)
+        net = subtotal - discount
+        money["orders"] += 1
+        money["gross_cents"] += subtotal
+        money["discount_cents"] += discount
+        if o.after:
+            money["voids" if o.after == "void" else "refunds"] += 1
+            money["void_cents" if o.after == "void" else "refund_cents"] += net
+            continue  # undone: not a sale in any report
+        money["net_cents"] += net
+        money["tax_cents"] += planned_tax([(prices[s] * q, rates[s]) for s, q in o.lines], discount)
+        if o.code_applies:  # redemptions on orders that stayed sold
             channels[segments_of_code[o.code][1]][0] += 1
             channels[segments_of_code[o.code][1]][1] += discount
             out["codes_used"] += 1
-        net = subtotal - discount
         segment = (segments_of_code[o.code][0] if o.code_applies else
                    "nearby_devices" if o.customer_ref and o.customer_ref.startswith("c-") else "walk_in")
         segs[segment][0] += sum(q for _, q in o.lines)
@@ -193,6 +233,7 @@ def expected_figures(plan: list[PlannedOrder]) -> dict[str, Any]:
         if goal_from <= o.at < goal_to:
             out["goal_customers"] += 1
             out["goal_sales_cents"] += net
+    out["money"] = out["truck_money"] = money
     out["segments"] = {k: tuple(v) for k, v in sorted(segs.items())}
     out["redemptions"] = {k: tuple(v) for k, v in sorted(channels.items())}
     return out
@@ -207,6 +248,7 @@ def actual_figures(svc: Services, day: str) -> dict[str, Any]:
             "mobile_orders": sum(o.channel == "mobile" for o in orders),
             "codes_used": sum(c.redemptions for c in report.channels),
             "goal_customers": goal.customers if goal else 0, "goal_sales_cents": goal.sales_cents if goal else 0,
+            "truck_money": dataclasses.asdict(report.money), "money": None,  # money: the hub's, set by owner_nightly
             "segments": dict(sorted(report.segments.items())),
             "redemptions": {c.channel: (c.redemptions, c.discount_cents) for c in report.channels if c.redemptions}}
 
@@ -284,6 +326,7 @@ class Day:
     def opening(self) -> None:
         self.clock.set(local(10, 30))
         self.svc.staff.add("Sam", STAFF_PIN)
+        self.svc.staff.add("Maria", MANAGER_PIN, "manager")
         try:
             self.svc.staff.login("0000")
         except NotAuthorized as exc:
@@ -330,6 +373,10 @@ class Day:
             o.uuid = reg.pay_cash(ticket.id, -(-due // 500) * 500, self.staff).order_uuid  # next $5 up
         else:
             o.uuid = reg.pay_card(ticket.id, self.staff, reference=f"card-{o.n}").order_uuid
+        if o.after == "void":
+            reg.void_order(o.uuid, MANAGER_PIN, "customer changed their mind", self.staff)
+        elif o.after == "refund":
+            reg.refund_order(o.uuid, MANAGER_PIN, "food was cold", self.staff)
 
     def mobile_body(self, o: PlannedOrder) -> dict[str, Any]:
         items = {e.sku: e for e in self.svc.menu.items()}  # the ordering app's copy of the menu
@@ -375,7 +422,8 @@ class Day:
             self.clock.set(o.at)
             self.pickup_due(ready, o.at)
             self.ring_up(o)
-            ready.append((o.at + timedelta(minutes=4), o))
+            if not o.after:  # a voided or refunded order is not collected
+                ready.append((o.at + timedelta(minutes=4), o))
             if o.n and o.n % max(1, len(plan) // 4) == 0:
                 goal = self.svc.reports.goal_progress()
                 self.tell(f"{o.n} orders so far; {goal.line() if goal else ''}")
@@ -403,9 +451,12 @@ class Day:
         (self.out / "report.txt").write_text(render_table(report), "utf-8")
         (self.out / "report.csv").write_text(render_csv(report), "utf-8")
         files += [self.out / "report.txt", self.out / "report.csv", *render_png(report, self.out / "charts")]
-        self.tell(f"owner's nightly: hub has {day.orders} orders, ${day.sales_cents / 100:,.2f}; "
+        self.tell(f"owner's nightly: hub has {day.orders} orders, net sales ${day.sales_cents / 100:,.2f} after "
+                  f"{day.money['voids']} voids and {day.money['refunds']} refunds; "
                   f"{'reconciled, nothing missing' if day.reconciled else 'NOT reconciled'}")
-        return day, actual_figures(self.svc, DAY.isoformat()), files
+        actual = actual_figures(self.svc, DAY.isoformat())
+        actual["money"] = day.money  # the hub's alone (pull_day reads only the hub database)
+        return day, actual, files
 
     def close(self) -> None:
         for stop in (self.agent.stop if self.agent else None, self.hub.stop if self.hub else None, self.broker.kill,
@@ -430,7 +481,8 @@ def run_day(cfg: SimConfig) -> DayResult:
         hub_keys = [k for (k,) in HubMessage.select(HubMessage.key).where(HubMessage.kind == "order").tuples()]
         truck_uuids = [u for (u,) in Order.select(Order.uuid).tuples()]
         events = [e.customer_ref for e in ProximityEvent.select()]
-        twice = [e.order_uuid for e in PickupEntry.select() if e.state != "handed_over"]
+        undone = {o.uuid for o in plan if o.after}
+        twice = [e.order_uuid for e in PickupEntry.select() if e.state != "handed_over" and e.order_uuid not in undone]
         mobile_pending = HubMobileOrder.select().where(HubMobileOrder.delivered_utc.is_null()).count()
         if mobile_pending:
             day.tell(f"{mobile_pending} mobile orders not confirmed by the truck")
@@ -448,6 +500,9 @@ def print_figures(result: DayResult, say: Callable[[str], None] = print) -> None
         say(f"{key:<22}{e[key]:>18}{a[key]:>18}{'' if e[key] == a[key] else '   MISMATCH'}")
     for seg in sorted(set(e["segments"]) | set(a["segments"])):
         say(f"{'segment ' + seg:<34}{str(e['segments'].get(seg)):>14}{str(a['segments'].get(seg)):>18}")
+    for key in e["money"]:
+        say(f"{'money ' + key:<22}{e['money'][key]:>18}{a['money'][key]:>18}"
+            f"{'' if e['money'][key] == a['money'][key] == a['truck_money'][key] else '   MISMATCH (hub/truck)'}")
     for ch in sorted(set(e["redemptions"]) | set(a["redemptions"])):
         say(f"{'redeemed via ' + ch:<34}{str(e['redemptions'].get(ch)):>14}{str(a['redemptions'].get(ch)):>18}")
     say(f"hub orders {len(result.hub_order_keys)} (distinct {len(set(result.hub_order_keys))}); truck orders "

@@ -7,6 +7,7 @@ See sync/PROTOCOL.md for the prose version (keep the two in step).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import uuid
@@ -16,7 +17,8 @@ from typing import Any
 
 VERSION = 1
 ROOT = "tp/v1/trucks"
-UP_KINDS = ("order", "redemption", "registration", "group_join", "proximity", "pickup", "audit", "consent")
+UP_KINDS = ("order", "redemption", "registration", "group_join", "proximity", "pickup", "audit", "consent",
+            "order_voided", "order_refunded")
 DOWN_KINDS = ("campaign", "menu", "mobile_order", "ack")
 RETAINED_DOWN = ("campaign", "menu", "ack")
 HUB_SHARE_GROUP = "hub"
@@ -74,6 +76,21 @@ def parse_topic(topic: str) -> Topic | None:
     if len(parts) == 6 and parts[4] in ("up", "down") and parts[5]:
         return Topic(parts[3], parts[4], parts[5])
     return None
+
+
+# --- ids ---------------------------------------------------------------------------------
+def bounded_id(*parts: str, limit: int = MAX_ID_LEN) -> str:
+    """``part:part:...`` when it fits the contract, else the first part (if short) and a digest of the whole.
+
+    Stable: the same parts always give the same id, so a re-sent fact keeps its idempotency key.
+    Any code, customer or truck id a bundle or config allows fits this way (a personal code is ~1,750 chars).
+    """
+    text = ":".join(parts)
+    if len(text) <= limit and not any(ord(c) < 32 or ord(c) == 127 for c in text):
+        return text
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+    head = f"{parts[0]}:" if len(parts) > 1 and len(parts[0]) <= limit // 2 and parts[0].isprintable() else ""
+    return head + "h" + digest[: max(8, limit - len(head) - 1)]
 
 
 # --- envelope ----------------------------------------------------------------------------
@@ -209,6 +226,9 @@ MENU_ITEM = {"sku": Str(max=64, min=1), "name": Str(max=200, min=1), "price_cent
 
 ID = Str(max=MAX_ID_LEN, min=1)
 TS = Str(max=40, min=10)  # ISO-8601 with offset
+# A void or refund of an order already sent up: the whole order, with the manager who allowed it.
+ORDER_CHANGE = {"order_id": ID, "amount_cents": Int(min=0, max=10**8), "tax_cents": Int(min=0, max=10**8),
+                "reason": Str(max=500), "manager": Str(max=200), "ts": TS}
 CONSENT = {"granted": F((bool,)), "wording_version": Str(max=40, min=1), "at": TS}
 
 # Required fields and types of every kind; extra fields are allowed (a newer truck may add some).
@@ -217,7 +237,7 @@ SCHEMAS: dict[str, dict[str, F]] = {
               "channel": Str(max=20), "status": Str(max=20), "total_cents": Int(min=-10**8, max=10**8),
               "lines": Objs(ORDER_LINE, max=200), "tenders": F((list,))},
     "redemption": {"redemption_id": ID, "order_id": ID, "campaign_id": ID, "segment": Str(max=64, min=1),
-                   "channel": Str(max=40), "kind": Str(max=20, min=1), "code": Str(max=400, min=1),
+                   "channel": Str(max=40), "kind": Str(max=20, min=1), "code": Str(max=MAX_TEXT_LEN, min=1),
                    "customer_ref": Opt(str), "amount_cents": Int(min=0, max=10**8), "redeemed_at": TS},
     "registration": {"customer_ref": ID, "email": Opt(str), "phone": Opt(str), "registered_at": TS,
                      "consent": F((dict,))},
@@ -227,6 +247,8 @@ SCHEMAS: dict[str, dict[str, F]] = {
                   "campaign_id": Opt(str), "source": Str(max=20, min=1), "first_seen": TS},
     "pickup": {"order_id": ID, "number": Int(min=0), "business_day": Str(max=10, min=10), "event": Str(max=20, min=1),
                "at": TS},
+    "order_voided": ORDER_CHANGE,
+    "order_refunded": ORDER_CHANGE,
     "audit": {},  # free-form: the action decides the details (the register writes action, staff, manager, target, details, ts)
     "campaign": {"campaign_id": Str(max=MAX_ID_LEN, min=1), "bundle_b64": Str(max=MAX_PAYLOAD_BYTES, min=1)},
     "menu": {"categories": Objs({"name": Str(max=120, min=1), "items": Objs(MENU_ITEM, max=500)}, max=50)},

@@ -163,19 +163,6 @@ def test_report_renders_as_table_csv_and_png(generated, output_dir):
     assert all(p.stat().st_size > 5000 for p in paths)
 
 
-def test_a_personal_code_used_at_two_offline_trucks_is_flagged_once_both_synced():
-    from truck_pos.domain.reports import DoubleUse, double_uses
-
-    def body(rid, truck, code="TP1X", kind="personal"):
-        return {"redemption_id": rid, "truck": truck, "code": code, "kind": kind, "customer_ref": "c-1",
-                "redeemed_at": f"2026-06-01T17:0{rid[-1]}:00+00:00"}
-
-    rows = [body("o1:1", "truck-1"), body("o1:1", "truck-1"),  # a replayed message counts once
-            body("o2:2", "truck-2"), body("o3:3", "truck-1", code="TP1Y"), body("o4:4", "truck-2", code="FB", kind="segment"),
-            body("o5:5", "truck-3", code="FB", kind="segment")]
-    assert double_uses(rows) == [DoubleUse("TP1X", "c-1", 2, ("truck-1", "truck-2"))]
-
-
 def test_reports_without_a_campaign_or_before_it_starts_are_empty_not_errors(tmp_path):
     from truck_pos.clock import FakeClock
 

@@ -11,7 +11,7 @@ import pytest
 from sync import protocol
 from sync.owner import nightly
 from sync.hub import Hub, HubConfig
-from sync.hub.models import HubMessage, open_hub_database
+from sync.hub.models import open_hub_database
 from tests.mqtt_broker import free_port
 from truck_pos.errors import SyncUnavailable
 from truck_pos.store import outbox
@@ -58,8 +58,10 @@ def test_nightly_lists_what_each_side_is_missing_and_writes_the_reports(day_at_t
     assert truck["missing_on_truck"] == ["only-at-hub"]
     assert truck["seq_gaps"] == [[3, 3]]
     assert truck["rejected"][0]["seq"] == 8 and "missing field" in truck["rejected"][0]["reason"]
-    assert truck["sales_cents"] == sum(m.body["total_cents"] for m in HubMessage.select().where(HubMessage.kind == "order",
-                                                                                                HubMessage.status == "ok"))
+    # by hand: the hub has the orders of 1, 2, 4 and 5 fish tacos (450 each; 8.25 % tax per order, half up)
+    assert truck["money"] == {"orders": 4, "gross_cents": 450 * 12, "discount_cents": 0, "voids": 0, "void_cents": 0,
+                              "refunds": 0, "refund_cents": 0, "net_cents": 450 * 12, "tax_cents": 37 + 74 + 149 + 186}
+    assert truck["sales_cents"] == 450 * 12
     assert "hub lacks 1, truck lacks 1" in capsys.readouterr().out
     assert (out / "summary.csv").read_text().splitlines()[0].startswith("day,truck,kind,messages")
 

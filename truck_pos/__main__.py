@@ -1,4 +1,4 @@
-"""``truck-pos``: load settings, build the services, run the touchscreen register."""
+"""``truck-pos``: load settings, build the register's services, run the touchscreen (or ``--headless``)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--size", default="800x480", help="window size when not fullscreen (default 800x480)")
     p.add_argument("--sync", action="store_true",
                    help="run the MQTT sync agent inside the register (the appliance runs truck-pos-sync as its own service)")
+    p.add_argument("--headless", action="store_true",
+                   help="no screen: run the register's services (print worker, scanner, radio) until stopped")
+    p.add_argument("--control", metavar="SOCKET",
+                   help="with --headless: a Unix socket (0600) taking JSON requests (sale, code, void, refund, status)")
     p.add_argument("-v", "--verbose", action="store_true")
     return p.parse_args(argv)
 
@@ -40,26 +44,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("peewee").setLevel(logging.DEBUG if args.verbose else logging.WARNING)  # SQL only with -v
-    from truck_pos.bootstrap import build
+    from truck_pos.bootstrap import build_register
     from truck_pos.config import load_settings
     from truck_pos.errors import TruckPosError
 
     try:
-        services = build(load_settings(args.config))
+        services = build_register(load_settings(args.config))
     except TruckPosError as exc:
         print(f"truck-pos: {exc}", file=sys.stderr)
         return 1
+    if args.sync and services.extras.get("sync") is None:
+        print("truck-pos: --sync needs [mqtt] enabled = true in the config", file=sys.stderr)
+        services.close()
+        return 1
+    if not args.sync:
+        services.sync_status.agent = None  # the agent runs elsewhere (truck-pos-sync); show the shared outbox
+    if args.headless:
+        from truck_pos.headless import run_headless
+
+        return run_headless(services, control=args.control, sync=args.sync)
     configure_kivy(args.fullscreen, args.size)
     from truck_pos.ui.app import TruckPosApp
 
-    agent = services.extras.get("sync")
     if args.sync:
-        if agent is None:
-            print("truck-pos: --sync needs [mqtt] enabled = true in the config", file=sys.stderr)
-            return 1
-        agent.start()
-    else:
-        services.sync_status.agent = None  # the agent runs elsewhere (truck-pos-sync); show the shared outbox
+        services.extras["sync"].start()
     try:
         TruckPosApp(services).run()
     finally:

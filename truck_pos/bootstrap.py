@@ -1,4 +1,9 @@
-"""The composition root: build the services from settings, with real adapters or the fakes a test passes."""
+"""The composition root: one builder per process, each wiring only what that process owns.
+
+``build_register`` (``truck-pos``: printer, scanner, radio, print worker), ``build_sync``
+(``truck-pos-sync``: the agent, no device), ``build_admin`` (``truck-pos-admin``: one command, no
+background worker). The hub has its own (``sync.hub.cli``). Tests pass fakes as ``overrides``.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,8 @@ from typing import Any
 
 import peewee
 
+from sync.agent import AgentConfig, SyncAgent
+from sync.agent.inbound import BundleHandler, menu_handler, mobile_order_handler
 from truck_pos.clock import Clock, SystemClock
 from truck_pos.config import Settings
 from truck_pos.domain.proximity import FilterSettings
@@ -36,12 +43,12 @@ class Services:
     menu: MenuService
     staff: StaffService
     register: RegisterService
+    campaigns: CampaignService | None = None
+    redemption: RedemptionService | None = None
     printing: PrintingService | None = None
     pickup: PickupService | None = None
     scanner: Any = None  # devices.scanner.SerialScanner when [scanner] kind = serial (the window starts it)
     proximity: ProximityService | None = None
-    campaigns: CampaignService | None = None
-    redemption: RedemptionService | None = None
     registration: RegistrationService | None = None
     reports: ReportsService | None = None
     sync_status: SyncStatusService | None = None
@@ -59,10 +66,9 @@ class Services:
             self.db.close()
 
 
-def build(settings: Settings, *, clock: Clock | None = None, load_demo: bool = True, **overrides: Any) -> Services:
-    """Open the database and wire the services. ``overrides`` replace adapters (tests pass fakes)."""
+def _core(settings: Settings, clock: Clock | None, load_demo: bool, overrides: dict[str, Any]) -> Services:
+    """What every process on the truck shares: the database, menu, staff, register, campaigns (no device)."""
     clock = clock or SystemClock()
-    ble_filter = proximity_filter_settings(settings)  # refuse bad [ble] thresholds before opening anything
     db = overrides.pop("db", None) or open_database(settings.database_path)
     menu = MenuService(db)
     if load_demo and menu.is_empty():
@@ -71,26 +77,97 @@ def build(settings: Settings, *, clock: Clock | None = None, load_demo: bool = T
     t = settings.truck
     register = RegisterService(db, clock, staff, menu, truck_id=t.id, timezone=t.timezone, tax_mode=t.tax_mode,
                                stop=t.stop, day_start_hour=t.business_day_start_hour)
-    printing, pickup, scanner = _build_printing(settings, db, clock, register, overrides)
-    proximity = build_proximity(settings, db, clock, ble_filter, overrides.pop("ble_backend", None))
     campaigns = CampaignService(db, clock, public_keys=trusted_keys(settings.security.campaign_public_key_file),
                                 truck_id=t.id, timezone=t.timezone)
-    proximity.current_window = campaigns.proximity_window
-    printing.registration_url = lambda order: campaigns.customer_offer()[1]  # the campaign's sign-up link on receipts
-    campaigns.on_installed.append(lambda doc: proximity.load_devices(doc["devices"]) if doc.get("devices") else None)
-    services = Services(settings=settings, db=db, clock=clock, menu=menu, staff=staff, register=register,
-                        printing=printing, pickup=pickup, scanner=scanner, proximity=proximity, campaigns=campaigns,
-                        redemption=RedemptionService(db, clock, register, campaigns, truck_id=t.id, timezone=t.timezone),
-                        registration=RegistrationService(db, clock, campaigns, truck_id=t.id, stop=t.stop),
-                        reports=ReportsService(db, clock, campaigns, timezone=t.timezone, day_start_hour=t.business_day_start_hour,
-                                               stop=t.stop),
-                        extras=dict(overrides))
-    if settings.mqtt.enabled and "sync" not in services.extras:
-        from sync.agent.cli import agent_for  # the MQTT agent: built here, started by whoever runs the register
+    return Services(settings=settings, db=db, clock=clock, menu=menu, staff=staff, register=register, campaigns=campaigns,
+                    redemption=RedemptionService(db, clock, register, campaigns, truck_id=t.id, timezone=t.timezone))
 
-        services.extras["sync"] = agent_for(services)
-    services.sync_status = SyncStatusService(clock, t.timezone, services.extras.get("sync"), settings.mqtt.enabled)
-    return services
+
+def _with_proximity(services: Services, fs: FilterSettings, backend: Any) -> None:
+    """Proximity events and the registered-device table a campaign brings; a radio only with ``[ble]`` or a backend."""
+    s = services
+    s.proximity = proximity = build_proximity(s.settings, s.db, s.clock, fs, backend)
+    campaigns = s.campaigns
+    assert campaigns is not None
+    proximity.current_window = campaigns.proximity_window
+    campaigns.on_installed.append(lambda doc: proximity.load_devices(doc["devices"]) if doc.get("devices") else None)
+
+
+def build_register(settings: Settings, *, clock: Clock | None = None, load_demo: bool = True, **overrides: Any) -> Services:
+    """``truck-pos``: the one process that owns the printer (and its worker), the scanner and the radio.
+
+    ``overrides`` replace adapters (tests pass fakes). The sync agent is built (not started) when
+    ``[mqtt] enabled``, for ``truck-pos --sync``; the appliance runs it as ``truck-pos-sync`` instead.
+    """
+    ble_filter = proximity_filter_settings(settings)  # refuse bad [ble] thresholds before opening anything
+    s = _core(settings, clock, load_demo, overrides)
+    t = settings.truck
+    s.printing, s.pickup, s.scanner = _build_printing(settings, s.db, s.clock, s.register, overrides)
+    s.register.after_commit_hooks.append(s.printing.on_order_committed)
+    campaigns = s.campaigns
+    s.printing.registration_url = lambda order: campaigns.customer_offer()[1]  # the campaign's sign-up link on receipts
+    _with_proximity(s, ble_filter, overrides.pop("ble_backend", None))
+    s.registration = RegistrationService(s.db, s.clock, s.campaigns, truck_id=t.id, stop=t.stop)
+    s.reports = ReportsService(s.db, s.clock, s.campaigns, timezone=t.timezone, day_start_hour=t.business_day_start_hour,
+                               stop=t.stop)
+    s.extras = dict(overrides)
+    if settings.mqtt.enabled and "sync" not in s.extras:
+        s.extras["sync"] = agent_for(s)
+    s.sync_status = SyncStatusService(s.clock, t.timezone, s.extras.get("sync"), settings.mqtt.enabled)
+    return s
+
+
+build = build_register  # the name most callers (and tests) know
+
+
+def build_sync(settings: Settings, *, clock: Clock | None = None, **overrides: Any) -> Services:
+    """``truck-pos-sync``: the agent and the tables its messages change; no device and no print worker.
+
+    A mobile order's print jobs and pickup entry are written here, in the order's transaction;
+    the register process's worker prints them.
+    """
+    ble_filter = proximity_filter_settings(settings)
+    s = _core(settings, clock, False, overrides)
+    t = settings.truck
+    from truck_pos.services.claim_key import load_claim_key
+    from truck_pos.services.printing import queue_print_jobs
+
+    s.pickup = PickupService(s.db, s.clock, truck_id=t.id, timezone=t.timezone,
+                             claim_key=load_claim_key(s.db, settings.security.claim_key_file, s.clock.now()))
+    kitchen = settings.printer.kitchen_tickets
+    s.register.completion_hooks += [lambda order, ticket, totals, now: queue_print_jobs(s.db, order, now, kitchen_tickets=kitchen),
+                                    s.pickup.on_order_completed]
+    _with_proximity(s, ble_filter, None)
+    s.extras = dict(overrides)
+    s.extras.setdefault("sync", agent_for(s))
+    s.sync_status = SyncStatusService(s.clock, t.timezone, s.extras["sync"], True)
+    return s
+
+
+def build_admin(settings: Settings, *, clock: Clock | None = None, load_demo: bool = True, **overrides: Any) -> Services:
+    """``truck-pos-admin``: the register's services for one command; the print queue runs only when a command asks."""
+    overrides.setdefault("print_autostart", False)
+    return build_register(settings, clock=clock, load_demo=load_demo, **overrides)
+
+
+# --- the sync agent, wired to this truck's services ------------------------------------------
+def campaign_handler(campaigns: Any) -> BundleHandler:
+    """Adapt ``CampaignService.install_bundle(raw, source=...) -> BundleResult`` to a bundle handler."""
+
+    def handle(raw: bytes) -> tuple[bool, str]:
+        result = campaigns.install_bundle(raw, source="mqtt")
+        return bool(result.accepted), str(result.reason or "")
+
+    return handle
+
+
+def agent_for(services: Services) -> SyncAgent:
+    """The agent wired to the truck's services (menu, register, and campaigns when present)."""
+    campaigns = services.campaigns or services.extras.get("campaigns")
+    return SyncAgent(services.db, services.clock, AgentConfig.from_settings(services.settings),
+                     on_campaign=campaign_handler(campaigns) if campaigns is not None else None,
+                     on_menu=menu_handler(services.menu),
+                     on_mobile_order=mobile_order_handler(services.register, services.db))
 
 
 def _build_printing(settings: Settings, db: peewee.Database, clock: Clock, register: RegisterService,
@@ -108,7 +185,6 @@ def _build_printing(settings: Settings, db: peewee.Database, clock: Clock, regis
                                autostart=overrides.pop("print_autostart", True), plug_flag=p.plug_flag)
     pickup = PickupService(db, clock, truck_id=t.id, timezone=t.timezone, claim_key=key)
     register.completion_hooks += [printing.on_order_completed, pickup.on_order_completed]
-    register.after_commit_hooks.append(printing.after_commit)
     register.status_hooks += [printing.on_status_changed, pickup.on_status_changed]
     scanner = overrides.pop("scanner", None) or build_scanner(settings.scanner)
     return printing, pickup, scanner

@@ -1,4 +1,8 @@
-"""``truck-pos-sync``: run the truck's sync agent on its own (the register can also run it in-process)."""
+"""``truck-pos-sync``: run the truck's sync agent on its own (the register can also run it in-process).
+
+Built by ``truck_pos.bootstrap.build_sync``: no printer, scanner or radio; a mobile order's print
+jobs are written here and printed by the register process.
+"""
 
 from __future__ import annotations
 
@@ -9,32 +13,11 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
-from typing import Any
 
-from sync.agent import AgentConfig, SyncAgent
-from sync.agent.inbound import BundleHandler, menu_handler, mobile_order_handler
+from sync.agent import SyncAgent
 from truck_pos.errors import TruckPosError
 from truck_pos.store import outbox
 from truck_pos.store.sync_models import SyncDeadLetter
-
-
-def campaign_handler(campaigns: Any) -> BundleHandler:
-    """Adapt ``CampaignService.install_bundle(raw, source=...) -> BundleResult`` to a bundle handler."""
-
-    def handle(raw: bytes) -> tuple[bool, str]:
-        result = campaigns.install_bundle(raw, source="mqtt")
-        return bool(result.accepted), str(result.reason or "")
-
-    return handle
-
-
-def agent_for(services: Any) -> SyncAgent:
-    """The agent wired to the truck's services (menu, register, and campaigns when present)."""
-    campaigns = getattr(services, "campaigns", None) or services.extras.get("campaigns")
-    return SyncAgent(services.db, services.clock, AgentConfig.from_settings(services.settings),
-                     on_campaign=campaign_handler(campaigns) if campaigns is not None else None,
-                     on_menu=menu_handler(services.menu),
-                     on_mobile_order=mobile_order_handler(services.register, services.db))
 
 
 def print_status(agent: SyncAgent | None) -> None:
@@ -60,15 +43,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("-v", "--verbose", action="store_true")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from truck_pos.bootstrap import build
+    from truck_pos.bootstrap import build_sync
     from truck_pos.config import load_settings
 
     try:
-        services = build(load_settings(args.config), load_demo=False)
+        services = build_sync(load_settings(args.config))
         if args.status:
             print_status(None)
+            services.close()
             return 0
-        agent = agent_for(services).start()
+        agent = services.extras["sync"].start()
     except TruckPosError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

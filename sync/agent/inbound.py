@@ -141,6 +141,7 @@ def mobile_order_handler(register: Any, db: peewee.Database) -> BodyHandler:
             register.write_order(ticket, None, "mobile")
             if body.get("claim"):
                 MobileOrderClaim.create(order_uuid=ticket.id, claim=body["claim"], received_utc=register.clock.now())
+        register.committed(ticket.id)  # after-commit work (the register process's print worker wakes) sees the row
         return True, "recorded"
 
     return handle

@@ -24,6 +24,7 @@ import peewee
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from sync import protocol
+from sync.hub import spends
 from sync.hub.models import HubDeadLetter, HubMessage, HubMobileOrder, HubTruck, hub_database, insert_message
 from sync.transport import BrokerLogin, connect_persistent, new_client
 from truck_pos.clock import Clock, SystemClock
@@ -138,6 +139,8 @@ class Hub:
             with hub_database.atomic():
                 insert_message(env["id"], parsed.truck, env["seq"], parsed.kind, ts, now,
                                "ok" if checked.ok else "rejected", checked.reason, env.get("body") if checked.ok else None)
+                if checked.ok and parsed.kind == "redemption":
+                    spends.record(env["id"], parsed.truck, env["body"], now)  # double spends: see sync/hub/spends.py
                 if checked.ok and parsed.kind == "order" and env["body"].get("channel") == "mobile":
                     HubMobileOrder.update(delivered_utc=now).where(
                         HubMobileOrder.order_id == env["body"]["order_id"], HubMobileOrder.delivered_utc.is_null()).execute()

@@ -70,7 +70,41 @@ class HubDeadLetter(HubModel):
     payload = peewee.TextField()
 
 
-HUB_MODELS = [HubMessage, HubTruck, HubMobileOrder, HubDeadLetter]
+class HubCodeUse(HubModel):
+    """A limited code's use (personal, or a segment with uses_per_customer), kept to find double spends."""
+
+    redemption_key = peewee.CharField(max_length=64, unique=True)
+    truck = peewee.CharField(max_length=64)
+    order_id = peewee.CharField(max_length=64)
+    campaign_id = peewee.CharField(max_length=64)
+    segment = peewee.CharField(max_length=64)
+    holder = peewee.TextField()  # the customer_ref, else the code itself
+    code = peewee.TextField()
+    allowed = peewee.IntegerField()
+    redeemed_at = peewee.CharField(max_length=40)
+
+    class Meta:
+        indexes = ((("campaign_id", "segment", "holder"), False),)
+
+
+class HubDoubleSpend(HubModel):
+    """A use beyond what the code allows (e.g. at two trucks both offline): the earlier use and this one."""
+
+    redemption_key = peewee.CharField(max_length=64, unique=True)  # the use that went over the limit
+    campaign_id = peewee.CharField(max_length=64)
+    segment = peewee.CharField(max_length=64)
+    holder = peewee.TextField()
+    code = peewee.TextField()
+    first_truck = peewee.CharField(max_length=64)
+    first_order = peewee.CharField(max_length=64)
+    first_at = peewee.CharField(max_length=40)
+    second_truck = peewee.CharField(max_length=64)
+    second_order = peewee.CharField(max_length=64)
+    second_at = peewee.CharField(max_length=40)
+    flagged_utc = UtcDateTimeField(index=True)
+
+
+HUB_MODELS = [HubMessage, HubTruck, HubMobileOrder, HubDeadLetter, HubCodeUse, HubDoubleSpend]
 
 _MESSAGE_FIELDS = (HubMessage.key, HubMessage.truck, HubMessage.seq, HubMessage.kind, HubMessage.ts_utc,
                    HubMessage.received_utc, HubMessage.status, HubMessage.reason, HubMessage.body)

@@ -29,7 +29,10 @@ from requests.adapters import HTTPAdapter
 from tqdm import tqdm
 from urllib3.util.retry import Retry
 
+from sync.hub import spends
+from sync.hub.figures import truck_day_money
 from sync.hub.models import HubMessage, open_hub_database
+from truck_pos.domain.reports import DayMoney
 from truck_pos.errors import SyncUnavailable, TruckPosError
 
 log = logging.getLogger(__name__)
@@ -52,6 +55,8 @@ class TruckDay:
     truck_rows: int | None = None  # None: no truck database given
     missing_on_hub: list[dict[str, Any]] = field(default_factory=list)
     missing_on_truck: list[str] = field(default_factory=list)
+    money: dict[str, int] = field(default_factory=dict)  # DayMoney: gross, discounts, voids, refunds, net, tax
+    double_spends: list[dict[str, Any]] = field(default_factory=list)  # flagged at the hub, with both orders
 
     @property
     def reconciled(self) -> bool:
@@ -82,16 +87,19 @@ def pull_day(start_utc: datetime, end_utc: datetime, trucks: Sequence[str] = (),
         day.hub_messages += 1
         kinds[m.truck][m.kind] += 1
         seqs[m.truck].append(m.seq)
-        if m.kind == "order" and m.body.get("status") in ("paid", "handed_over"):
-            day.orders += 1
-            day.sales_cents += int(m.body.get("total_cents", 0))
+        if m.kind == "order":
             day.mobile_orders += m.body.get("channel") == "mobile"
     for m in rejected:
         days.setdefault(m.truck, TruckDay(m.truck)).rejected.append({"seq": m.seq, "id": m.key, "reason": m.reason})
         seqs[m.truck].append(m.seq)
+    flags = spends.flagged(start_utc, end_utc)
     for truck, day in days.items():
         day.by_kind = dict(sorted(kinds[truck].items()))
         day.seq_gaps = gaps(seqs[truck])
+        money = truck_day_money(truck, start_utc, end_utc)
+        day.money = asdict(money)
+        day.orders, day.sales_cents = money.orders, money.net_cents  # net of discounts, voids and refunds
+        day.double_spends = [f for f in flags if truck in (f["first"]["truck"], f["second"]["truck"])]
     return days
 
 
@@ -130,9 +138,18 @@ def summary(day: date, days: dict[str, TruckDay]) -> dict[str, Any]:
     """The JSON document written to summary.json and posted to the owner's endpoint."""
     trucks = [dict(asdict(d), reconciled=d.reconciled) for d in sorted(days.values(), key=lambda d: d.truck)]
     return {"day": day.isoformat(), "trucks": trucks,
+            "double_spends": [f for f in _unique(d.double_spends for d in days.values())],
             "fleet": {"orders": sum(d.orders for d in days.values()), "sales_cents": sum(d.sales_cents for d in days.values()),
                       "messages": sum(d.hub_messages for d in days.values()),
                       "all_reconciled": all(d.reconciled for d in days.values())}}
+
+
+def _unique(groups: Iterable[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    seen: dict[str, dict[str, Any]] = {}
+    for group in groups:
+        for f in group:
+            seen.setdefault(f["second"]["order_id"] + f["code"], f)
+    return list(seen.values())
 
 
 def write_reports(doc: dict[str, Any], out_dir: Path) -> list[Path]:
@@ -153,7 +170,7 @@ def write_reports(doc: dict[str, Any], out_dir: Path) -> list[Path]:
 
 def format_table(doc: dict[str, Any]) -> str:
     """A fixed-width table for the terminal."""
-    lines = [f"Day {doc['day']}", f"{'truck':<16}{'msgs':>7}{'orders':>8}{'sales':>12}{'mobile':>8}  reconciliation"]
+    lines = [f"Day {doc['day']}", f"{'truck':<16}{'msgs':>7}{'orders':>8}{'net':>12}{'mobile':>8}  reconciliation"]
     for t in doc["trucks"]:
         if t["reconciled"]:
             state = "ok" if t["truck_rows"] is not None else "ok (no seq gaps; no truck copy given)"
@@ -162,6 +179,12 @@ def format_table(doc: dict[str, Any]) -> str:
                      f"seq gaps {t['seq_gaps'][:3]}{'...' if len(t['seq_gaps']) > 3 else ''}")
         lines.append(f"{t['truck']:<16}{t['hub_messages']:>7}{t['orders']:>8}{t['sales_cents'] / 100:>12.2f}"
                      f"{t['mobile_orders']:>8}  {state}")
+        money = t["money"]
+        lines.append(f"{'':<16}" + ", ".join(f"{label} {money[k] / 100:.2f}" if k.endswith("cents") else f"{label} {money[k]}"
+                                              for k, label in DayMoney.LABELS if k in money))
+        for f in t["double_spends"]:
+            lines.append(f"{'':<16}DOUBLE SPEND {f['code'][:24]} ({f['holder'][:24]}): {f['first']['truck']} order "
+                         f"{f['first']['order_id']} and {f['second']['truck']} order {f['second']['order_id']}")
         if t["rejected"]:
             lines.append(f"{'':<16}{len(t['rejected'])} message(s) refused at the hub, e.g. seq {t['rejected'][0]['seq']}: "
                          f"{t['rejected'][0]['reason']}")

@@ -43,10 +43,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run_with_services(args: argparse.Namespace) -> int:
-    from truck_pos.bootstrap import build
+    from truck_pos.bootstrap import build_admin
     from truck_pos.config import load_settings
 
-    services = build(load_settings(args.config), load_demo=getattr(args, "load_demo", True))
+    services = build_admin(load_settings(args.config), load_demo=getattr(args, "load_demo", True))
     try:
         return int(args.handler(args, services) or 0)
     finally:

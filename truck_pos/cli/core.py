@@ -10,6 +10,7 @@ from pathlib import Path
 from truck_pos.bootstrap import Services
 from truck_pos.domain.calendar import local
 from truck_pos.domain.money import format_cents
+from truck_pos.domain.reports import DayMoney
 from truck_pos.services.menu import demo_menu
 
 
@@ -103,4 +104,8 @@ def cmd_totals(args: argparse.Namespace, s: Services) -> int:
         print(f"  {kind:<11} {format_cents(cents):>10}")
     print(f"  voided      {summary['voided']:>10}")
     print(f"  refunded    {summary['refunded']:>10}")
+    print("  money (the nightly's labels)")
+    for key, label in DayMoney.LABELS:
+        value = summary["money"][key]
+        print(f"    {label:<26} {format_cents(value) if key.endswith('cents') else value:>10}")
     return 0

@@ -155,24 +155,73 @@ def group_activity(orders: Iterable[OrderRow], memberships: Mapping[str, list[st
 
 
 @dataclass(frozen=True)
-class DoubleUse:
-    """A personal code redeemed more often than allowed, e.g. at two trucks that were both offline."""
+class MoneyRow:
+    """An order as both sides know it: its ``order`` message or row (cents as charged)."""
 
-    code: str
-    customer_ref: str | None
-    uses: int
-    trucks: tuple[str, ...]
+    uuid: str
+    total_cents: int
+    discount_cents: int
+    tax_cents: int
+    tax_included: bool = False  # tax_mode inclusive: the prices (and so the sales) contain the tax
+
+    @property
+    def sales_cents(self) -> int:
+        """What the order sold for, after discounts, as priced (before tax unless prices include it)."""
+        return self.total_cents - (0 if self.tax_included else self.tax_cents)
 
 
-def double_uses(redemptions: Iterable[Mapping], allowed: int = 1) -> list[DoubleUse]:
-    """Flag personal codes used more than ``allowed`` times across trucks (rows: ``redemption`` outbox bodies)."""
-    seen: dict[str, dict[str, Mapping]] = defaultdict(dict)
-    for body in redemptions:
-        if body.get("kind") == "personal":
-            seen[body["code"]][body["redemption_id"]] = body  # replays of one redemption count once
-    flagged = []
-    for code, uses in seen.items():
-        if len(uses) > allowed:
-            bodies = sorted(uses.values(), key=lambda b: b.get("redeemed_at", ""))
-            flagged.append(DoubleUse(code, bodies[0].get("customer_ref"), len(uses), tuple(sorted({b["truck"] for b in bodies}))))
-    return sorted(flagged, key=lambda d: d.code)
+@dataclass(frozen=True)
+class ChangeRow:
+    """A void or refund of an order (``order_voided`` / ``order_refunded``)."""
+
+    order_uuid: str
+    kind: str  # voided | refunded
+    amount_cents: int
+    tax_cents: int
+
+
+@dataclass(frozen=True)
+class DayMoney:
+    """A day's money, each figure labelled the same way on the truck, at the hub and in the nightly.
+
+    Sales are as priced (subtotal - discounts: before tax, or tax included when the truck's prices
+    include it): gross = before discounts; voids and refunds = the sales they undo; net = gross -
+    discounts - voids - refunds (the sales the day kept, as the reports screen shows them); tax =
+    the tax on what the day kept. A void or refund counts on the day of its order.
+    """
+
+    orders: int = 0
+    gross_cents: int = 0
+    discount_cents: int = 0
+    voids: int = 0
+    void_cents: int = 0
+    refunds: int = 0
+    refund_cents: int = 0
+    net_cents: int = 0
+    tax_cents: int = 0
+
+    LABELS = (("orders", "orders rung up"), ("gross_cents", "gross sales (before discounts)"), ("discount_cents", "discounts"),
+              ("voids", "voided orders"), ("void_cents", "voids"), ("refunds", "refunded orders"),
+              ("refund_cents", "refunds"), ("net_cents", "net sales (kept)"), ("tax_cents", "tax (on net sales)"))
+
+
+def day_money(orders: Iterable[MoneyRow], changes: Iterable[ChangeRow]) -> DayMoney:
+    """The day's labelled money from its orders and the voids/refunds of those orders (one change per order)."""
+    by_uuid = {o.uuid: o for o in orders}
+    undone: dict[str, ChangeRow] = {}
+    for c in changes:
+        if c.order_uuid in by_uuid:
+            undone.setdefault(c.order_uuid, c)  # an order is voided or refunded once; a replay counts once
+    voids = [c for c in undone.values() if c.kind == "voided"]
+    refunds = [c for c in undone.values() if c.kind == "refunded"]
+    gross = sum(o.sales_cents + o.discount_cents for o in by_uuid.values())
+    discounts = sum(o.discount_cents for o in by_uuid.values())
+
+    def undone_sales(c: ChangeRow) -> int:  # amounts are the money given back, tax included
+        return c.amount_cents - (0 if by_uuid[c.order_uuid].tax_included else c.tax_cents)
+
+    void_cents = sum(undone_sales(c) for c in voids)
+    refund_cents = sum(undone_sales(c) for c in refunds)
+    tax = sum(o.tax_cents for o in by_uuid.values()) - sum(c.tax_cents for c in undone.values())
+    return DayMoney(len(by_uuid), gross, discounts, len(voids), void_cents, len(refunds), refund_cents,
+                    gross - discounts - void_cents - refund_cents, tax)

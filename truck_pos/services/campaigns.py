@@ -25,6 +25,7 @@ from truck_pos.domain.campaign import Campaign, parse_campaign
 from truck_pos.domain.codes import CodeIndex
 from truck_pos.errors import ConfigError
 from truck_pos.store.campaign_models import CampaignBundle
+from truck_pos.store.watch import ChangeWatch
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +79,12 @@ class CampaignService:
         self.timezone = timezone
         self.on_installed: list[Callable[[dict[str, Any]], None]] = []
         self._active: tuple[Campaign, CodeIndex] | None = None
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entered: install_bundle reads active_campaign() under it
+        # Another process (truck-pos-sync) installs bundles into the same file: re-read when the active row changes.
+        self._watch = ChangeWatch(db, lambda: CampaignBundle.select(peewee.fn.MAX(CampaignBundle.id))
+                                  .where(CampaignBundle.active == True).scalar())  # noqa: E712
         self._restore()
+        self._watch.seen()
 
     @property
     def owner_key(self) -> Ed25519PublicKey | None:
@@ -87,11 +92,13 @@ class CampaignService:
 
     def active_campaign(self) -> Campaign | None:
         """The campaign codes are checked against, or None."""
+        self._refresh()
         active = self._active
         return active[0] if active else None
 
     def code_index(self) -> CodeIndex | None:
         """The active campaign's code index (one reference; safe to read from any thread)."""
+        self._refresh()
         active = self._active
         return active[1] if active else None
 
@@ -121,6 +128,7 @@ class CampaignService:
                 log.exception("campaign %s could not be stored", campaign.id)
                 return BundleResult(False, f"could not store campaign {campaign.id} ({exc}); the previous one stays", campaign.id)
             self._active = (campaign, CodeIndex(campaign))
+            self._watch.seen()
         log.info("campaign %s installed from %s", campaign.id, source)
         self._notify(campaign.document)
         return BundleResult(True, f"campaign {campaign.id} installed ({len(campaign.segments)} segments)", campaign.id)
@@ -144,6 +152,12 @@ class CampaignService:
                 callback(document)
             except Exception:  # noqa: BLE001 - a listener's bug must not undo the install
                 log.exception("campaign listener %r failed", callback)
+
+    def _refresh(self) -> None:
+        """Pick up a bundle another process activated since the last look (one PRAGMA when nothing changed)."""
+        if self._watch.changed():
+            with self._lock:
+                self._restore()
 
     def _restore(self) -> None:
         """Re-activate the stored active bundle (verified again: the database is not trusted blindly)."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -13,6 +12,7 @@ import peewee
 from truck_pos.domain.order import ModifierChoice, TicketLine
 from truck_pos.errors import InvalidInput, NotFound
 from truck_pos.store.models import MenuCategory, MenuItem, Modifier
+from truck_pos.store.watch import ChangeWatch
 
 
 @dataclass(frozen=True)
@@ -46,25 +46,15 @@ class MenuService:
     def __init__(self, db: peewee.Database):
         self.db = db
         self._index: dict[str, MenuEntry] = {}
-        self._index_version: int | None = None
-        self._checked_at = -1e9
-
-    def _data_version(self) -> int:
-        return self.db.execute_sql("PRAGMA data_version").fetchone()[0]
+        self._watch = ChangeWatch(db, recheck_s=self.RECHECK_S)
 
     def _invalidate(self) -> None:
-        self._index_version = None
-        self._checked_at = -1e9
+        self._watch.forget()
 
     def entry(self, sku: str) -> MenuEntry | None:
         """The active item with this sku, from the in-memory index."""
-        now = time.monotonic()
-        if now - self._checked_at >= self.RECHECK_S:
-            self._checked_at = now
-            version = self._data_version()
-            if version != self._index_version:
-                self._index = {e.sku: e for e in self.items()}
-                self._index_version = version
+        if self._watch.changed():
+            self._index = {e.sku: e for e in self.items()}
         return self._index.get(sku)
 
     def line_for(self, sku: str, quantity: int, modifiers: tuple[str, ...] = ()) -> TicketLine:

@@ -59,6 +59,18 @@ _NEW_JOBS = PreparedInsert(PrintJob, ["order_uuid", "kind", "reprint", "status",
                                       "next_attempt_utc", "last_error"])
 
 
+def queue_print_jobs(db: peewee.Database, order: Order, now: datetime, *, kitchen_tickets: bool) -> None:
+    """Insert an order's print jobs (receipt for counter orders, kitchen ticket); the caller's transaction commits them.
+
+    Also what the sync process does for a mobile order: it owns no printer, the register's worker prints the rows.
+    """
+    kinds = ["receipt"] if order.channel != "mobile" else []
+    if kitchen_tickets or order.channel == "mobile":
+        kinds.append("kitchen")
+    _NEW_JOBS.many(db, ({"order_uuid": order.uuid, "kind": kind, "created_utc": now, "next_attempt_utc": now}
+                        for kind in kinds))
+
+
 class PrintingService:
     """Stores print jobs with each order, prints them in the background, reports the printer's state.
 
@@ -97,17 +109,13 @@ class PrintingService:
         self._thread: threading.Thread | None = None
         self._run_lock = threading.Lock()
 
-    # --- hooks wired by the composition root ---------------------------------------------------
+    # --- the register's hooks: rows inside the order transaction, the wake-up after its commit ---------
     def on_order_completed(self, order: Order, ticket: Ticket, totals: Totals, now: datetime) -> None:
         """Queue the receipt (counter orders) and the kitchen ticket; runs inside the order's transaction."""
-        kinds = ["receipt"] if order.channel != "mobile" else []
-        if self.kitchen_tickets or order.channel == "mobile":
-            kinds.append("kitchen")
-        _NEW_JOBS.many(self.db, ({"order_uuid": order.uuid, "kind": kind, "created_utc": now, "next_attempt_utc": now}
-                                 for kind in kinds))
+        queue_print_jobs(self.db, order, now, kitchen_tickets=self.kitchen_tickets)
 
-    def after_commit(self, order_uuid: str) -> None:
-        """The sale is committed: start the worker if this process runs it, and wake it."""
+    def on_order_committed(self, order_uuid: str) -> None:
+        """After the order committed: start (autostart) or wake the worker so the jobs print now."""
         if self.autostart:
             self.start()
         self._wake.set()
@@ -290,11 +298,12 @@ class PrintingService:
     def _loop(self) -> None:
         try:
             while not self._stop.is_set():
+                self._wake.clear()  # before the round: a wake-up during it makes the next wait return at once
                 try:
                     self.run_once()
                 except Exception:  # the database or a bug: log and keep the queue alive
                     log.exception("print queue round failed")
-                self._wake.wait(self.poll_s)
+                self._wake.wait(self.poll_s)  # set after an order committed (RegisterService.after_commit_hooks)
                 self._wake.clear()
         finally:
             if not self.db.is_closed():

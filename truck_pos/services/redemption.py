@@ -15,6 +15,7 @@ from typing import Any
 
 import peewee
 
+from sync.protocol import bounded_id
 from truck_pos.clock import Clock
 from truck_pos.domain.campaign import Campaign, group_key, normalize
 from truck_pos.domain.codes import CheckContext, CodeRefused, CodeResult, UsageCounts
@@ -136,13 +137,19 @@ class RedemptionService:
                 amount_cents=amount_cents, redeemed_utc=now, stop=stop,
             )
             outbox.enqueue("redemption", {
-                "redemption_id": key, "order_id": order_uuid, "truck": self.truck_id, "campaign_id": entry["campaign_id"],
+                "redemption_id": bounded_id(order_uuid, entry["code"]), "order_id": order_uuid, "truck": self.truck_id, "campaign_id": entry["campaign_id"],
                 "segment": entry["segment"], "channel": entry["channel"], "kind": entry["kind"], "code": entry["code"],
                 "customer_ref": customer, "amount_cents": amount_cents, "redeemed_at": now.isoformat(), "stop": stop,
-            }, now=now, key=f"redemption:{key}")
+                "uses_per_customer": self._per_customer(entry),  # the hub flags a use beyond it (double spend)
+            }, now=now, key=bounded_id("redemption", order_uuid, entry["code"]))
         with self._lock:
             self.usage.add(entry["campaign_id"], entry["segment"], customer, now)
         return True
+
+    def _per_customer(self, entry: dict[str, Any]) -> int | None:
+        campaign = self.campaigns.active_campaign()
+        segment = campaign.segment(entry["segment"]) if campaign and campaign.id == entry["campaign_id"] else None
+        return (segment.uses_per_customer if segment else None) or (1 if entry["kind"] == "personal" else None)
 
     def _recheck_limits(self, entry: dict[str, Any], ticket_customer: str | None) -> None:
         campaign = self.campaigns.active_campaign()

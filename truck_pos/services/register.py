@@ -2,12 +2,16 @@
 
 Tickets live in memory until they are paid; completing writes the order, its lines, discounts,
 tenders, whatever the completion hooks add (redemptions, print jobs, pickup entries) and one
-``order`` outbox row in **one** SQLite transaction, and only then returns ``Paid``.
+``order`` outbox row in **one** SQLite transaction, and only then returns ``Paid``. Work that
+needs the committed order (waking the print worker) runs from ``after_commit_hooks``, after the
+commit. A void or refund writes its ``order_voided`` / ``order_refunded`` outbox row in the same
+transaction as the status change.
 Thread-safety: one lock guards the open tickets; call from any thread.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import uuid
@@ -18,12 +22,14 @@ from typing import Any
 
 import peewee
 
+from sync.protocol import bounded_id
 from truck_pos.clock import Clock
 from truck_pos.domain.calendar import business_day
 from truck_pos.domain.money import format_cents
 from truck_pos.domain.order import Discount, TenderRefused, Ticket, Totals, apply_tender
 from truck_pos.errors import InvalidInput, NotFound
 from truck_pos.services.menu import MenuService
+from truck_pos.services.reports import day_money
 from truck_pos.services.staff import StaffMember, StaffService
 from truck_pos.store import outbox
 from truck_pos.store.models import Order, OrderDiscount, OrderLine, Tender
@@ -115,7 +121,7 @@ class RegisterService:
         self.stop = stop
         self.day_start_hour = day_start_hour
         self.completion_hooks: list[CompletionHook] = []
-        self.after_commit_hooks: list[Callable[[str], None]] = []
+        self.after_commit_hooks: list[Callable[[str], None]] = []  # order uuid, once the order is committed
         self.status_hooks: list[Callable[[Order, str], None]] = []
         self._tickets: dict[str, Ticket] = {}
         self._lock = threading.RLock()
@@ -279,16 +285,21 @@ class RegisterService:
                 hook(order, ticket, totals, now)
             body = order_body(order, ticket, totals, self.truck_id, staff.name if staff else None)
             outbox.enqueue("order", body, now=now, key=order.uuid)
-        for after in self.after_commit_hooks:
-            try:
-                after(order.uuid)
-            except Exception:
-                log.exception("after-commit hook failed for order %s", order.uuid)
+        if not self.db.in_transaction():  # else the caller's transaction commits it and calls committed()
+            self.committed(order.uuid)
         return Paid(order.uuid, number, day, totals.total_cents, ticket.change_cents)
+
+    def committed(self, order_uuid: str) -> None:
+        """Run the after-commit hooks for an order now durable; a hook's failure is logged, never raised."""
+        for hook in list(self.after_commit_hooks):
+            try:
+                hook(order_uuid)
+            except Exception:  # noqa: BLE001 - the sale is already paid; a printer wake-up must not undo that
+                log.exception("after-commit hook %r failed for order %s", hook, order_uuid)
 
     # --- after the sale ----------------------------------------------------------------
     def void_order(self, order_uuid: str, manager_pin: str, reason: str, staff: StaffMember | None = None) -> None:
-        """Void a paid order that has not been handed over (manager only, audited)."""
+        """Void a paid order that has not been handed over (manager only, audited, sent up as ``order_voided``)."""
         manager = self.staff.require_manager(manager_pin, "void")
         with self.db.atomic():
             order = _changeable_order(order_uuid, ("paid",))
@@ -296,11 +307,12 @@ class RegisterService:
             order.save()
             for hook in self.status_hooks:
                 hook(order, "voided")
+            self._change_event("order_voided", order, order.total_cents, reason, manager)
             self.staff.audit("void", staff=staff, manager=manager, target=order_uuid,
                              details={"reason": reason, "number": order.number, "total_cents": order.total_cents})
 
     def refund_order(self, order_uuid: str, manager_pin: str, reason: str, staff: StaffMember | None = None) -> int:
-        """Refund an order in full to its tenders (manager only, audited); returns cents refunded."""
+        """Refund an order in full to its tenders (manager only, audited, sent up as ``order_refunded``)."""
         manager = self.staff.require_manager(manager_pin, "refund")
         with self.db.atomic():
             order = _changeable_order(order_uuid, ("paid", "handed_over"))
@@ -314,9 +326,17 @@ class RegisterService:
             order.save()
             for hook in self.status_hooks:
                 hook(order, "refunded")
+            self._change_event("order_refunded", order, refunded, reason, manager)
             self.staff.audit("refund", staff=staff, manager=manager, target=order_uuid,
                              details={"reason": reason, "number": order.number, "amount_cents": refunded})
         return refunded
+
+    def _change_event(self, kind: str, order: Order, amount_cents: int, reason: str, manager: StaffMember) -> None:
+        now = self.clock.now()
+        outbox.enqueue(kind, {"order_id": order.uuid, "truck": self.truck_id, "business_day": order.business_day,
+                              "number": order.number, "amount_cents": amount_cents, "tax_cents": order.tax_cents,
+                              "reason": reason[:500], "manager": manager.name[:200], "ts": now.isoformat()},
+                       now=now, key=bounded_id(kind, order.uuid))
 
     def recent_orders(self, limit: int = 20) -> list[Order]:
         """The newest orders first."""
@@ -352,6 +372,7 @@ class RegisterService:
             "voided": Order.select().where(in_day & (Order.status == "voided")).count(),
             "refunded": Order.select().where(in_day & (Order.status == "refunded")).count(),
             "by_tender": by_tender,
+            "money": dataclasses.asdict(day_money([day])),
         }
 
 

@@ -19,7 +19,7 @@ from truck_pos.domain.campaign import Campaign
 from truck_pos.domain.money import format_cents
 from truck_pos.services.campaigns import CampaignService
 from truck_pos.store.campaign_models import Customer, CustomerGroup, GroupMembership, Redemption
-from truck_pos.store.models import Order, OrderLine
+from truck_pos.store.models import Order, OrderLine, Tender
 from truck_pos.store.proximity_models import ProximityEvent, RegisteredDevice
 
 BASELINE_DAYS = 7  # previous days at this stop with sales in the goal window
@@ -62,6 +62,20 @@ class Report:
     goals: list[GoalProgress] = field(default_factory=list)
     orders: int = 0
     net_cents: int = 0
+    money: R.DayMoney = field(default_factory=R.DayMoney)
+
+
+def day_money(days: list[str]) -> R.DayMoney:
+    """Gross, discounts, voids, refunds, net and tax of orders rung up on these business days (see DayMoney)."""
+    orders = list(Order.select(Order.uuid, Order.status, Order.total_cents, Order.discount_cents, Order.tax_cents,
+                               Order.tax_mode).where(Order.business_day.in_(days)))
+    refunded = dict(Tender.select(Order.uuid, peewee.fn.SUM(Tender.amount_cents)).join(Order)
+                    .where(Order.business_day.in_(days), Order.status == "refunded", Tender.amount_cents < 0)
+                    .group_by(Order.uuid).tuples())  # refund tenders are negative
+    changes = [R.ChangeRow(o.uuid, o.status, o.total_cents if o.status == "voided" else -int(refunded.get(o.uuid, 0)),
+                           o.tax_cents) for o in orders if o.status in ("voided", "refunded")]
+    return R.day_money([R.MoneyRow(o.uuid, o.total_cents, o.discount_cents, o.tax_cents, o.tax_mode == "inclusive")
+                        for o in orders], changes)
 
 
 class ReportsService:
@@ -161,7 +175,7 @@ class ReportsService:
         return Report(title, days, products, R.sales_by_segment(products),
                       R.channel_figures(redemptions, sold_uuids, self.reach(campaign, days)),
                       R.group_activity(orders, self.memberships()), goals,
-                      len(sold_uuids), sum(o.net_cents for o in R.sold(orders)))
+                      len(sold_uuids), sum(o.net_cents for o in R.sold(orders)), day_money(days))
 
     @staticmethod
     def customer_segments() -> dict[str, str]:
@@ -197,8 +211,10 @@ class ReportsService:
 # --- rendering ----------------------------------------------------------------------------------
 def render_table(report: Report) -> str:
     """A plain-text report for the terminal."""
-    out = [report.title, f"orders {report.orders}, net sales {format_cents(report.net_cents)}", "",
-           f"{'segment':<20}{'product':<24}{'units':>7}{'net sales':>12}"]
+    out = [report.title, f"orders {report.orders}, net sales {format_cents(report.net_cents)}", "", "money"]
+    out += [f"  {label:<28}{getattr(report.money, key) if not key.endswith('cents') else format_cents(getattr(report.money, key)):>12}"
+            for key, label in R.DayMoney.LABELS]
+    out += ["", f"{'segment':<20}{'product':<24}{'units':>7}{'net sales':>12}"]
     out += [f"{p.segment:<20}{p.name[:23]:<24}{p.units:>7}{format_cents(p.net_cents):>12}" for p in report.products]
     out += ["", f"{'channel':<14}{'reach':>8}{'redeemed':>10}{'conversion':>12}{'discounts':>12}"]
     for c in report.channels:
@@ -220,6 +236,9 @@ def render_csv(report: Report) -> str:
     buf = io.StringIO()
     w = csv.writer(buf)
     w.writerow(["table", "key1", "key2", "count", "cents", "extra"])
+    for key, label in R.DayMoney.LABELS:
+        value = getattr(report.money, key)
+        w.writerow(["money", key, label, "" if key.endswith("cents") else value, value if key.endswith("cents") else "", ""])
     for p in report.products:
         w.writerow(["product_segment", p.sku, p.segment, p.units, p.net_cents, p.name])
     for c in report.channels:

@@ -108,7 +108,8 @@ class TruckPosApp(App):
             self.lock()
 
     def on_start(self) -> None:
-        """Start the devices that run in their own threads (scanner, radio); printing starts on first use."""
+        """Start the devices that run in their own threads: the print worker (it also prints mobile orders), scanner, radio."""
+        self.services.printing.start()
         if self.services.scanner is not None:  # only with [scanner] kind = serial
             self.services.scanner.start()
         self.services.proximity.start_scanning()  # does nothing without a radio
