@@ -74,7 +74,7 @@ def build(settings: Settings, *, clock: Clock | None = None, load_demo: bool = T
     printing, pickup, scanner = _build_printing(settings, db, clock, register, overrides)
     proximity = build_proximity(settings, db, clock, ble_filter, overrides.pop("ble_backend", None))
     campaigns = CampaignService(db, clock, public_keys=trusted_keys(settings.security.campaign_public_key_file),
-                                truck_id=t.id, timezone=t.timezone)
+                                truck_id=t.id, timezone=t.timezone, day_start_hour=t.business_day_start_hour)
     proximity.current_window = campaigns.proximity_window
     campaigns.on_installed.append(lambda doc: proximity.load_devices(doc["devices"]) if doc.get("devices") else None)
     services = Services(settings=settings, db=db, clock=clock, menu=menu, staff=staff, register=register,

@@ -66,11 +66,13 @@ def cmd_load(args: argparse.Namespace, s: Services) -> int:
 
 def cmd_status(args: argparse.Namespace, s: Services) -> int:
     campaign = s.campaigns.active_campaign()
+    tz = s.settings.truck.timezone
+    for later in s.campaigns.upcoming():
+        print(f"upcoming: {later.name} ({later.id}, version {later.version}) starts {local(later.valid_from_utc, tz):%Y-%m-%d %H:%M}")
     if campaign is None:
         print("no active campaign")
         return 0
-    tz = s.settings.truck.timezone
-    print(f"{campaign.name} ({campaign.id}) {local(campaign.valid_from_utc, tz):%Y-%m-%d %H:%M} .. "
+    print(f"{campaign.name} ({campaign.id}, version {campaign.version}) {local(campaign.valid_from_utc, tz):%Y-%m-%d %H:%M} .. "
           f"{local(campaign.valid_until_utc, tz):%Y-%m-%d %H:%M} {tz}" + (" [stacking]" if campaign.stacking else ""))
     for seg in campaign.segments:
         limits = ", ".join(x for x in (f"{seg.total_uses} uses" if seg.total_uses else "",

@@ -1,0 +1,128 @@
+"""Bundle lifecycle: live and upcoming campaigns, activation by (business-day) time, and the refusals
+(expired, older than seen for the key, same version with other content) through the real CampaignService.
+
+Expected windows are written out by hand from the documents (Chicago is UTC-5 in June).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+
+from campaign_support import bare_svc, build_services, demo_document, install, owner  # noqa: F401 (fixtures)
+from truck_pos.domain.bundle import sign_bundle
+
+
+def utc(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
+
+
+def doc(cid: str, version: int, valid_from: str, valid_until: str, **changes):
+    """A small campaign: one shared code per campaign (CODE-<id>)."""
+    return demo_document(id=cid, name=cid, version=version, valid_from=valid_from, valid_until=valid_until, groups=[],
+                         segments=[{"name": "facebook_likers", "channel": "facebook", "code": f"CODE-{cid}",
+                                    "benefit": {"kind": "percent_off", "percent": 10}}], **changes)
+
+
+def code_works(svc, code: str) -> bool:
+    tid = svc.register.open_ticket().id
+    svc.register.add_item(tid, "bowl-burrito")
+    result = svc.redemption.check(code, svc.register.ticket(tid))
+    svc.register.cancel(tid)
+    return not hasattr(result, "reason")
+
+
+def test_expired_bundle_is_refused_and_the_live_campaign_stays(bare_svc, owner):
+    # the clock fixture is 2026-06-01 12:00 in Chicago
+    install(bare_svc, owner, doc("today", 1, "2026-06-01T10:00", "2026-06-01T22:00"))
+    result = bare_svc.campaigns.install_bundle(sign_bundle(doc("old", 2, "2026-05-20T10:00", "2026-05-31T22:00"), owner))
+    assert not result.accepted and result.reason.startswith("expired: campaign old ended 2026-05-31 22:00")
+    assert bare_svc.campaigns.active_campaign().id == "today"
+    assert code_works(bare_svc, "CODE-today") and not code_works(bare_svc, "CODE-old")
+
+
+def test_tomorrow_is_held_beside_today_and_goes_live_at_the_business_day_start(bare_svc, owner):
+    install(bare_svc, owner, doc("today", 1, "2026-06-01", "2026-06-01"))
+    result = bare_svc.campaigns.install_bundle(sign_bundle(doc("tomorrow", 2, "2026-06-02", "2026-06-02"), owner))
+    assert result.accepted and "starts 2026-06-02 04:00" in result.reason
+    assert bare_svc.campaigns.active_campaign().id == "today"
+    assert [c.id for c in bare_svc.campaigns.upcoming()] == ["tomorrow"]
+    assert code_works(bare_svc, "CODE-today") and not code_works(bare_svc, "CODE-tomorrow")
+    # 01:30 on June 2 is still June 1's business day (it starts at 04:00): today's campaign is live
+    bare_svc.clock.set(utc("2026-06-02T06:30:00"))
+    assert bare_svc.campaigns.active_campaign().id == "today" and code_works(bare_svc, "CODE-today")
+    bare_svc.clock.set(utc("2026-06-02T08:59:59"))  # 03:59:59 local
+    assert bare_svc.campaigns.active_campaign().id == "today"
+    bare_svc.clock.set(utc("2026-06-02T09:00:00"))  # 04:00 local: tomorrow's business day begins
+    assert bare_svc.campaigns.active_campaign().id == "tomorrow"
+    assert code_works(bare_svc, "CODE-tomorrow") and not code_works(bare_svc, "CODE-today")
+    assert bare_svc.campaigns.upcoming() == []
+
+
+def test_an_older_bundle_of_another_campaign_is_refused_after_a_newer_one(bare_svc, owner):
+    a = sign_bundle(doc("campaign-a", 5, "2026-06-01T10:00", "2026-06-07T22:00"), owner)
+    assert bare_svc.campaigns.install_bundle(a).accepted
+    install(bare_svc, owner, doc("campaign-b", 6, "2026-06-01T10:00", "2026-06-07T22:00"))
+    replay = bare_svc.campaigns.install_bundle(a)
+    assert not replay.accepted
+    assert replay.reason == "older than seen: version 5 is below version 6 (campaign campaign-b) already installed from this key"
+    assert bare_svc.campaigns.active_campaign().id == "campaign-b"
+
+
+def test_same_version_with_other_content_is_refused_and_the_same_bundle_is_a_no_op(bare_svc, owner):
+    first = sign_bundle(doc("camp", 3, "2026-06-01T10:00", "2026-06-07T22:00"), owner)
+    assert bare_svc.campaigns.install_bundle(first).accepted
+    changed = doc("camp", 3, "2026-06-01T10:00", "2026-06-07T22:00")
+    changed["segments"][0]["benefit"]["percent"] = 50
+    result = bare_svc.campaigns.install_bundle(sign_bundle(changed, owner))
+    assert not result.accepted and result.reason.startswith("same version 3 as the bundle already installed but different content")
+    again = bare_svc.campaigns.install_bundle(first)
+    assert again.accepted and again.reason == "campaign camp version 3 is already installed"
+    assert bare_svc.campaigns.active_campaign().segments[0].benefit.percent == 10
+
+
+def test_a_higher_version_of_the_live_campaign_replaces_it(bare_svc, owner):
+    install(bare_svc, owner, doc("camp", 1, "2026-06-01T10:00", "2026-06-07T22:00"))
+    newer = doc("camp", 2, "2026-06-01T10:00", "2026-06-07T22:00")
+    newer["segments"][0]["benefit"]["percent"] = 20
+    install(bare_svc, owner, newer)
+    assert bare_svc.campaigns.active_campaign().segments[0].benefit.percent == 20
+    assert bare_svc.campaigns.upcoming() == []
+
+
+def test_live_upcoming_and_the_high_water_mark_survive_a_restart(tmp_path, clock, owner):
+    first = build_services(tmp_path, clock, owner)
+    install(first, owner, doc("today", 1, "2026-06-01", "2026-06-01"))
+    install(first, owner, doc("tomorrow", 2, "2026-06-02", "2026-06-02"))
+    first.close()
+    second = build_services(tmp_path, clock, owner)
+    try:
+        assert second.campaigns.active_campaign().id == "today"
+        assert [c.id for c in second.campaigns.upcoming()] == ["tomorrow"]
+        replay = second.campaigns.install_bundle(sign_bundle(doc("today", 1, "2026-06-01", "2026-06-01"), owner))
+        assert not replay.accepted and replay.reason.startswith("older than seen")
+    finally:
+        second.close()
+
+
+def test_a_bundle_installed_by_another_connection_is_seen_by_the_next_code_check(tmp_path, clock, owner):
+    register = build_services(tmp_path, clock, owner)
+    agent = build_services(tmp_path, clock, owner)  # stands in for the sync process: its own connection
+    try:
+        assert register.campaigns.active_campaign() is None
+        install(agent, owner, doc("fresh", 1, "2026-06-01T10:00", "2026-06-07T22:00"))
+        assert code_works(register, "CODE-fresh")
+    finally:
+        agent.close()
+        register.close()
+
+
+@pytest.mark.parametrize("field, value, reason", [
+    ("messages", {"sms": "hi"}, "campaign has unknown field(s) messages"),
+    ("version", 0, "campaign.version = 0 is not allowed"),
+    ("id", "x" * 65, "campaign.id"),
+])
+def test_bundle_content_outside_the_limits_is_refused_with_the_field_named(bare_svc, owner, field, value, reason):
+    result = bare_svc.campaigns.install_bundle(sign_bundle(demo_document(**{field: value}), owner))
+    assert not result.accepted and reason in result.reason
