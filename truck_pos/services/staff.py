@@ -109,7 +109,18 @@ class StaffService:
         return None
 
     def login(self, pin: str) -> StaffMember:
-        """The staff member with this PIN; a wrong PIN is audited, counted and refused."""
+        """The staff member with this PIN; a wrong PIN is audited, counted and refused.
+
+        On a locked terminal only a manager's PIN is taken: it unlocks the terminal and logs the manager in.
+        """
+        guard = self._guard()
+        if guard is not None and guard.locked:
+            try:
+                return self.unlock(pin)
+            except PinWait:
+                raise
+            except NotAuthorized:
+                raise PinLocked("Locked after too many wrong PINs on this register: ask a manager to unlock") from None
         self._gate()
         row = self._find(pin)
         if row is None:
