@@ -117,8 +117,9 @@ class StaffService:
         if guard is not None and guard.locked:
             try:
                 return self.unlock(pin)
-            except PinWait:
-                raise
+            except PinWait as exc:
+                raise PinLocked("Locked after too many wrong PINs on this register: ask a manager to unlock "
+                                f"(wait {exc.wait_s} s)") from None
             except NotAuthorized:
                 raise PinLocked("Locked after too many wrong PINs on this register: ask a manager to unlock") from None
         self._gate()
