@@ -187,7 +187,7 @@ def test_the_register_refuses_bad_changes_plainly_and_completes_only_orders_the_
         svc.register.cancel(ticket.id)
         return
     paid = svc.register.pay_card(ticket.id)
-    body = json.loads(Outbox.select().where((Outbox.kind == "order") & (Outbox.key == paid.order_uuid)).get().body)
+    body = Outbox.select().where((Outbox.kind == "order") & (Outbox.key == paid.order_uuid)).get().payload
     assert protocol.body_problem("order", body) == ""
 
 
