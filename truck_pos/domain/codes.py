@@ -31,6 +31,7 @@ PERSONAL_PREFIX = "TP1"
 _CONTEXT = b"truck_pos.code.v1"
 _SIG_LEN = 64
 MAX_SEGMENT_CODE = 32
+NEEDS_CUSTOMER = "this code needs the customer: scan their QR or look them up"
 
 
 @dataclass(frozen=True)
@@ -208,6 +209,8 @@ class CodeIndex:
             return CodeRefused("one code per order (this campaign does not allow stacking)")
         if seg.total_uses is not None and usage.total.get((camp.id, seg.name), 0) >= seg.total_uses:
             return CodeRefused(f"limit reached ({_uses(seg.total_uses)})")
+        if seg.uses_per_customer is not None and not customer:
+            return CodeRefused(NEEDS_CUSTOMER)
         if customer and seg.uses_per_customer is not None:
             used = usage.per_customer.get((camp.id, seg.name, customer), 0)
             if used >= seg.uses_per_customer:

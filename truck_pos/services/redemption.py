@@ -17,7 +17,7 @@ import peewee
 
 from truck_pos.clock import Clock
 from truck_pos.domain.campaign import Campaign, group_key, normalize
-from truck_pos.domain.codes import CheckContext, CodeRefused, CodeResult, UsageCounts
+from truck_pos.domain.codes import NEEDS_CUSTOMER, CheckContext, CodeRefused, CodeResult, UsageCounts
 from truck_pos.domain.order import Discount, Ticket, Totals
 from truck_pos.errors import InvalidInput
 from truck_pos.services.campaigns import CampaignService
@@ -154,6 +154,8 @@ class RedemptionService:
             raise InvalidInput(f"Code {entry['code'][:12]}: limit reached ({segment.total_uses} uses) — remove the discount")
         per_customer = segment.uses_per_customer or (1 if entry["kind"] == "personal" else None)
         customer = entry.get("customer_ref") or ticket_customer
+        if per_customer is not None and not customer:
+            raise InvalidInput(f"Code {entry['code'][:12]}: {NEEDS_CUSTOMER} — or remove the discount")
         if customer and per_customer is not None:
             used = Redemption.select().where(of_segment & (Redemption.customer_ref == customer)).count()
             if used >= per_customer:
