@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 from campaign_support import build_services, demo_document, install
 from truck_pos.domain.bundle import raw_public_key
@@ -156,6 +156,8 @@ class LimitModel:
 @given(total=st.integers(1, 12), per_customer=st.integers(1, 3),
        orders=st.lists(st.sampled_from(["c-a", "c-b", "c-c", None]), min_size=1, max_size=25),
        interleave=st.booleans())
+@example(total=1, per_customer=3, orders=["c-a", "c-b", "c-c"], interleave=True)  # the last use, taken twice at once
+@example(total=5, per_customer=1, orders=["c-a", "c-a", "c-b"], interleave=True)
 def test_per_customer_and_total_limits_hold_under_many_orders(tmp_path_factory, clock, total, per_customer, orders, interleave):
     doc = demo_document()
     doc["segments"][0].update(total_uses=total, uses_per_customer=per_customer)
