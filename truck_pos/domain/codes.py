@@ -128,8 +128,12 @@ class UsageCounts:
     total: dict[tuple[str, str], int] = field(default_factory=dict)  # (campaign, segment)
     per_customer: dict[tuple[str, str, str], int] = field(default_factory=dict)  # (campaign, segment, customer)
     last_use_utc: dict[tuple[str, str, str], datetime] = field(default_factory=dict)
+    unique_used: dict[tuple[str, str], datetime] = field(default_factory=dict)  # (campaign, unique code) -> when
 
-    def add(self, campaign_id: str, segment: str, customer_ref: str | None, when: datetime) -> None:
+    def add(self, campaign_id: str, segment: str, customer_ref: str | None, when: datetime, code: str | None = None,
+            kind: str = "") -> None:
+        if kind == "unique" and code:
+            self.unique_used[(campaign_id, code)] = when
         key = (campaign_id, segment)
         self.total[key] = self.total.get(key, 0) + 1
         if customer_ref:
@@ -165,6 +169,9 @@ class CodeIndex:
             if seg is not None:
                 self.by_code[normalize(code)] = seg
         self.code_key = Ed25519PublicKey.from_public_bytes(campaign.code_public_key) if campaign.code_public_key else None
+        self._unique = [s for s in campaign.segments if s.unique_codes is not None and len(s.unique_codes)]
+        # A personal code is single-use unless its segment says otherwise: the adjusted segment, made once.
+        self._personal = {s.name: s if s.uses_per_customer is not None else _with_per_customer(s, 1) for s in campaign.segments}
         # Per segment, what every check needs, worked out once: (from, until) in UTC and the discount label.
         self._window = {s.name: (s.valid_from_utc or campaign.valid_from_utc, s.valid_until_utc or campaign.valid_until_utc)
                         for s in campaign.segments}
@@ -178,9 +185,15 @@ class CodeIndex:
         if is_personal(code):
             return self._check_personal(code, ctx, usage, owner_key)
         segment = self.by_code.get(code)
-        if segment is None:
-            return CodeRefused("unknown code")
-        return self._check_rules(code, "segment", segment, ctx.customer_ref, ctx, usage)
+        if segment is not None:
+            return self._check_rules(code, "segment", segment, ctx.customer_ref, ctx, usage)
+        for unique in self._unique:  # issued single-use codes: one hash, one bucket per segment that has them
+            if code in unique.unique_codes:  # type: ignore[operator]
+                used = usage.unique_used.get((self.campaign.id, code))
+                if used is not None:
+                    return CodeRefused(f"already used at {_when(used, ctx.now_utc, ctx.tz)}")
+                return self._check_rules(code, "unique", unique, ctx.customer_ref, ctx, usage)
+        return CodeRefused("unknown code")
 
     def _check_personal(self, code: str, ctx: CheckContext, usage: UsageCounts, owner_key: Ed25519PublicKey | None) -> CodeResult:
         key = self.code_key or owner_key
@@ -191,11 +204,9 @@ class CodeIndex:
             return CodeRefused(f"code for another truck ({personal.truck_id})")
         if personal.campaign_id != self.campaign.id:
             return CodeRefused(f"code for another campaign ({personal.campaign_id})")
-        segment = self.campaign.segment(personal.segment)
+        segment = self._personal.get(personal.segment)
         if segment is None:
             return CodeRefused("unknown code (segment not in this campaign)")
-        if segment.uses_per_customer is None:  # a personal code is single-use unless the segment says otherwise
-            segment = _with_per_customer(segment, 1)
         return self._check_rules(code, "personal", segment, personal.customer_ref, ctx, usage)
 
     def _check_rules(self, code: str, kind: str, seg: Segment, customer: str | None, ctx: CheckContext, usage: UsageCounts) -> CodeResult:

@@ -19,7 +19,7 @@ import zlib
 from array import array
 from bisect import bisect_left
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from itertools import accumulate
 from typing import Any
 
@@ -40,6 +40,17 @@ def _words() -> array:
     if words.itemsize != 4:  # C unsigned int is 4 bytes on every platform we run on; be explicit anyway
         words = array("L" if array("L").itemsize == 4 else "H")
     return words
+
+
+CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud and typed without mix-ups
+
+
+def make_codes(n: int, choice: Callable[[str], str], groups: int = 3) -> list[str]:
+    """``n`` distinct random codes like ``K7QM-2XPA-9RTD`` (60 bits each); ``choice`` is e.g. ``secrets.choice``."""
+    codes: set[str] = set()
+    while len(codes) < n:
+        codes.add("-".join("".join(choice(CODE_ALPHABET) for _ in range(4)) for _ in range(groups)))
+    return sorted(codes)
 
 
 def code_hash(campaign_id: str, normalized_code: str) -> int:

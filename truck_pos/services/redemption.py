@@ -48,8 +48,9 @@ class RedemptionService:
 
     def _load_usage(self) -> UsageCounts:
         usage = UsageCounts()
-        for r in Redemption.select(Redemption.campaign_id, Redemption.segment, Redemption.customer_ref, Redemption.redeemed_utc):
-            usage.add(r.campaign_id, r.segment, r.customer_ref, r.redeemed_utc)
+        for r in Redemption.select(Redemption.campaign_id, Redemption.segment, Redemption.customer_ref, Redemption.redeemed_utc,
+                                   Redemption.code, Redemption.kind):
+            usage.add(r.campaign_id, r.segment, r.customer_ref, r.redeemed_utc, r.code, r.kind)
         return usage
 
     def check(self, code_text: str, ticket: Ticket) -> CodeResult:
@@ -141,7 +142,7 @@ class RedemptionService:
                 "customer_ref": customer, "amount_cents": amount_cents, "redeemed_at": now.isoformat(), "stop": stop,
             }, now=now, key=f"redemption:{key}")
         with self._lock:
-            self.usage.add(entry["campaign_id"], entry["segment"], customer, now)
+            self.usage.add(entry["campaign_id"], entry["segment"], customer, now, entry["code"], entry["kind"])
         return True
 
     def _recheck_limits(self, entry: dict[str, Any], ticket_customer: str | None) -> None:
@@ -150,6 +151,9 @@ class RedemptionService:
         if segment is None:
             return
         of_segment = (Redemption.campaign_id == entry["campaign_id"]) & (Redemption.segment == entry["segment"])
+        if entry["kind"] == "unique" and Redemption.select().where(
+                (Redemption.campaign_id == entry["campaign_id"]) & (Redemption.code == entry["code"])).exists():
+            raise InvalidInput(f"Code {entry['code'][:12]}: already used — remove the discount")
         if segment.total_uses is not None and Redemption.select().where(of_segment).count() >= segment.total_uses:
             raise InvalidInput(f"Code {entry['code'][:12]}: limit reached ({segment.total_uses} uses) — remove the discount")
         per_customer = segment.uses_per_customer or (1 if entry["kind"] == "personal" else None)
