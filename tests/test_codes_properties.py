@@ -197,3 +197,25 @@ def test_per_customer_and_total_limits_hold_under_many_orders(tmp_path_factory, 
         assert Redemption.select().where(Redemption.customer_ref.is_null()).count() == 0
     finally:
         services.close()
+
+
+def stdlib_b32(body: str) -> bytes | None:
+    """The reference: the standard library's base32, and only its canonical spelling."""
+    import base64
+    import binascii
+
+    try:
+        blob = base64.b32decode(body + "=" * (-len(body) % 8))
+    except (binascii.Error, ValueError):
+        return None
+    return blob if body and base64.b32encode(blob).decode().rstrip("=") == body else None
+
+
+@settings(max_examples=2000, deadline=None)
+@given(body=st.one_of(st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", max_size=60),
+                      st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZ2345670189az_-+ ٣", max_size=60),
+                      st.binary(min_size=1, max_size=40).map(lambda b: __import__("base64").b32encode(b).decode().rstrip("="))))
+def test_the_fast_base32_reader_agrees_with_the_standard_library(body):
+    from truck_pos.domain.codes import _b32decode_canonical
+
+    assert _b32decode_canonical(body) == stdlib_b32(body)

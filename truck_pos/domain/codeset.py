@@ -55,8 +55,17 @@ def make_codes(n: int, choice: Callable[[str], str], groups: int = 3) -> list[st
 
 def code_hash(campaign_id: str, normalized_code: str) -> int:
     """The 64-bit hash a code is stored and looked up by."""
-    digest = hashlib.sha256(_CONTEXT + campaign_id.encode("utf-8") + b"\x00" + normalized_code.encode("utf-8")).digest()
-    return int.from_bytes(digest[:8], "big")
+    return hasher(campaign_id)(normalized_code)
+
+
+def hasher(campaign_id: str) -> Callable[[str], int]:
+    """``code_hash`` for one campaign, with its prefix bytes made once (the check's hot path)."""
+    prefix, sha256, from_bytes = _CONTEXT + campaign_id.encode("utf-8") + b"\x00", hashlib.sha256, int.from_bytes
+
+    def hash_code(normalized_code: str) -> int:
+        return from_bytes(sha256(prefix + normalized_code.encode("utf-8")).digest()[:8], "big")
+
+    return hash_code
 
 
 def _bucket_bits(n: int) -> int:
@@ -89,7 +98,7 @@ def encode_codes(campaign_id: str, normalized_codes: Iterable[str]) -> dict[str,
 class UniqueCodeSet:
     """The issued unique codes of one segment; ``code in s`` is one hash and a look in one bucket."""
 
-    __slots__ = ("campaign_id", "count", "_shift", "_offsets", "_lows")
+    __slots__ = ("campaign_id", "count", "_shift", "_offsets", "_lows", "_hash")
 
     def __init__(self, campaign_id: str, field: Any, where: str = "unique_codes"):
         if not isinstance(field, dict) or set(field) != {"count", "bucket_bits", "data"}:
@@ -119,14 +128,16 @@ class UniqueCodeSet:
         self._shift = 64 - bits
         self._offsets = array("q", accumulate(counts, initial=0))
         self._lows = lows
+        self._hash = hasher(campaign_id)
 
     def __len__(self) -> int:
         return self.count
 
     def __contains__(self, normalized_code: object) -> bool:
-        if not isinstance(normalized_code, str):
-            return False
-        h = code_hash(self.campaign_id, normalized_code)
+        return isinstance(normalized_code, str) and self.has(self._hash(normalized_code))
+
+    def has(self, h: int) -> bool:
+        """Is the code with hash ``h`` (see :func:`code_hash`) in the set?"""
         bucket = h >> self._shift
         lo, hi = self._offsets[bucket], self._offsets[bucket + 1]
         low = h & _LOW_MASK
