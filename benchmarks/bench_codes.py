@@ -10,7 +10,7 @@ and builds the ``CodeIndex``. Timed: ``CodeIndex.check`` on issued codes typed i
 against the floor ``dict.get`` on a dict of the same size, same run. Sizes: the bundle file and
 the MQTT message that carries it (envelope with ``bundle_b64``; the contract allows 1 MiB).
 Personal codes: ``CodeIndex.check`` against one raw ``Ed25519PublicKey.verify`` of the same
-codes (the floor). Never fails on time: read the ratios.
+codes (the floor), alternating, best of the rounds for each. Never fails on time: read the ratios.
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ def run(sizes: list[int], rounds: int = 7, probes: int = 20_000) -> list[dict]:
     return rows
 
 
-def personal(rounds: int = 5, probes: int = 300) -> dict:
+def personal(rounds: int = 9, probes: int = 300) -> dict:
     """Personal-code check vs one raw Ed25519 verification of the same codes (same run)."""
     key = Ed25519PrivateKey.generate()
     doc = dict(DOCUMENT)
@@ -109,7 +109,7 @@ def personal(rounds: int = 5, probes: int = 300) -> dict:
     for _ in range(rounds):  # alternate so background load hits both alike
         checks.append(median_us(lambda t: index.check(t, ctx, usage), codes, 1))
         raws.append(median_us(lambda sm: public.verify(*sm), signed, 1))
-    check, raw = statistics.median(checks), statistics.median(raws)
+    check, raw = min(checks), min(raws)  # best of the rounds: on a shared machine load only ever adds time
     return {"check_us": check, "verify_us": raw, "ratio": check / raw}
 
 
