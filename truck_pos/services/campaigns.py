@@ -108,7 +108,7 @@ class CampaignService:
         self.truck_id = truck_id
         self.timezone = timezone
         self.day_start_hour = day_start_hour
-        self.on_installed: list[Callable[[dict[str, Any]], None]] = []
+        self.on_installed: list[Callable[[dict[str, Any]], None]] = []  # each newly held bundle's document, once
         self._held: dict[int, Campaign] = {}  # CampaignBundle row id -> verified campaign
         self._active: tuple[Campaign, CodeIndex] | None = None
         self._data_version: int | None = None
@@ -146,7 +146,6 @@ class CampaignService:
                 active = self._active
             if chosen is not None:
                 log.info("campaign %s version %d is now live", chosen.id, chosen.version)
-                self._notify(chosen.document)
         return active
 
     def _refresh_if_changed(self) -> None:
@@ -171,11 +170,14 @@ class CampaignService:
                 held[row.id] = self._verify(bytes(row.raw))[0]
             except BundleRefused as exc:
                 log.error("stored campaign %s no longer verifies (%s); it is not used", row.campaign_id, exc)
+        fresh = [c for i, c in held.items() if i not in self._held]
         with self._lock:
             self._held = held
             if not notify:
                 chosen = select_live(list(held.values()), self.clock.now())
                 self._active = (chosen, CodeIndex(chosen)) if chosen is not None else None
+        for campaign in fresh if notify else ():  # installed by another process: listeners here hear of it too
+            self._notify(campaign.document)
 
     # --- install ----------------------------------------------------------------------------
     def install_bundle(self, raw: bytes, source: str = "file") -> BundleResult:
@@ -211,6 +213,7 @@ class CampaignService:
         with self._lock:
             self._held = {i: c for i, c in self._held.items() if c.id != campaign.id} | {row_id: campaign}
         log.info("campaign %s version %d installed from %s", campaign.id, campaign.version, source)
+        self._notify(campaign.document)
         live = self.active_campaign()
         if campaign.valid_from_utc > now:
             return BundleResult(True, f"campaign {campaign.id} version {campaign.version} stored; it starts "
