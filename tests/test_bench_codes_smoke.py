@@ -21,7 +21,7 @@ def test_code_benchmark_table_is_well_formed_and_figures_finite():
     lines = bench.table(rows)
     header, rule, *body = lines
     columns = header.count("|") - 1
-    assert columns == 6 and rule.count("|") - 1 == columns and len(body) == 2
+    assert columns == 7 and rule.count("|") - 1 == columns and len(body) == 2
     for line, n in zip(body, (100, 1000)):
         cells = [c.strip() for c in line.strip("|").split("|")]
         assert len(cells) == columns and int(cells[0].replace(",", "")) == n
