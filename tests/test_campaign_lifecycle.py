@@ -126,3 +126,27 @@ def test_a_bundle_installed_by_another_connection_is_seen_by_the_next_code_check
 def test_bundle_content_outside_the_limits_is_refused_with_the_field_named(bare_svc, owner, field, value, reason):
     result = bare_svc.campaigns.install_bundle(sign_bundle(demo_document(**{field: value}), owner))
     assert not result.accepted and reason in result.reason
+
+
+def test_a_bundle_loaded_by_another_os_process_is_seen_by_the_running_register(tmp_path, clock, owner):
+    """The admin CLI (its own process, its own SQLite connection) loads a bundle; the register's next check sees it."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    register = build_services(tmp_path, clock, owner)
+    try:
+        assert not code_works(register, "CODE-cli")
+        bundle = tmp_path / "cli.bundle"
+        bundle.write_bytes(sign_bundle(doc("cli", 4, "2026-01-01T00:00", "2099-12-31T22:00"), owner))  # the CLI's real clock
+        env = {**os.environ, "TRUCK_POS_STORE_PATH": str(tmp_path / "truck.db"), "TRUCK_POS_TRUCK_ID": "truck-test",
+               "TRUCK_POS_SECURITY_CAMPAIGN_PUBLIC_KEY_FILE": str(tmp_path / "owner.pub.pem")}
+        env.pop("TRUCK_POS_CONFIG", None)
+        run = subprocess.run([sys.executable, "-c", "import sys; from truck_pos.admin import main; sys.exit(main())", "campaign", "load", str(bundle)], env=env,
+                             capture_output=True, text=True, timeout=120, cwd=Path(__file__).resolve().parent.parent)
+        assert run.returncode == 0 and "accepted: campaign cli installed" in run.stdout, run.stdout + run.stderr
+        assert code_works(register, "CODE-cli")
+        assert register.campaigns.active_campaign().version == 4
+    finally:
+        register.close()
