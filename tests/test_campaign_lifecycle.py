@@ -150,3 +150,11 @@ def test_a_bundle_loaded_by_another_os_process_is_seen_by_the_running_register(t
         assert register.campaigns.active_campaign().version == 4
     finally:
         register.close()
+
+
+def test_the_campaign_limits_are_the_sync_contracts():
+    from sync import protocol
+    from truck_pos.domain import campaign
+
+    assert campaign.MAX_ID_LEN == protocol.MAX_ID_LEN == protocol.SCHEMAS["redemption"]["segment"].max
+    assert campaign.MAX_CENTS == protocol.MENU_ITEM["price_cents"].max
