@@ -146,14 +146,14 @@ class RedemptionService:
         return True
 
     def _recheck_limits(self, entry: dict[str, Any], ticket_customer: str | None) -> None:
+        if entry["kind"] == "unique" and Redemption.select().where(  # single use, whichever campaign is live now
+                (Redemption.campaign_id == entry["campaign_id"]) & (Redemption.code == entry["code"])).exists():
+            raise InvalidInput(f"Code {entry['code'][:12]}: already used — remove the discount")
         campaign = self.campaigns.active_campaign()
         segment = campaign.segment(entry["segment"]) if campaign and campaign.id == entry["campaign_id"] else None
         if segment is None:
             return
         of_segment = (Redemption.campaign_id == entry["campaign_id"]) & (Redemption.segment == entry["segment"])
-        if entry["kind"] == "unique" and Redemption.select().where(
-                (Redemption.campaign_id == entry["campaign_id"]) & (Redemption.code == entry["code"])).exists():
-            raise InvalidInput(f"Code {entry['code'][:12]}: already used — remove the discount")
         if segment.total_uses is not None and Redemption.select().where(of_segment).count() >= segment.total_uses:
             raise InvalidInput(f"Code {entry['code'][:12]}: limit reached ({segment.total_uses} uses) — remove the discount")
         per_customer = segment.uses_per_customer or (1 if entry["kind"] == "personal" else None)
