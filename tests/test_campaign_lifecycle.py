@@ -158,3 +158,14 @@ def test_the_campaign_limits_are_the_sync_contracts():
 
     assert campaign.MAX_ID_LEN == protocol.MAX_ID_LEN == protocol.SCHEMAS["redemption"]["segment"].max
     assert campaign.MAX_CENTS == protocol.MENU_ITEM["price_cents"].max
+
+
+def test_tomorrows_flash_campaign_takes_over_from_a_week_long_one_while_it_runs(bare_svc, owner):
+    install(bare_svc, owner, doc("week", 1, "2026-06-01", "2026-06-07"))
+    install(bare_svc, owner, doc("flash", 2, "2026-06-02", "2026-06-02"))  # tomorrow only
+    install(bare_svc, owner, doc("week", 3, "2026-06-01", "2026-06-07"))  # a correction of the week, signed later
+    assert bare_svc.campaigns.active_campaign().id == "week" and bare_svc.campaigns.active_campaign().version == 3
+    bare_svc.clock.set(utc("2026-06-02T15:00:00"))  # 10:00 on June 2: the flash started last, it is live
+    assert bare_svc.campaigns.active_campaign().id == "flash"
+    bare_svc.clock.set(utc("2026-06-03T15:00:00"))
+    assert bare_svc.campaigns.active_campaign().id == "week" and bare_svc.campaigns.active_campaign().version == 3

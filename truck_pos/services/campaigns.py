@@ -70,10 +70,12 @@ def trusted_keys(path: str) -> list[Ed25519PublicKey]:
 
 
 def select_live(held: list[Campaign], now: datetime) -> Campaign | None:
-    """The live campaign: highest version whose window holds ``now``; else the last that started (refusals say "expired")."""
+    """The live campaign: of those whose window holds ``now``, the one that started last (then the highest version),
+    so tomorrow's campaign takes over from a week-long one when it starts; else the last that started, so refusals
+    say "expired at ..."."""
     in_window = [c for c in held if c.valid_from_utc <= now <= c.valid_until_utc]
     if in_window:
-        return max(in_window, key=lambda c: c.version)
+        return max(in_window, key=lambda c: (c.valid_from_utc, c.version))
     started = [c for c in held if c.valid_from_utc <= now]
     return max(started, key=lambda c: (c.valid_until_utc, c.version)) if started else None
 
@@ -95,8 +97,8 @@ class CampaignService:
 
     Lifecycle: a bundle is refused when it has expired, when its version is not above the highest
     version seen for its signing key (any campaign id), or when it repeats that version with other
-    content. An accepted bundle is held; the live campaign is, at each read, the highest version
-    whose window contains now (else the last one that started, so staff read "expired at ...").
+    content. An accepted bundle is held; the live campaign is, at each read, the one whose window
+    contains now that started last (see :func:`select_live`).
     Reads re-check SQLite's ``data_version`` so a bundle the sync process installed is seen at once.
     """
 
