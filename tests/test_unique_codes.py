@@ -92,3 +92,21 @@ def test_the_owner_cli_adds_codes_to_a_document(tmp_path, monkeypatch, capsys):
     assert len(set(codes)) == 50 and (tmp_path / "codes.csv").stat().st_mode & 0o777 == 0o600
     field = json.loads((tmp_path / "doc.json").read_text())["segments"][0]["unique_codes"]
     assert all(normalize(c) in UniqueCodeSet("summer-launch", field) for c in codes)
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+CODE = st.text(alphabet="ABCDEFGHJKLMNPQRSTUVWXYZ23456789", min_size=1, max_size=14)
+
+
+@settings(max_examples=200, deadline=None)
+@given(codes=st.lists(CODE, max_size=300), probes=st.lists(CODE, max_size=50), campaign=st.sampled_from(["a", "summer-launch"]))
+def test_the_code_set_answers_exactly_like_a_plain_set(codes, probes, campaign):
+    """Reference model: a Python set of the issued codes (false positives are ~2**-32 a guess: never seen here)."""
+    issued = set(codes)
+    code_set = UniqueCodeSet(campaign, encode_codes(campaign, codes))
+    assert len(code_set) == len(issued)
+    assert all(c in code_set for c in issued)
+    assert all((p in code_set) == (p in issued) for p in probes)
+    salted = UniqueCodeSet("other-campaign", encode_codes(campaign, codes))  # another campaign's hashes never match
+    assert not any(c in salted for c in issued)
