@@ -169,3 +169,19 @@ def test_tomorrows_flash_campaign_takes_over_from_a_week_long_one_while_it_runs(
     assert bare_svc.campaigns.active_campaign().id == "flash"
     bare_svc.clock.set(utc("2026-06-03T15:00:00"))
     assert bare_svc.campaigns.active_campaign().id == "week" and bare_svc.campaigns.active_campaign().version == 3
+
+
+def test_a_stored_bundle_that_no_longer_verifies_is_not_used_and_a_new_key_starts_its_own_versions(tmp_path, clock, owner):
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    first = build_services(tmp_path, clock, owner)
+    install(first, owner, doc("old-key", 9, "2026-06-01T10:00", "2026-06-07T22:00"))
+    first.close()
+    new_owner = Ed25519PrivateKey.generate()
+    second = build_services(tmp_path, clock, new_owner)  # the owner key was rotated
+    try:
+        assert second.campaigns.active_campaign() is None
+        install(second, new_owner, doc("new-key", 1, "2026-06-01T10:00", "2026-06-07T22:00"))  # its own high-water mark
+        assert second.campaigns.active_campaign().id == "new-key" and code_works(second, "CODE-new-key")
+    finally:
+        second.close()

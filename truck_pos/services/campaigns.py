@@ -112,6 +112,7 @@ class CampaignService:
         self.day_start_hour = day_start_hour
         self.on_installed: list[Callable[[dict[str, Any]], None]] = []  # each newly held bundle's document, once
         self._held: dict[int, Campaign] = {}  # CampaignBundle row id -> verified campaign
+        self._unusable: set[int] = set()  # held rows that no longer verify
         self._active: tuple[Campaign, CodeIndex] | None = None
         self._data_version: int | None = None
         self._lock = threading.RLock()
@@ -164,13 +165,14 @@ class CampaignService:
         """Load the held (live and upcoming) bundles; rows already verified are not verified again."""
         rows = list(CampaignBundle.select(CampaignBundle.id).where(CampaignBundle.active == True).tuples())  # noqa: E712
         ids = {row_id for (row_id,) in rows}
-        if ids == set(self._held):
+        if ids == set(self._held) | (self._unusable & ids):
             return
         held = {i: c for i, c in self._held.items() if i in ids}
-        for row in CampaignBundle.select().where(CampaignBundle.id.in_(sorted(ids - set(held)))):
+        for row in CampaignBundle.select().where(CampaignBundle.id.in_(sorted(ids - set(held) - self._unusable))):
             try:
                 held[row.id] = self._verify(bytes(row.raw))[0]
             except BundleRefused as exc:
+                self._unusable.add(row.id)  # e.g. the owner key changed: say so once, not at every reload
                 log.error("stored campaign %s no longer verifies (%s); it is not used", row.campaign_id, exc)
         fresh = [c for i, c in held.items() if i not in self._held]
         with self._lock:
