@@ -185,3 +185,32 @@ def test_a_stored_bundle_that_no_longer_verifies_is_not_used_and_a_new_key_start
         assert second.campaigns.active_campaign().id == "new-key" and code_works(second, "CODE-new-key")
     finally:
         second.close()
+
+
+from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+
+NASTY = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=120),
+                  st.sampled_from(["", "x" * 65, "2026-13-01", "2026-06-02", "\x00", 10**20, -1]),
+                  st.lists(st.text(max_size=5), max_size=3), st.dictionaries(st.text(max_size=4), st.integers(), max_size=2))
+VERSIONS = iter(range(10, 10**6))
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(where=st.sampled_from(["top", "segment", "benefit"]), key=st.text(max_size=20) | st.sampled_from(
+    ["id", "name", "valid_from", "valid_until", "trucks", "stacking", "code", "channel", "total_uses", "uses_per_customer",
+     "percent", "kind", "unique_codes", "segments", "goal", "group"]), value=NASTY)
+def test_any_bundle_content_gives_a_result_with_a_reason_never_an_exception(bare_svc, owner, where, key, value):
+    document = demo_document(version=next(VERSIONS))
+    target = {"top": document, "segment": document["segments"][0], "benefit": document["segments"][0]["benefit"]}[where]
+    target[key] = value
+    try:
+        raw = sign_bundle(document, owner)
+    except (TypeError, ValueError):
+        return  # not JSON at all: the owner's tools cannot even sign it
+    result = bare_svc.campaigns.install_bundle(raw)
+    assert isinstance(result.accepted, bool) and result.reason
+    if result.accepted:
+        live = bare_svc.campaigns.active_campaign() or bare_svc.campaigns.upcoming()[0]
+        assert 0 < len(live.id) <= 64 and all(0 < len(s.name) <= 64 for s in live.segments)
+    else:
+        assert result.reason.startswith(("invalid campaign", "campaign ", "expired", "malformed")), result.reason
