@@ -8,7 +8,12 @@ within their bucket). About 4.3 bytes a code: 100k codes take ~430 kB before bas
 hashes once and looks in one bucket (1-2 entries on average), whatever the number of codes.
 
 A random guess matches with probability about ``n / 2**(b + 32)`` (~2e-10 per guess), so the set
-answers "issued" for a guess essentially never; the codes themselves never appear in the bundle.
+answers "issued" for a typed guess essentially never; the codes themselves never appear in the bundle.
+Limit (said plainly): someone who holds the bundle can search offline for a text that lands on a
+stored entry, about ``2**(b + 32) / n`` SHA-256 tries (~6e9 at 100k codes: minutes on a GPU). The
+size goal (100k codes in one MQTT message) leaves no room for many more bits; each such text is
+still one use, and every redemption goes up with its code, so the hub can check it against the
+issued list (the owner's CSV).
 """
 
 from __future__ import annotations
