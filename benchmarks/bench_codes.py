@@ -50,15 +50,20 @@ DOCUMENT = {
 MQTT_LIMIT = 1 << 20
 
 
-def median_us(fn, items: list, rounds: int) -> float:
-    """Median over rounds of the mean time per call (µs)."""
+def rounds_us(fn, items: list, rounds: int) -> list[float]:
+    """The mean time per call (µs) of each round."""
     samples = []
     for _ in range(rounds):
         start = time.perf_counter_ns()
         for item in items:
             fn(item)
         samples.append((time.perf_counter_ns() - start) / len(items) / 1000)
-    return statistics.median(samples)
+    return samples
+
+
+def median_us(fn, items: list, rounds: int) -> float:
+    """Median over rounds of the mean time per call (µs)."""
+    return statistics.median(rounds_us(fn, items, rounds))
 
 
 def bundle_with_codes(codes: list[str], key: Ed25519PrivateKey) -> bytes:
@@ -83,10 +88,11 @@ def run(sizes: list[int], rounds: int = 7, probes: int = 20_000) -> list[dict]:
         assert all(isinstance(index.check(t, ctx, usage), CodeAccepted) for t in typed[:50])
         plain = {normalize(c): i for i, c in enumerate(codes)}
         normalized = [normalize(t) for t in typed]
-        check = median_us(lambda t: index.check(t, ctx, usage), typed, rounds)
+        samples = rounds_us(lambda t: index.check(t, ctx, usage), typed, rounds)
+        check, best = statistics.median(samples), min(samples)  # best round: what the code costs without load
         floor = median_us(plain.get, normalized, rounds)
         shared = median_us(lambda t: index.check(t, ctx, usage), ["fb-like-10"] * len(typed), rounds)
-        rows.append({"codes": n, "check_us": check, "dict_us": floor, "ratio": check / floor, "shared_us": shared,
+        rows.append({"codes": n, "check_us": check, "dict_us": floor, "ratio": check / floor, "shared_us": shared, "best_us": best,
                      "bundle_bytes": len(bundle), "message_bytes": len(message)})
     return rows
 
@@ -117,10 +123,11 @@ def personal(rounds: int = 9, probes: int = 300) -> dict:
 
 def table(rows: list[dict]) -> list[str]:
     """The Markdown table benchmarks/README.md shows."""
-    out = ["| single-use codes | code check (µs, median) | dict.get floor (µs) | ratio | shared code check (µs) "
-           "| bundle (bytes) | MQTT message (bytes) |", "|---:|---:|---:|---:|---:|---:|---:|"]
+    out = ["| single-use codes | code check (µs, median) | best round (µs) | dict.get floor (µs) | ratio | shared code check (µs) "
+           "| bundle (bytes) | MQTT message (bytes) |", "|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
-        out.append(f"| {r['codes']:,} | {r['check_us']:.2f} | {r['dict_us']:.3f} | {r['ratio']:.1f} | {r['shared_us']:.2f} | "
+        out.append(f"| {r['codes']:,} | {r['check_us']:.2f} | {r['best_us']:.2f} | {r['dict_us']:.3f} | {r['ratio']:.1f} | "
+                   f"{r['shared_us']:.2f} | "
                    f"{r['bundle_bytes']:,} | {r['message_bytes']:,} |")
     return out
 
@@ -167,7 +174,9 @@ def main() -> None:
     spread = max(r["check_us"] for r in rows) / min(r["check_us"] for r in rows)
     print(f"flatness: slowest/fastest code check across sizes = {spread:.2f}")
     worst = max(r["check_us"] for r in rows)
-    print(f"goal code check <= 5 µs: {'met' if worst <= 5 else 'NOT met'} (worst {worst:.2f} µs)")
+    best = max(r["best_us"] for r in rows)
+    print(f"goal code check <= 5 µs: median {'met' if worst <= 5 else 'NOT met'} (worst {worst:.2f} µs); "
+          f"best rounds {'met' if best <= 5 else 'NOT met'} (worst {best:.2f} µs)")
     biggest = max(rows, key=lambda r: r["codes"])
     print(f"bundle at {biggest['codes']:,} codes: {biggest['bundle_bytes'] / 1024:.0f} KiB; MQTT message "
           f"{biggest['message_bytes'] / 1024:.0f} KiB of the {MQTT_LIMIT // 1024} KiB limit")
