@@ -47,7 +47,9 @@ def shift_to_today(doc: dict, tz: str) -> dict:
     days = (datetime.now(ZoneInfo(tz)).date() - start).days
     move = lambda text: (datetime.fromisoformat(text) + timedelta(days=days)).isoformat(timespec="minutes")  # noqa: E731
     doc["valid_from"], doc["valid_until"] = move(doc["valid_from"]), move(doc["valid_until"])
-    doc["issued_at"] = datetime.now(ZoneInfo("UTC")).isoformat(timespec="seconds").replace("+00:00", "Z")
+    now = datetime.now(ZoneInfo("UTC"))
+    doc["issued_at"] = now.isoformat(timespec="seconds").replace("+00:00", "Z")
+    doc["version"] = int(now.timestamp())  # each run signs a newer version: a truck refuses a repeat with other dates
     for seg in doc["segments"]:
         for k in ("valid_from", "valid_until"):
             if k in seg:

@@ -71,11 +71,11 @@ def test_invalid_campaign_inside_a_valid_signature_names_the_field(bare_svc, own
 
 def test_campaign_for_other_trucks_and_older_versions_are_refused(bare_svc, owner):
     assert "other trucks" in bare_svc.campaigns.install_bundle(sign_bundle(demo_document(trucks=["truck-9"]), owner)).reason
-    install(bare_svc, owner)
-    older = bare_svc.campaigns.install_bundle(sign_bundle(demo_document(issued_at="2026-05-01T00:00:00Z", name="Old"), owner))
+    install(bare_svc, owner, demo_document(version=2))
+    older = bare_svc.campaigns.install_bundle(sign_bundle(demo_document(version=1, name="Old"), owner))
     assert not older.accepted and "older" in older.reason
-    again = bare_svc.campaigns.install_bundle(sign_bundle(demo_document(), owner))
-    assert again.accepted and "already active" in again.reason
+    again = bare_svc.campaigns.install_bundle(sign_bundle(demo_document(version=2), owner))
+    assert again.accepted and "already installed" in again.reason
 
 
 def test_active_campaign_survives_a_restart(tmp_path, clock, owner):

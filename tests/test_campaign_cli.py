@@ -27,7 +27,10 @@ def test_owner_signs_a_bundle_and_the_truck_loads_it(env, capsys):
     keys, bundle = env / "keys", env / "demo.bundle"
     assert main(["campaign", "keygen", "--out", str(keys)]) == 0
     assert (keys / "campaign_owner.key").stat().st_mode & 0o777 == 0o600
-    assert main(["campaign", "sign", str(DATA / "demo_campaign.json"), "--key", str(keys / "campaign_owner.key"), "-o", str(bundle)]) == 0
+    doc = json.loads((DATA / "demo_campaign.json").read_text())
+    doc.update(valid_from="2026-01-01T00:00", valid_until="2099-12-31T22:00")  # the CLI runs on the real clock
+    (env / "doc.json").write_text(json.dumps(doc))
+    assert main(["campaign", "sign", str(env / "doc.json"), "--key", str(keys / "campaign_owner.key"), "-o", str(bundle)]) == 0
     assert main(["campaign", "load", str(bundle)]) == 0
     assert "accepted: campaign summer-launch installed" in capsys.readouterr().out
     assert main(["campaign", "status"]) == 0

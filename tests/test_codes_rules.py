@@ -48,6 +48,7 @@ def test_segment_code_discounts_the_ticket_and_is_recorded_with_the_order(svc):
 
 def test_free_item_and_minimum_spend(svc):
     tid = ticket_with(svc, "taco-veggie")
+    svc.register.set_customer(tid, "c-1")
     assert svc.redemption.apply_code(tid, "THANKS-JOIN").reason.startswith("add the free item")
     svc.register.add_item(tid, "drink-soda")
     assert svc.redemption.apply_code(tid, "THANKS-JOIN").amount_cents == 300
@@ -87,6 +88,7 @@ def test_stacking_allowed_when_the_campaign_says_so(tmp_path, clock, owner):
     try:
         install(services, owner, demo_document(stacking=True))
         tid = ticket_with(services, "bowl-burrito", "drink-soda")
+        services.register.set_customer(tid, "c-1")
         assert isinstance(services.redemption.apply_code(tid, "FB-LIKE-10"), CodeAccepted)
         assert isinstance(services.redemption.apply_code(tid, "THANKS-JOIN"), CodeAccepted)
     finally:
@@ -204,3 +206,16 @@ def test_a_percent_code_follows_items_added_after_it(svc):
     assert isinstance(again, CodeAccepted) and again.amount_cents == 249  # 10 % of 24.90
     ticket = svc.register.ticket(tid)
     assert [d.amount_cents for d in ticket.discounts] == [249] and len(ticket.meta["redemptions"]) == 1
+
+
+def test_a_one_per_customer_code_needs_the_customer_and_then_works_once(svc):
+    tid = ticket_with(svc, "bowl-burrito", "drink-soda")
+    for _ in range(4):  # the 4/4 anonymous uses: now none
+        assert svc.redemption.apply_code(tid, "THANKS-JOIN") == CodeRefused(
+            "this code needs the customer: scan their QR or look them up")
+    svc.register.set_customer(tid, "c-7")
+    assert isinstance(svc.redemption.apply_code(tid, "THANKS-JOIN"), CodeAccepted)
+    svc.register.pay_card(tid)
+    again = ticket_with(svc, "bowl-burrito", "drink-soda")
+    svc.register.set_customer(again, "c-7")
+    assert svc.redemption.apply_code(again, "THANKS-JOIN").reason.startswith("already used")

@@ -173,12 +173,12 @@ def test_a_sold_out_flag_set_by_another_process_reaches_the_register_within_a_se
         ring(services, "taco-fish")
 
 
-def test_a_ticket_that_costs_nothing_completes_without_a_tender(services):
+def test_a_ticket_that_costs_nothing_completes_without_a_tender(services, manager_pin):
     t = ring(services, "drink-water")
-    services.register.apply_discount(t.id, Discount("Free water", 150, source="override"))
+    services.register.apply_discount(t.id, Discount("Free water", 150, source="override"), manager_pin=manager_pin)
     paid = services.register.pay_cash(t.id, 0)
     order = Order.get(Order.uuid == paid.order_uuid)
     assert (order.total_cents, order.status, list(order.tenders)) == (0, "paid", [])
     t2 = ring(services, "drink-water")
-    services.register.apply_discount(t2.id, Discount("Free water", 150, source="override"))
+    services.register.apply_discount(t2.id, Discount("Free water", 150, source="override"), manager_pin=manager_pin)
     assert services.register.pay_card(t2.id).total_cents == 0

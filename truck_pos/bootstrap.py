@@ -78,7 +78,7 @@ def _core(settings: Settings, clock: Clock | None, load_demo: bool, overrides: d
     register = RegisterService(db, clock, staff, menu, truck_id=t.id, timezone=t.timezone, tax_mode=t.tax_mode,
                                stop=t.stop, day_start_hour=t.business_day_start_hour)
     campaigns = CampaignService(db, clock, public_keys=trusted_keys(settings.security.campaign_public_key_file),
-                                truck_id=t.id, timezone=t.timezone)
+                                truck_id=t.id, timezone=t.timezone, day_start_hour=t.business_day_start_hour)
     return Services(settings=settings, db=db, clock=clock, menu=menu, staff=staff, register=register, campaigns=campaigns,
                     redemption=RedemptionService(db, clock, register, campaigns, truck_id=t.id, timezone=t.timezone))
 

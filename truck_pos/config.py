@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import configparser
 import dataclasses
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -221,10 +222,53 @@ def load_settings(path: str | os.PathLike[str] | None = None, env: Mapping[str, 
     return settings
 
 
+# Every number in the settings, with the range that can work ("[section] key" is named in the error).
+RANGES: dict[tuple[str, str], tuple[float, float]] = {
+    ("truck", "business_day_start_hour"): (0, 23),
+    ("printer", "paper_mm"): (58, 80), ("printer", "serial_baudrate"): (300, 4_000_000), ("printer", "port"): (1, 65535),
+    ("printer", "columns"): (0, 64),
+    ("scanner", "baudrate"): (300, 4_000_000), ("scanner", "repeat_window_s"): (0, 3600),
+    ("ble", "slot_s"): (1, 86_400), ("ble", "skew_slots"): (0, 10), ("ble", "tau_s"): (0.01, 600), ("ble", "clip_db"): (0.1, 100),
+    ("ble", "path_loss_exponent"): (1, 6), ("ble", "measured_power_dbm"): (-120, 0), ("ble", "near_enter_m"): (0.1, 200),
+    ("ble", "near_exit_m"): (0.1, 300), ("ble", "window_enter_m"): (0.1, 100), ("ble", "window_exit_m"): (0.1, 150),
+    ("ble", "dwell_s"): (0, 3600), ("ble", "min_in_range_s"): (0, 3600), ("ble", "silence_s"): (0.1, 3600),
+    ("ble", "tick_s"): (0.01, 60), ("ble", "watchdog_s"): (1, 86_400), ("ble", "restart_backoff_max_s"): (0.1, 86_400),
+    ("mqtt", "port"): (1, 65535), ("mqtt", "keepalive_s"): (5, 65535), ("mqtt", "session_expiry_s"): (0, 2**32 - 1),
+    ("mqtt", "max_inflight"): (1, 65535), ("mqtt", "reconnect_min_s"): (0.01, 3600), ("mqtt", "reconnect_max_s"): (0.01, 86_400),
+    ("mqtt", "ack_timeout_s"): (0.1, 86_400),
+    ("security", "auto_lock_s"): (0, 86_400),
+}
+# Text settings that must name something (printable, bounded); the truck id's own rules live with the printing code.
+TEXTS: dict[tuple[str, str], int] = {("truck", "name"): 100, ("truck", "stop"): 200, ("printer", "profile"): 64,
+                                     ("mqtt", "username"): 64, ("ble", "adapter"): 32}
+
+
+def _check_numbers(settings: Settings) -> None:
+    for f in dataclasses.fields(Settings):
+        section = getattr(settings, f.name)
+        if not dataclasses.is_dataclass(section):
+            continue
+        for key in dataclasses.fields(section):
+            value = getattr(section, key.name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                continue
+            where = f"[{f.name}] {key.name}"
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ConfigError(f"{where} = {value!r} is not a finite number")
+            bounds = RANGES.get((f.name, key.name))
+            if bounds is not None and not bounds[0] <= value <= bounds[1]:
+                raise ConfigError(f"{where} = {value!r} is out of range ({bounds[0]:g} to {bounds[1]:g})")
+    for (name, key), longest in TEXTS.items():
+        value = getattr(getattr(settings, name), key)
+        if len(value) > longest or not value.isprintable():
+            raise ConfigError(f"[{name}] {key} must be printable text of at most {longest} characters")
+
+
 def validate(settings: Settings) -> None:
     """Refuse settings that cannot work, with a message naming the key."""
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+    _check_numbers(settings)
     try:
         ZoneInfo(settings.truck.timezone)
     except (ZoneInfoNotFoundError, ValueError) as exc:
@@ -232,6 +276,8 @@ def validate(settings: Settings) -> None:
     _check_truck_id(settings.truck.id)
     if settings.truck.tax_mode not in {"inclusive", "exclusive"}:
         raise ConfigError("[truck] tax_mode must be 'inclusive' or 'exclusive'")
+    if not (len(settings.truck.currency) == 3 and settings.truck.currency.isascii() and settings.truck.currency.isupper()):
+        raise ConfigError("[truck] currency must be a three-letter ISO code such as USD")
     if settings.printer.kind not in {"none", "dummy", "file", "usb", "serial", "network"}:
         raise ConfigError("[printer] kind must be one of none, dummy, file, usb, serial, network")
     for key in ("native_qr", "cut"):
@@ -239,6 +285,21 @@ def validate(settings: Settings) -> None:
             raise ConfigError(f"[printer] {key} must be auto, true or false")
     if settings.printer.paper_mm not in {58, 80}:
         raise ConfigError("[printer] paper_mm must be 58 or 80")
+    for key in ("usb_vendor", "usb_product"):
+        try:
+            ok = 0 <= int(getattr(settings.printer, key), 16) <= 0xFFFF
+        except ValueError:
+            ok = False
+        if not ok:
+            raise ConfigError(f"[printer] {key} must be a USB id like 0x04b8")
+    if settings.scanner.kind not in {"none", "serial"}:
+        raise ConfigError("[scanner] kind must be none or serial")
+    m = settings.mqtt
+    if m.reconnect_min_s > m.reconnect_max_s:
+        raise ConfigError(f"[mqtt] reconnect_min_s ({m.reconnect_min_s:g}) must not be more than reconnect_max_s "
+                          f"({m.reconnect_max_s:g})")
+    if m.enabled and not m.host.strip():
+        raise ConfigError("[mqtt] host is empty but [mqtt] enabled is on")
 
 
 def _check_truck_id(truck_id: str) -> None:

@@ -46,6 +46,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     a.add_argument("--qr", help="also write the code as a QR PNG here")
     a.set_defaults(handler=cmd_code)
 
+    a = cs.add_parser("unique-codes", help="owner: add N single-use codes to a segment of a campaign JSON document")
+    a.add_argument("document", help="campaign JSON document (rewritten with the hashed codes; sign it afterwards)")
+    a.add_argument("--segment", required=True)
+    a.add_argument("--count", type=int, required=True)
+    a.add_argument("--codes-out", required=True, help="CSV of the codes to hand out (kept off the truck)")
+    a.set_defaults(handler=cmd_unique_codes)
+
     p = sub.add_parser("report", help="sales by product x segment, channels, goal and groups for a day or the campaign")
     p.add_argument("--day", help="business day YYYY-MM-DD (default: today)")
     p.add_argument("--campaign", action="store_true", help="the active campaign's days instead of one day")
@@ -66,11 +73,13 @@ def cmd_load(args: argparse.Namespace, s: Services) -> int:
 
 def cmd_status(args: argparse.Namespace, s: Services) -> int:
     campaign = s.campaigns.active_campaign()
+    tz = s.settings.truck.timezone
+    for later in s.campaigns.upcoming():
+        print(f"upcoming: {later.name} ({later.id}, version {later.version}) starts {local(later.valid_from_utc, tz):%Y-%m-%d %H:%M}")
     if campaign is None:
         print("no active campaign")
         return 0
-    tz = s.settings.truck.timezone
-    print(f"{campaign.name} ({campaign.id}) {local(campaign.valid_from_utc, tz):%Y-%m-%d %H:%M} .. "
+    print(f"{campaign.name} ({campaign.id}, version {campaign.version}) {local(campaign.valid_from_utc, tz):%Y-%m-%d %H:%M} .. "
           f"{local(campaign.valid_until_utc, tz):%Y-%m-%d %H:%M} {tz}" + (" [stacking]" if campaign.stacking else ""))
     for seg in campaign.segments:
         limits = ", ".join(x for x in (f"{seg.total_uses} uses" if seg.total_uses else "",
@@ -134,6 +143,29 @@ def cmd_code(args: argparse.Namespace, s: Services) -> int:
 
         qrcode.make(code).save(args.qr)
         print(f"QR written to {args.qr}", file=sys.stderr)
+    return 0
+
+
+def cmd_unique_codes(args: argparse.Namespace, s: Services) -> int:
+    import secrets
+
+    from truck_pos.domain.campaign import normalize
+    from truck_pos.domain.codeset import MAX_UNIQUE_CODES, encode_codes, make_codes
+
+    if not 1 <= args.count <= MAX_UNIQUE_CODES:
+        raise InvalidInput(f"--count must be 1 to {MAX_UNIQUE_CODES}")
+    try:
+        document = json.loads(Path(args.document).read_text("utf-8"))
+        segment = next(seg for seg in document["segments"] if seg.get("name") == args.segment)
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {args.document}: {exc.strerror}") from None
+    except (ValueError, KeyError, TypeError, StopIteration):
+        raise InvalidInput(f"{args.document} is not a campaign document with a segment {args.segment!r}") from None
+    codes = make_codes(args.count, secrets.choice)
+    segment["unique_codes"] = encode_codes(document["id"], [normalize(c) for c in codes])
+    _write_private(Path(args.codes_out), ("code\n" + "\n".join(codes) + "\n").encode("ascii"))
+    Path(args.document).write_text(json.dumps(document, indent=1), "utf-8")
+    print(f"{len(codes)} single-use codes for segment {args.segment}: hashes in {args.document}, codes in {args.codes_out}")
     return 0
 
 

@@ -12,6 +12,11 @@ Bundle format (``truck_pos.campaign.v1``), the exact bytes of a file or of the r
 - the wrapper must be canonical JSON (sorted keys, no spaces, one optional trailing LF or CRLF)
   and both base64 strings canonical, so any changed byte is refused, never silently ignored.
 
+A bundle with many unique codes may use format ``truck_pos.campaign.v1z``: the same wrapper, the
+payload being the zlib stream of that JSON (signed as sent; inflated to at most
+``MAX_DOCUMENT_BYTES``). It undoes the base64 of the codes inside the document, so 100k codes
+fit in one MQTT message.
+
 The campaign document inside is described in :mod:`truck_pos.domain.campaign`.
 """
 
@@ -21,6 +26,8 @@ import base64
 import binascii
 import hashlib
 import json
+import zlib
+from dataclasses import dataclass
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -28,6 +35,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 BUNDLE_FORMAT = "truck_pos.campaign.v1"
+BUNDLE_FORMAT_Z = "truck_pos.campaign.v1z"
+MAX_DOCUMENT_BYTES = 8 << 20
+COMPRESS_OVER = 32 << 10  # sign_bundle compresses documents larger than this
 _WRAPPER_KEYS = {"format", "key_id", "payload", "signature"}
 
 
@@ -68,16 +78,34 @@ def _canonical(obj: dict[str, Any]) -> bytes:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode("ascii")
 
 
-def sign_bundle(document: dict[str, Any], private_key: Ed25519PrivateKey) -> bytes:
-    """The owner's side: the bundle bytes for a campaign document."""
+def sign_bundle(document: dict[str, Any], private_key: Ed25519PrivateKey, compress: bool | None = None) -> bytes:
+    """The owner's side: the bundle bytes for a campaign document (compressed when large, or as asked)."""
     payload = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    wrapper = {"format": BUNDLE_FORMAT, "key_id": key_id(private_key.public_key()),
+    if compress is None:
+        compress = len(payload) > COMPRESS_OVER
+    if compress:
+        payload = zlib.compress(payload, 9)
+    wrapper = {"format": BUNDLE_FORMAT_Z if compress else BUNDLE_FORMAT, "key_id": key_id(private_key.public_key()),
                "payload": b64u_encode(payload), "signature": b64u_encode(private_key.sign(payload))}
     return _canonical(wrapper) + b"\n"
 
 
+@dataclass(frozen=True)
+class OpenedBundle:
+    """A bundle whose signature verified: the document, the key that signed it, a digest of the signed bytes."""
+
+    document: dict[str, Any]
+    key_id: str
+    digest: str  # SHA-256 hex of the signed payload: "same version, same content" compares this
+
+
 def verify_bundle(raw: bytes, public_keys: list[Ed25519PublicKey]) -> dict[str, Any]:
     """The verified campaign document inside a bundle; raises :class:`BundleRefused` with a reason."""
+    return open_bundle(raw, public_keys).document
+
+
+def open_bundle(raw: bytes, public_keys: list[Ed25519PublicKey]) -> OpenedBundle:
+    """Verify a bundle; the document with its signer. Raises :class:`BundleRefused` with a reason."""
     if not public_keys:
         raise BundleRefused("no campaign public key is configured on this truck ([security] campaign_public_key_file)")
     if not isinstance(raw, (bytes, bytearray)) or not raw.strip():
@@ -93,7 +121,7 @@ def verify_bundle(raw: bytes, public_keys: list[Ed25519PublicKey]) -> dict[str, 
         raise BundleRefused("malformed bundle: not a JSON campaign bundle") from None
     if not isinstance(wrapper, dict) or "signature" not in wrapper:
         raise BundleRefused("unsigned bundle: no signature")
-    if set(wrapper) != _WRAPPER_KEYS or wrapper.get("format") != BUNDLE_FORMAT:
+    if set(wrapper) != _WRAPPER_KEYS or wrapper.get("format") not in (BUNDLE_FORMAT, BUNDLE_FORMAT_Z):
         raise BundleRefused(f"malformed bundle: expected format {BUNDLE_FORMAT} with keys {sorted(_WRAPPER_KEYS)}")
     if not all(isinstance(wrapper[k], str) for k in _WRAPPER_KEYS) or _canonical(wrapper) != body:
         raise BundleRefused("malformed bundle: the wrapper was altered (not in canonical form)")
@@ -110,13 +138,27 @@ def verify_bundle(raw: bytes, public_keys: list[Ed25519PublicKey]) -> dict[str, 
         if wrapper["key_id"] not in {key_id(k) for k in public_keys}:
             raise BundleRefused(f"signed with an unknown key {wrapper['key_id']} (this truck trusts {known})")
         raise BundleRefused("wrong signature: the bundle was altered or not signed by the owner")
+    digest = hashlib.sha256(payload).hexdigest()
+    if wrapper["format"] == BUNDLE_FORMAT_Z:
+        payload = _inflate(payload)
     try:
         document = json.loads(payload.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         raise BundleRefused("malformed campaign: the signed payload is not JSON") from None
     if not isinstance(document, dict):
         raise BundleRefused("malformed campaign: the signed payload is not a JSON object")
-    return document
+    return OpenedBundle(document, wrapper["key_id"], digest)
+
+
+def _inflate(data: bytes) -> bytes:
+    inflater = zlib.decompressobj()
+    try:
+        out = inflater.decompress(data, MAX_DOCUMENT_BYTES + 1)
+    except zlib.error:
+        raise BundleRefused("malformed campaign: the compressed payload is damaged") from None
+    if len(out) > MAX_DOCUMENT_BYTES or not inflater.eof or inflater.unused_data:
+        raise BundleRefused(f"malformed campaign: the payload is damaged or inflates past {MAX_DOCUMENT_BYTES >> 20} MiB")
+    return out
 
 
 def _verifies(key: Ed25519PublicKey, signature: bytes, payload: bytes) -> bool:

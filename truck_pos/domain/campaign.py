@@ -4,7 +4,7 @@ A campaign arrives inside a signed bundle (:mod:`truck_pos.domain.bundle`).
 
 Campaign document (times without an offset are wall-clock times in the truck's time zone)::
 
-    {"format": 1, "id": "summer-launch", "name": "Summer launch", "issued_at": "2026-05-31T20:00:00Z",
+    {"format": 1, "id": "summer-launch", "name": "Summer launch", "version": 7, "issued_at": "2026-05-31T20:00:00Z",
      "trucks": ["*"], "valid_from": "2026-06-01T10:00", "valid_until": "2026-06-07T22:00",
      "stacking": false, "code_public_key": "<base64url raw Ed25519 key, optional>",
      "goal": {"label": "first hour", "start": "11:00", "end": "12:00", "customers": 40, "sales_cents": 60000},
@@ -15,6 +15,14 @@ Campaign document (times without an offset are wall-clock times in the truck's t
      "groups": [{"name": "Acme Corporation, Accounting", "benefit": {"kind": "amount_off", "amount_cents": 100}}],
      "devices": [...]}
 
+``version`` is a whole number the owner raises with every bundle signed with the same key, across
+campaign ids (a truck refuses a version at or below one it has seen, unless it is the very same
+document). Without it, the version is ``issued_at`` in Unix seconds. ``valid_from``/``valid_until``
+may be a date alone (``"2026-06-02"``): that is a *business day*, which starts at the truck's
+``business_day_start_hour`` and ends when the next one starts (a 01:30 sale counts to the day before).
+A segment may carry ``unique_codes`` (see :mod:`truck_pos.domain.codeset`): single-use codes.
+Unknown fields are refused, so a hub-side field never reaches a truck by mistake.
+
 Benefit kinds: ``percent_off`` (``percent`` 1-100), ``amount_off`` (``amount_cents``),
 ``free_item`` (``sku``: one unit of it on the ticket is free); each may carry ``min_spend_cents``.
 """
@@ -22,15 +30,26 @@ Benefit kinds: ``percent_off`` (``percent`` 1-100), ``amount_off`` (``amount_cen
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, time, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from truck_pos.domain.bundle import BundleRefused, b64u_decode
+from truck_pos.domain.calendar import business_day_start
+from truck_pos.domain.codeset import CodeSetError, UniqueCodeSet
 
 CHANNELS = ("facebook", "twitter", "sms", "email", "proximity", "in_person")
 BUILTIN_SEGMENTS = ("facebook_likers", "twitter_followers", "pos_registrants", "nearby_devices")
 BENEFIT_KINDS = ("percent_off", "amount_off", "free_item")
+MAX_ID_LEN = 64  # the sync contract's id limit (sync/protocol.py MAX_ID_LEN; a test keeps the two equal)
+MAX_VERSION = 2**53  # exact in every JSON reader
+CAMPAIGN_KEYS = frozenset({"format", "id", "name", "version", "issued_at", "trucks", "valid_from", "valid_until", "stacking",
+                           "code_public_key", "goal", "segments", "groups", "devices", "offer_text", "registration_url"})
+SEGMENT_KEYS = frozenset({"name", "channel", "code", "benefit", "valid_from", "valid_until", "total_uses", "uses_per_customer",
+                          "audience", "trucks", "group", "unique_codes"})
+BENEFIT_KEYS = frozenset({"kind", "percent", "amount_cents", "sku", "min_spend_cents"})
+GOAL_KEYS = frozenset({"label", "start", "end", "customers", "sales_cents"})
+MAX_CENTS = 10**7  # the sync contract's price bound
 
 
 # --- the campaign model ------------------------------------------------------------------------
@@ -67,6 +86,7 @@ class Segment:
     audience: int | None = None
     trucks: tuple[str, ...] = ("*",)
     group: str | None = None
+    unique_codes: UniqueCodeSet | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -96,9 +116,14 @@ class Campaign:
     code_public_key: bytes | None = None
     groups: tuple[tuple[str, Benefit | None], ...] = ()
     document: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    version: int = 0
+    _by_name: dict[str, Segment] = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_name", {s.name: s for s in self.segments})  # one dict lookup per check
 
     def segment(self, name: str) -> Segment | None:
-        return next((s for s in self.segments if s.name == name), None)
+        return self._by_name.get(name)
 
     def for_truck(self, truck_id: str) -> bool:
         return "*" in self.trucks or truck_id in self.trucks
@@ -107,9 +132,12 @@ class Campaign:
 class _Doc:
     """Field access with a precise message naming the bad field."""
 
-    def __init__(self, data: Any, where: str):
+    def __init__(self, data: Any, where: str, known: frozenset[str] | None = None):
         if not isinstance(data, dict):
             raise BundleRefused(f"invalid campaign: {where} must be an object")
+        unknown = sorted(str(k)[:40] for k in data if k not in known) if known is not None else []
+        if unknown:
+            raise BundleRefused(f"invalid campaign: {where} has unknown field(s) {', '.join(unknown)}")
         self.data, self.where = data, where
 
     def get(self, key: str, kind: type | tuple[type, ...], default: Any = ..., check: Any = None) -> Any:
@@ -123,8 +151,17 @@ class _Doc:
         return value
 
 
-def local_to_utc(text: str, tz: str, where: str = "time") -> datetime:
-    """ISO time; without an offset it is wall time in ``tz`` (DST applied by zoneinfo)."""
+def local_to_utc(text: str, tz: str, where: str = "time", *, day_start_hour: int = 4, end: bool = False) -> datetime:
+    """ISO time; without an offset it is wall time in ``tz`` (DST applied by zoneinfo).
+
+    A date alone is a business day: its start, or (``end``) the start of the next one.
+    """
+    if isinstance(text, str) and len(text) == 10:
+        try:
+            day = date.fromisoformat(text)
+        except ValueError:
+            raise BundleRefused(f"invalid campaign: {where} = {text!r} is not an ISO date") from None
+        return business_day_start(day + timedelta(days=1) if end else day, tz, day_start_hour)
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except (TypeError, ValueError):
@@ -135,29 +172,37 @@ def local_to_utc(text: str, tz: str, where: str = "time") -> datetime:
 
 
 def parse_benefit(data: Any, where: str) -> Benefit:
-    d = _Doc(data, where)
+    d = _Doc(data, where, BENEFIT_KEYS)
     kind = d.get("kind", str, check=lambda v: v in BENEFIT_KINDS)
-    positive = lambda v: v > 0  # noqa: E731
+    positive = lambda v: 0 < v <= MAX_CENTS  # noqa: E731
     return Benefit(
         kind=kind,
         percent=d.get("percent", int, check=lambda v: 1 <= v <= 100) if kind == "percent_off" else 0,
         amount_cents=d.get("amount_cents", int, check=positive) if kind == "amount_off" else 0,
-        sku=d.get("sku", str, check=bool) if kind == "free_item" else "",
-        min_spend_cents=d.get("min_spend_cents", int, 0, check=lambda v: v >= 0),
+        sku=d.get("sku", str, check=lambda v: 0 < len(v) <= MAX_ID_LEN) if kind == "free_item" else "",
+        min_spend_cents=d.get("min_spend_cents", int, 0, check=lambda v: 0 <= v <= MAX_CENTS),
     )
 
 
-def parse_campaign(document: dict[str, Any], tz: str) -> Campaign:
+def _printable(v: str) -> bool:
+    return v.isprintable() and v == v.strip()
+
+
+def parse_campaign(document: dict[str, Any], tz: str, day_start_hour: int = 4) -> Campaign:
     """Validate a campaign document; raises :class:`BundleRefused` naming the first bad field."""
-    d = _Doc(document, "campaign")
+    d = _Doc(document, "campaign", CAMPAIGN_KEYS)
     if d.get("format", int, 1) != 1:
         raise BundleRefused("invalid campaign: unsupported campaign format (this truck reads format 1)")
-    cid = d.get("id", str, check=lambda v: 0 < len(v) <= 64)
-    valid_from = local_to_utc(d.get("valid_from", str), tz, "campaign.valid_from")
-    valid_until = local_to_utc(d.get("valid_until", str), tz, "campaign.valid_until")
+    cid = d.get("id", str, check=lambda v: 0 < len(v) <= MAX_ID_LEN and _printable(v))
+    when = {"tz": tz, "day_start_hour": day_start_hour}
+    valid_from = local_to_utc(d.get("valid_from", str), tz, "campaign.valid_from", day_start_hour=day_start_hour)
+    valid_until = local_to_utc(d.get("valid_until", str), tz, "campaign.valid_until", day_start_hour=day_start_hour, end=True)
     if valid_until < valid_from:
         raise BundleRefused("invalid campaign: valid_until is before valid_from")
-    segments = tuple(_parse_segment(s, i, tz, valid_from, valid_until) for i, s in enumerate(d.get("segments", list, check=bool)))
+    issued_at = local_to_utc(d.get("issued_at", str), tz, "campaign.issued_at")
+    version = d.get("version", int, int(issued_at.timestamp()), check=lambda v: 1 <= v <= MAX_VERSION)
+    raw_segments = d.get("segments", list, check=lambda v: 0 < len(v) <= 500)
+    segments = tuple(_parse_segment(s, i, when, valid_from, valid_until, cid) for i, s in enumerate(raw_segments))
     names = [s.name for s in segments]
     if len(set(names)) != len(names):
         raise BundleRefused("invalid campaign: two segments have the same name")
@@ -172,26 +217,27 @@ def parse_campaign(document: dict[str, Any], tz: str) -> Campaign:
     if key is not None and (key_bytes is None or len(key_bytes) != 32):
         raise BundleRefused("invalid campaign: code_public_key is not a base64url Ed25519 public key")
     groups = tuple(
-        (_Doc(g, f"groups[{i}]").get("name", str, check=bool),
+        (_Doc(g, f"groups[{i}]", frozenset({"name", "benefit"})).get("name", str, check=lambda v: 0 < len(v) <= 200),
          parse_benefit(g["benefit"], f"groups[{i}].benefit") if g.get("benefit") else None)
         for i, g in enumerate(d.get("groups", list, []))
     )
     return Campaign(
-        id=cid, name=d.get("name", str, cid), issued_at_utc=local_to_utc(d.get("issued_at", str), tz, "campaign.issued_at"),
+        id=cid, name=d.get("name", str, cid, check=lambda v: 0 < len(v) <= 200), issued_at_utc=issued_at, version=version,
         valid_from_utc=valid_from, valid_until_utc=valid_until, segments=segments,
         goal=_parse_goal(d.get("goal", dict, None)), stacking=d.get("stacking", bool, False),
-        trucks=tuple(d.get("trucks", list, ["*"])), code_public_key=key_bytes, groups=groups, document=document,
+        trucks=_trucks(d), code_public_key=key_bytes, groups=groups, document=document,
     )
 
 
-def _parse_segment(data: Any, i: int, tz: str, start: datetime, end: datetime) -> Segment:
-    d = _Doc(data, f"segments[{i}]")
-    name = d.get("name", str, check=lambda v: 0 < len(v) <= 64)
+def _parse_segment(data: Any, i: int, when: dict[str, Any], start: datetime, end: datetime, cid: str) -> Segment:
+    d = _Doc(data, f"segments[{i}]", SEGMENT_KEYS)
+    name = d.get("name", str, check=lambda v: 0 < len(v) <= MAX_ID_LEN and _printable(v))
     vf = d.get("valid_from", str, None)
     vu = d.get("valid_until", str, None)
+    tz, hour = when["tz"], when["day_start_hour"]
     # A segment may narrow the campaign's window, never widen it.
-    seg_from = max(start, local_to_utc(vf, tz, f"segments[{i}].valid_from")) if vf else start
-    seg_until = min(end, local_to_utc(vu, tz, f"segments[{i}].valid_until")) if vu else end
+    seg_from = max(start, local_to_utc(vf, tz, f"segments[{i}].valid_from", day_start_hour=hour)) if vf else start
+    seg_until = min(end, local_to_utc(vu, tz, f"segments[{i}].valid_until", day_start_hour=hour, end=True)) if vu else end
     if seg_until < seg_from:
         raise BundleRefused(f"invalid campaign: segments[{i}] window is empty or outside the campaign's")
     return Segment(
@@ -199,17 +245,32 @@ def _parse_segment(data: Any, i: int, tz: str, start: datetime, end: datetime) -
         benefit=parse_benefit(d.get("benefit", dict), f"segments[{i}].benefit"),
         code=d.get("code", str, "", check=lambda v: 3 <= len(normalize(v)) <= 32),
         valid_from_utc=seg_from, valid_until_utc=seg_until,
-        total_uses=d.get("total_uses", int, None, check=lambda v: v > 0),
-        uses_per_customer=d.get("uses_per_customer", int, None, check=lambda v: v > 0),
-        audience=d.get("audience", int, None, check=lambda v: v >= 0),
-        trucks=tuple(d.get("trucks", list, ["*"])), group=d.get("group", str, None),
+        total_uses=d.get("total_uses", int, None, check=lambda v: 0 < v <= 10**9),
+        uses_per_customer=d.get("uses_per_customer", int, None, check=lambda v: 0 < v <= 10**6),
+        audience=d.get("audience", int, None, check=lambda v: 0 <= v <= 10**9),
+        trucks=_trucks(d), group=d.get("group", str, None, check=lambda v: 0 < len(v) <= 200),
+        unique_codes=_unique_codes(d.get("unique_codes", dict, None), cid, f"segments[{i}].unique_codes"),
     )
+
+
+def _trucks(d: _Doc) -> tuple[str, ...]:
+    ok = lambda v: 0 < len(v) <= 500 and all(isinstance(t, str) and 0 < len(t) <= MAX_ID_LEN for t in v)  # noqa: E731
+    return tuple(d.get("trucks", list, ["*"], check=ok))
+
+
+def _unique_codes(field: dict[str, Any] | None, cid: str, where: str) -> UniqueCodeSet | None:
+    if field is None:
+        return None
+    try:
+        return UniqueCodeSet(cid, field, where)
+    except CodeSetError as exc:
+        raise BundleRefused(f"invalid campaign: {exc}") from None
 
 
 def _parse_goal(data: dict[str, Any] | None) -> Goal | None:
     if data is None:
         return None
-    d = _Doc(data, "goal")
+    d = _Doc(data, "goal", GOAL_KEYS)
     try:
         start, end = time.fromisoformat(d.get("start", str)), time.fromisoformat(d.get("end", str))
     except ValueError:

@@ -13,7 +13,7 @@ case, spaces and dashes do not matter; any other change is refused.
 from __future__ import annotations
 
 import base64
-import binascii
+import string
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -25,12 +25,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from truck_pos.domain.calendar import local
 from truck_pos.domain.campaign import Benefit, Campaign, Segment, normalize
+from truck_pos.domain.codeset import hasher
 from truck_pos.domain.order import TicketLine
 
 PERSONAL_PREFIX = "TP1"
 _CONTEXT = b"truck_pos.code.v1"
 _SIG_LEN = 64
 MAX_SEGMENT_CODE = 32
+NEEDS_CUSTOMER = "this code needs the customer: scan their QR or look them up"
 
 
 @dataclass(frozen=True)
@@ -60,16 +62,38 @@ def is_personal(normalized: str) -> bool:
     return len(normalized) > MAX_SEGMENT_CODE and normalized.startswith(PERSONAL_PREFIX)
 
 
+_B32_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+# RFC 4648 letters to int()'s base-32 digits; every other ASCII letter/digit to "z", which base 32 refuses.
+_B32_DIGITS = str.maketrans({**{c: "z" for c in string.ascii_letters + string.digits},
+                             **dict(zip(_B32_ALPHABET, "0123456789abcdefghijklmnopqrstuv"))})
+_MAX_PERSONAL_CHARS = 1024  # 4 x 255-byte fields + signature, base32: far below; longer text is not a code
+
+
+def _b32decode_canonical(body: str) -> bytes | None:
+    """RFC 4648 base32 without padding, strictly canonical (unused low bits zero); None if not.
+
+    ``base64.b32decode`` is pure Python and cost more than the Ed25519 check itself; ``int(x, 32)``
+    on the translated digits is C. The input must already be ASCII letters/digits (no signs, no ``_``).
+    """
+    if not body or len(body) > _MAX_PERSONAL_CHARS or not (body.isascii() and body.isalnum()) or len(body) % 8 in (1, 3, 6):
+        return None
+    digits = body.translate(_B32_DIGITS)
+    try:
+        value = int(digits, 32)
+    except ValueError:  # a character outside the base32 alphabet (0, 1, 8, 9)
+        return None
+    spare = (5 * len(body)) % 8
+    if value & ((1 << spare) - 1):
+        return None  # non-canonical spelling of the same bytes: refused, not silently accepted
+    return (value >> spare).to_bytes(5 * len(body) // 8, "big")
+
+
 def read_personal_code(normalized: str, public_key: Ed25519PublicKey) -> PersonalCode | None:
     """The verified contents of a normalized personal code, or None if it is forged/altered/garbled."""
     if not normalized.startswith(PERSONAL_PREFIX):
         return None
-    body = normalized[len(PERSONAL_PREFIX):]
-    try:
-        blob = base64.b32decode(body + "=" * (-len(body) % 8))
-    except (binascii.Error, ValueError):
-        return None
-    if base64.b32encode(blob).decode("ascii").rstrip("=") != body or len(blob) <= _SIG_LEN + 1:
+    blob = _b32decode_canonical(normalized[len(PERSONAL_PREFIX):])
+    if blob is None or len(blob) <= _SIG_LEN + 1:
         return None
     payload, signature = blob[:-_SIG_LEN], blob[-_SIG_LEN:]
     personal = _parse_payload(payload)  # cheap structural check first; the signature decides
@@ -127,8 +151,12 @@ class UsageCounts:
     total: dict[tuple[str, str], int] = field(default_factory=dict)  # (campaign, segment)
     per_customer: dict[tuple[str, str, str], int] = field(default_factory=dict)  # (campaign, segment, customer)
     last_use_utc: dict[tuple[str, str, str], datetime] = field(default_factory=dict)
+    unique_used: dict[tuple[str, str], datetime] = field(default_factory=dict)  # (campaign, unique code) -> when
 
-    def add(self, campaign_id: str, segment: str, customer_ref: str | None, when: datetime) -> None:
+    def add(self, campaign_id: str, segment: str, customer_ref: str | None, when: datetime, code: str | None = None,
+            kind: str = "") -> None:
+        if kind == "unique" and code:
+            self.unique_used[(campaign_id, code)] = when
         key = (campaign_id, segment)
         self.total[key] = self.total.get(key, 0) + 1
         if customer_ref:
@@ -164,6 +192,10 @@ class CodeIndex:
             if seg is not None:
                 self.by_code[normalize(code)] = seg
         self.code_key = Ed25519PublicKey.from_public_bytes(campaign.code_public_key) if campaign.code_public_key else None
+        self._unique = [(s, s.unique_codes.has) for s in campaign.segments if s.unique_codes is not None and len(s.unique_codes)]
+        self._hash = hasher(campaign.id)
+        # A personal code is single-use unless its segment says otherwise: the adjusted segment, made once.
+        self._personal = {s.name: s if s.uses_per_customer is not None else _with_per_customer(s, 1) for s in campaign.segments}
         # Per segment, what every check needs, worked out once: (from, until) in UTC and the discount label.
         self._window = {s.name: (s.valid_from_utc or campaign.valid_from_utc, s.valid_until_utc or campaign.valid_until_utc)
                         for s in campaign.segments}
@@ -177,9 +209,18 @@ class CodeIndex:
         if is_personal(code):
             return self._check_personal(code, ctx, usage, owner_key)
         segment = self.by_code.get(code)
-        if segment is None:
+        if segment is not None:
+            return self._check_rules(code, "segment", segment, ctx.customer_ref, ctx, usage)
+        if not self._unique:
             return CodeRefused("unknown code")
-        return self._check_rules(code, "segment", segment, ctx.customer_ref, ctx, usage)
+        h = self._hash(code)  # issued single-use codes: one hash, then one bucket per segment that has them
+        for unique, has in self._unique:
+            if has(h):
+                used = usage.unique_used.get((self.campaign.id, code))
+                if used is not None:
+                    return CodeRefused(f"already used at {_when(used, ctx.now_utc, ctx.tz)}")
+                return self._check_rules(code, "unique", unique, ctx.customer_ref, ctx, usage)
+        return CodeRefused("unknown code")
 
     def _check_personal(self, code: str, ctx: CheckContext, usage: UsageCounts, owner_key: Ed25519PublicKey | None) -> CodeResult:
         key = self.code_key or owner_key
@@ -190,11 +231,9 @@ class CodeIndex:
             return CodeRefused(f"code for another truck ({personal.truck_id})")
         if personal.campaign_id != self.campaign.id:
             return CodeRefused(f"code for another campaign ({personal.campaign_id})")
-        segment = self.campaign.segment(personal.segment)
+        segment = self._personal.get(personal.segment)
         if segment is None:
             return CodeRefused("unknown code (segment not in this campaign)")
-        if segment.uses_per_customer is None:  # a personal code is single-use unless the segment says otherwise
-            segment = _with_per_customer(segment, 1)
         return self._check_rules(code, "personal", segment, personal.customer_ref, ctx, usage)
 
     def _check_rules(self, code: str, kind: str, seg: Segment, customer: str | None, ctx: CheckContext, usage: UsageCounts) -> CodeResult:
@@ -208,6 +247,8 @@ class CodeIndex:
             return CodeRefused("one code per order (this campaign does not allow stacking)")
         if seg.total_uses is not None and usage.total.get((camp.id, seg.name), 0) >= seg.total_uses:
             return CodeRefused(f"limit reached ({_uses(seg.total_uses)})")
+        if seg.uses_per_customer is not None and not customer:
+            return CodeRefused(NEEDS_CUSTOMER)
         if customer and seg.uses_per_customer is not None:
             used = usage.per_customer.get((camp.id, seg.name, customer), 0)
             if used >= seg.uses_per_customer:

@@ -18,7 +18,7 @@ import peewee
 from sync.protocol import bounded_id
 from truck_pos.clock import Clock
 from truck_pos.domain.campaign import Campaign, group_key, normalize
-from truck_pos.domain.codes import CheckContext, CodeRefused, CodeResult, UsageCounts
+from truck_pos.domain.codes import NEEDS_CUSTOMER, CheckContext, CodeRefused, CodeResult, UsageCounts
 from truck_pos.domain.order import Discount, Ticket, Totals
 from truck_pos.errors import InvalidInput
 from truck_pos.services.campaigns import CampaignService
@@ -49,8 +49,9 @@ class RedemptionService:
 
     def _load_usage(self) -> UsageCounts:
         usage = UsageCounts()
-        for r in Redemption.select(Redemption.campaign_id, Redemption.segment, Redemption.customer_ref, Redemption.redeemed_utc):
-            usage.add(r.campaign_id, r.segment, r.customer_ref, r.redeemed_utc)
+        for r in Redemption.select(Redemption.campaign_id, Redemption.segment, Redemption.customer_ref, Redemption.redeemed_utc,
+                                   Redemption.code, Redemption.kind):
+            usage.add(r.campaign_id, r.segment, r.customer_ref, r.redeemed_utc, r.code, r.kind)
         return usage
 
     def check(self, code_text: str, ticket: Ticket) -> CodeResult:
@@ -143,7 +144,7 @@ class RedemptionService:
                 "uses_per_customer": self._per_customer(entry),  # the hub flags a use beyond it (double spend)
             }, now=now, key=bounded_id("redemption", order_uuid, entry["code"]))
         with self._lock:
-            self.usage.add(entry["campaign_id"], entry["segment"], customer, now)
+            self.usage.add(entry["campaign_id"], entry["segment"], customer, now, entry["code"], entry["kind"])
         return True
 
     def _per_customer(self, entry: dict[str, Any]) -> int | None:
@@ -152,6 +153,9 @@ class RedemptionService:
         return (segment.uses_per_customer if segment else None) or (1 if entry["kind"] == "personal" else None)
 
     def _recheck_limits(self, entry: dict[str, Any], ticket_customer: str | None) -> None:
+        if entry["kind"] == "unique" and Redemption.select().where(  # single use, whichever campaign is live now
+                (Redemption.campaign_id == entry["campaign_id"]) & (Redemption.code == entry["code"])).exists():
+            raise InvalidInput(f"Code {entry['code'][:12]}: already used — remove the discount")
         campaign = self.campaigns.active_campaign()
         segment = campaign.segment(entry["segment"]) if campaign and campaign.id == entry["campaign_id"] else None
         if segment is None:
@@ -161,6 +165,8 @@ class RedemptionService:
             raise InvalidInput(f"Code {entry['code'][:12]}: limit reached ({segment.total_uses} uses) — remove the discount")
         per_customer = segment.uses_per_customer or (1 if entry["kind"] == "personal" else None)
         customer = entry.get("customer_ref") or ticket_customer
+        if per_customer is not None and not customer:
+            raise InvalidInput(f"Code {entry['code'][:12]}: {NEEDS_CUSTOMER} — or remove the discount")
         if customer and per_customer is not None:
             used = Redemption.select().where(of_segment & (Redemption.customer_ref == customer)).count()
             if used >= per_customer:

@@ -22,7 +22,7 @@ from typing import Any
 
 import peewee
 
-from sync.protocol import bounded_id
+from sync.protocol import ORDER_LINE, SCHEMAS, bounded_id
 from truck_pos.clock import Clock
 from truck_pos.domain.calendar import business_day
 from truck_pos.domain.money import format_cents
@@ -37,7 +37,11 @@ from truck_pos.store.prepared import PreparedInsert
 
 log = logging.getLogger(__name__)
 
-MAX_QUANTITY = 99
+MAX_QUANTITY = ORDER_LINE["quantity"].max or 99  # the sync contract's bound: the hub refuses more on one line
+MAX_ORDER_CENTS = SCHEMAS["order"]["total_cents"].max or 10**8
+MAX_LINES = SCHEMAS["order"]["lines"].max or 200
+DISCOUNT_SOURCES = ("code", "group", "override")
+OVERRIDES_KEY = "overrides"
 
 _ORDER = PreparedInsert(Order, ["uuid", "business_day", "number", "status", "channel", "created_utc", "paid_utc",
                                  "subtotal_cents", "discount_cents", "tax_cents", "total_cents", "tax_mode", "staff",
@@ -120,7 +124,7 @@ class RegisterService:
         self.tax_mode = tax_mode
         self.stop = stop
         self.day_start_hour = day_start_hour
-        self.completion_hooks: list[CompletionHook] = []
+        self.completion_hooks: list[CompletionHook] = [self._audit_overrides]
         self.after_commit_hooks: list[Callable[[str], None]] = []  # order uuid, once the order is committed
         self.status_hooks: list[Callable[[Order, str], None]] = []
         self._tickets: dict[str, Ticket] = {}
@@ -156,7 +160,7 @@ class RegisterService:
         _check_quantity(quantity)
         ticket = self._editable(ticket_id)
         line = self.menu.line_for(sku, quantity, modifiers)
-        return self._put(ticket.with_line(line))
+        return self._put(_within_limits(ticket.with_line(line)))
 
     def set_quantity(self, ticket_id: str, index: int, quantity: int) -> Ticket:
         """Change a line's quantity; 0 removes it."""
@@ -164,7 +168,7 @@ class RegisterService:
             _check_quantity(quantity)
         ticket = self._editable(ticket_id)
         _check_index(ticket, index)
-        return self._put(ticket.with_quantity(index, quantity))
+        return self._put(_within_limits(ticket.with_quantity(index, quantity)))
 
     def remove_line(self, ticket_id: str, index: int) -> Ticket:
         """Take a line off the ticket."""
@@ -172,15 +176,37 @@ class RegisterService:
         _check_index(ticket, index)
         return self._put(ticket.without_line(index))
 
-    def apply_discount(self, ticket_id: str, discount: Discount, *, meta: dict[str, Any] | None = None) -> Ticket:
+    def apply_discount(self, ticket_id: str, discount: Discount, *, meta: dict[str, Any] | None = None,
+                       manager_pin: str | None = None, staff: StaffMember | None = None) -> Ticket:
         """The discount hook: codes, group discounts and overrides arrive here already resolved.
 
-        ``meta`` travels with the ticket to the completion hooks (e.g. the redemption to record).
+        ``meta`` travels with the ticket to the completion hooks (e.g. the redemption to record). An
+        override (``source="override"``) needs a manager PIN; it is audited in the sale's transaction.
         """
         ticket = self._editable(ticket_id)
-        if discount.amount_cents < 0:
+        if not isinstance(discount.amount_cents, int) or discount.amount_cents < 0:
             raise InvalidInput("A discount cannot be negative")
-        return self._put(replace(ticket, discounts=ticket.discounts + (discount,), meta={**ticket.meta, **(meta or {})}))
+        if discount.amount_cents > MAX_ORDER_CENTS:
+            raise InvalidInput(f"A discount cannot be more than {format_cents(MAX_ORDER_CENTS)}")
+        if discount.source not in DISCOUNT_SOURCES:
+            raise InvalidInput(f"Unknown discount source {str(discount.source)[:20]!r}")
+        meta = dict(meta or {})
+        if discount.source == "override":
+            manager = self.staff.require_manager(manager_pin or "", "discount override")
+            entry = {"label": discount.label, "amount_cents": discount.amount_cents, "manager_id": manager.id,
+                     "manager": manager.name, "staff_id": staff.id if staff else None, "staff": staff.name if staff else None}
+            meta[OVERRIDES_KEY] = [*ticket.meta.get(OVERRIDES_KEY, []), entry]
+        return self._put(replace(ticket, discounts=ticket.discounts + (discount,), meta={**ticket.meta, **meta}))
+
+    def _audit_overrides(self, order: Order, ticket: Ticket, totals: Totals, now: datetime) -> None:
+        """Completion hook: one audit row per override, inside the order's transaction (both or neither)."""
+        for entry in ticket.meta.get(OVERRIDES_KEY, []):
+            applied = next((a for d, a in zip(ticket.discounts, totals.discounts_applied)
+                            if d.source == "override" and d.label == entry["label"]), entry["amount_cents"])
+            manager = StaffMember(entry["manager_id"], entry["manager"], "manager")
+            staff = StaffMember(entry["staff_id"], entry["staff"], "staff") if entry.get("staff_id") else None
+            self.staff.audit("override", staff=staff, manager=manager, target=order.uuid,
+                             details={"label": entry["label"], "amount_cents": applied, "number": order.number})
 
     def remove_discounts(self, ticket_id: str) -> Ticket:
         """Take every discount off the ticket."""
@@ -381,8 +407,20 @@ def _check_quantity(quantity: int) -> None:
         raise InvalidInput(f"Quantity must be a whole number from 1 to {MAX_QUANTITY}")
 
 
+def _within_limits(ticket: Ticket) -> Ticket:
+    """The ticket after a change, if the hub would take it as an order (merged lines included); else InvalidInput."""
+    for line in ticket.lines:
+        if line.quantity > MAX_QUANTITY:
+            raise InvalidInput(f"At most {MAX_QUANTITY} {line.name} on one line (this would make {line.quantity})")
+    if len(ticket.lines) > MAX_LINES:
+        raise InvalidInput(f"A ticket holds at most {MAX_LINES} lines; start a second ticket")
+    if ticket.totals.total_cents > MAX_ORDER_CENTS:
+        raise InvalidInput(f"A ticket cannot be more than {format_cents(MAX_ORDER_CENTS)}")
+    return ticket
+
+
 def _check_index(ticket: Ticket, index: int) -> None:
-    if not 0 <= index < len(ticket.lines):
+    if not isinstance(index, int) or not 0 <= index < len(ticket.lines):
         raise InvalidInput("That line is not on the ticket")
 
 

@@ -152,8 +152,8 @@ class ReportsService:
         return self._report(f"Business day {day}", [day], campaign)
 
     def campaign_report(self) -> Report:
-        """Figures for the active campaign, over its days so far."""
-        campaign = self.campaigns.active_campaign()
+        """Figures for the active campaign (or, before it starts, the next one), over its days so far."""
+        campaign = self.campaigns.active_campaign() or next(iter(self.campaigns.upcoming()), None)
         if campaign is None:
             return self._report("No active campaign", [], None)
         first = business_day(campaign.valid_from_utc, self.timezone, self.day_start_hour)

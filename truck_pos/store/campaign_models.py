@@ -8,7 +8,7 @@ from truck_pos.store.base import BaseModel, JsonField, UtcDateTimeField
 
 
 class CampaignBundle(BaseModel):
-    """A verified bundle as received (re-verified at start-up); exactly one row is active."""
+    """A verified bundle as received (re-verified when loaded). ``active`` = held: live, upcoming or last ended."""
 
     campaign_id = peewee.CharField(index=True)
     raw = peewee.BlobField()  # the exact signed bytes
@@ -73,3 +73,13 @@ class GroupMembership(BaseModel):
 
     class Meta:
         indexes = ((("customer", "group"), True),)
+
+
+class CampaignKeyVersion(BaseModel):
+    """The high-water mark of bundle versions per owner key (across campaign ids): replays stay out."""
+
+    key_id = peewee.CharField(unique=True)
+    version = peewee.BigIntegerField()
+    digest = peewee.CharField()  # SHA-256 of the signed payload at that version
+    campaign_id = peewee.CharField()
+    updated_utc = UtcDateTimeField()

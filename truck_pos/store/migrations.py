@@ -3,6 +3,13 @@
 New tables are created by ``create_tables(safe=True)``. Changes to an existing table (a new
 column, an index) are appended to ``MIGRATIONS`` as ``(version, description, function)``;
 each runs once, in order, inside a transaction, and bumps ``schema_version``.
+
+Many changes make peewee rebuild the table (SQLite cannot add a NOT NULL column in place): a new
+table is filled, the old one dropped, the new one renamed. With ``foreign_keys=ON`` that DROP
+deletes every child row through ``ON DELETE CASCADE`` (an order's lines and tenders). So each
+migration follows SQLite's documented procedure for table rebuilds: ``foreign_keys=OFF`` before
+its transaction (SQLite ignores the pragma inside one), ``PRAGMA foreign_key_check`` before the
+commit (any dangling reference rolls the migration back), then ``foreign_keys=ON`` again.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ from datetime import datetime, timezone
 import peewee
 from playhouse.migrate import SchemaMigrator
 
+from truck_pos.errors import TruckPosError
 from truck_pos.store.base import BaseModel, UtcDateTimeField
 
 log = logging.getLogger(__name__)
@@ -29,8 +37,12 @@ class SchemaVersion(BaseModel):
 
 Migration = Callable[[SchemaMigrator, peewee.Database], None]
 
-# Version 1 is the initial schema (create_tables). Append field changes here, e.g.:
-#   (2, "order.note", lambda m, db: migrate(m.add_column("order", "note", TextField(default=""))))
+
+class MigrationFailed(TruckPosError):
+    """A migration would leave the database inconsistent; it was rolled back and the data is as before."""
+
+# Version 1 is the initial schema (create_tables). Append field changes here, e.g. (a table rebuild):
+#   (2, "order.table_label", lambda m, db: migrate(m.add_column("order", "table_label", TextField(default=""))))
 MIGRATIONS: list[tuple[int, str, Migration]] = []
 
 BASELINE = 1
@@ -59,7 +71,22 @@ def migrate(db: peewee.Database, models: list[type[peewee.Model]]) -> int:
         if number <= version:
             continue
         log.info("applying migration %d: %s", number, description)
+        _apply(db, migrator, number, description, step, now)
+    return current_version(db)
+
+
+def _apply(db: peewee.Database, migrator: SchemaMigrator, number: int, description: str, step: Migration,
+           now: datetime) -> None:
+    """One migration with SQLite's table-rebuild procedure: no cascades, references checked before commit."""
+    db.execute_sql("PRAGMA foreign_keys=OFF")  # outside the transaction: inside one SQLite ignores it
+    try:
         with db.atomic():
             step(migrator, db)
+            dangling = db.execute_sql("PRAGMA foreign_key_check").fetchall()
+            if dangling:
+                table, rowid, parent, _ = dangling[0]
+                raise MigrationFailed(f"migration {number} ({description}) would leave {len(dangling)} dangling "
+                                      f"reference(s), e.g. {table} row {rowid} -> {parent}; nothing was changed")
             SchemaVersion.create(version=number, description=description, applied_utc=now)
-    return current_version(db)
+    finally:
+        db.execute_sql("PRAGMA foreign_keys=ON")

@@ -36,6 +36,11 @@ class LoginScreen(Screen):
         outer.add_widget(right)
         self.add_widget(outer)
 
+    def on_pre_enter(self, *args) -> None:
+        status = self.app.services.staff.pin_status()  # "locked, ask a manager" / "wait N s" after wrong PINs
+        if status:
+            self.message.show(status, error=True)
+
     def _typed(self, digits: str) -> None:
         self.dots.text = "•" * len(digits)
 
