@@ -217,7 +217,7 @@ class Hub(Outbound):
             log.exception("hub could not store a message on %s", topic[:200])
             notices = []
             with hub_database.atomic():
-                result = dead_letter(topic, payload, failure_reason(exc), now, notices)
+                result = self._placed_dead_letter(topic, payload, failure_reason(exc), now, notices)
         self.notify(notices)
         return result
 
@@ -251,11 +251,9 @@ class Hub(Outbound):
         """Refused by the contract: kept as ``rejected`` under its id when it has a usable one, else dead-lettered."""
         parsed = protocol.parse_topic(topic)
         assert parsed is not None
-        if not protocol.TRUCK_ID_RE.fullmatch(parsed.truck) or parsed.kind not in protocol.UP_KINDS:
-            return dead_letter(topic, payload, reason, now, notices)
-        place = protocol.place(payload, parsed.truck)
-        if place is None or not place.key:
-            return dead_letter(topic, payload, reason, now, notices, truck=parsed.truck, seq=place.seq if place else None)
+        place = protocol.place(payload, parsed.truck) if protocol.TRUCK_ID_RE.fullmatch(parsed.truck) else None
+        if place is None or not place.key or parsed.kind not in protocol.UP_KINDS:
+            return self._placed_dead_letter(topic, payload, reason, now, notices)
         digest = protocol.raw_hash(payload)
         reason = reason[:protocol.MAX_REASON_LEN]
         if not insert_message(place.key, parsed.truck, place.seq, parsed.kind, None, now, "rejected", reason, digest,
@@ -264,6 +262,17 @@ class Hub(Outbound):
         notices.append(Notice(parsed.truck, place.seq, place.key, "rejected", reason))
         self.mark_dirty(parsed.truck)
         return "rejected", place.key
+
+    def _placed_dead_letter(self, topic: str, payload: bytes, reason: str, now: datetime,
+                            notices: list[Notice]) -> tuple[str, str]:
+        """A dead letter under its truck's seq when the envelope names them (the ack then moves past it)."""
+        parsed = protocol.parse_topic(topic)
+        truck = parsed.truck if parsed is not None and parsed.direction == "up" else ""
+        place = protocol.place(payload, truck) if protocol.TRUCK_ID_RE.fullmatch(truck) else None
+        if place is None:
+            return dead_letter(topic, payload, reason, now, notices)
+        self.mark_dirty(truck)
+        return dead_letter(topic, payload, reason, now, notices, truck=truck, seq=place.seq, key=place.key)
 
     def _again(self, topic: str, payload: bytes, key: str, seq: int, truck: str, digest: str, now: datetime,
                notices: list[Notice]) -> tuple[str, str]:
