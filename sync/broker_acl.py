@@ -94,6 +94,13 @@ def add_truck(path: Path, truck: str, password: str) -> None:
     write_document(path, doc)
 
 
+def add_hub(path: Path, user: str, password: str) -> None:
+    """Add (or replace) a hub login (the hub role; no client id binding: each hub process has its own ids)."""
+    doc = json.loads(path.read_text("utf-8")) if path.exists() else fleet_document({}, {})
+    doc["clients"] = [c for c in doc["clients"] if c["username"] != user] + [client(user, password, roles=[HUB_ROLE])]
+    write_document(path, doc)
+
+
 def write_document(path: Path, doc: dict[str, Any]) -> None:
     """Write the document readable by its owner only (it holds password hashes)."""
     path.parent.mkdir(parents=True, exist_ok=True)

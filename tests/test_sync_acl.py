@@ -139,3 +139,41 @@ def test_the_agents_client_id_is_the_one_the_acl_binds(fleet_broker, hub, fast_s
     agent.start()
     wait_for(lambda: agent.status().connected, 10, "the agent to log in under its bound client id")
     assert isinstance(agent.client, mqtt.Client)
+
+
+def test_a_truck_provisioned_into_the_dynsec_file_logs_in_bound_to_its_client_id(tmp_path):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from devtools.local_broker import MosquittoBroker
+    from sync.broker_acl import add_hub
+    from truck_pos.cli.provision import ProvisionRequest, provision
+    from truck_pos.keyfiles import read_mqtt_password
+
+    public = tmp_path / "campaign_public.pem"
+    public.write_bytes(Ed25519PrivateKey.generate().public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    dynsec = tmp_path / "broker" / "dynamic-security.json"
+    request = dict(out_dir=tmp_path / "out", campaign_public_key=public, passwd_file=tmp_path / "broker" / "passwd",
+                   acl_file=tmp_path / "broker" / "acl", dynsec_file=dynsec)
+    done = provision(ProvisionRequest(truck_id="truck-07", **request))
+    add_hub(dynsec, "hub", FAKE_PASSWORDS["hub"])
+    assert dynsec.stat().st_mode & 0o077 == 0  # password hashes: owner only
+    password = read_mqtt_password(done.files["password"])
+    assert password not in dynsec.read_text("utf-8")
+    broker = MosquittoBroker(tmp_path, users={"hub": FAKE_PASSWORDS["hub"]}, dynsec=True)
+    (broker.dir / "dynamic-security.json").write_bytes(dynsec.read_bytes())  # the provisioned document
+    broker.start()
+    try:
+        FAKE_PASSWORDS["truck-07"] = password  # Probe reads passwords from here
+        own = Probe(broker, "truck-07", "truck-pos-truck-07")
+        assert not own.connack[0].is_failure
+        assert own.subscribe(protocol.hub_subscription(shared=True))[0].is_failure
+        assert not own.subscribe(protocol.truck_subscription("truck-07"))[0].is_failure
+        own.close()
+        elsewhere = Probe(broker, "truck-07", "some-other-id")
+        assert elsewhere.connack[0].is_failure
+        elsewhere.close()
+    finally:
+        FAKE_PASSWORDS.pop("truck-07", None)
+        broker.kill()
