@@ -212,7 +212,12 @@ def ts_problem(text: str) -> str:
 
 def body_hash(body: Any) -> str:
     """sha256 (hex) of the body's canonical JSON: the same body always hashes the same on both sides."""
-    return hashlib.sha256(canonical(body).encode("ascii")).hexdigest()
+    return text_hash(canonical(body))
+
+
+def text_hash(canonical_text: str) -> str:
+    """body_hash() of a body already encoded by canonical() (the hub stores that text anyway)."""
+    return hashlib.sha256(canonical_text.encode("ascii")).hexdigest()
 
 
 def raw_hash(raw: bytes) -> str:

@@ -7,6 +7,7 @@ peewee binds the truck models to one database per process, so each truck is its 
 
 The broker password comes from $FLEET_PASSWORD (never the command line). Each child writes one JSON
 file when it is done: the hub its ingest counts (on SIGTERM), the truck its order ids once the hub acked them all.
+``run_fleet()`` starts a broker, the hubs and the trucks (tests/test_fleet.py, benchmarks/bench_sync_scale.py).
 """
 
 from __future__ import annotations
@@ -15,10 +16,13 @@ import argparse
 import json
 import os
 import signal
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -27,6 +31,71 @@ from sync.agent import AgentConfig, SyncAgent  # noqa: E402
 from sync.hub import Hub, HubConfig  # noqa: E402
 from sync.hub.models import open_hub_database  # noqa: E402
 from sync.transport import BrokerLogin  # noqa: E402
+
+
+CHILD = [sys.executable, str(Path(__file__).resolve())]
+PASSWORD = "fleet-test-pw"  # a fake password for a throwaway broker
+
+
+@dataclass
+class FleetRun:
+    """What one fleet run produced: seconds from the trucks' start to the last truck done, and each side's files."""
+
+    elapsed_s: float = 0.0
+    truck_codes: list[int] = field(default_factory=list)
+    hub_codes: list[int] = field(default_factory=list)
+    sent: dict[str, str] = field(default_factory=dict)  # order uuid -> truck
+    hubs: list[dict] = field(default_factory=list)  # ingest counts per hub process
+    keepalive_timeouts: int = 0
+
+
+def run_fleet(workdir: Path, pg_url: str, trucks: int, orders: int, *, hubs: int = 2, burn: bool = False,
+              truck_timeout_s: float = 150) -> FleetRun:
+    """One broker (fleet ACL), ``hubs`` hub processes on ``pg_url``, ``trucks`` truck processes ringing up ``orders``
+    each; ``burn`` adds a busy loop per CPU core for the whole run."""
+    from devtools.local_broker import REPO, MosquittoBroker
+
+    names = [f"truck-{i:02d}" for i in range(trucks)]
+    broker = MosquittoBroker(workdir, users={"hub": PASSWORD, **{t: PASSWORD for t in names}}, dynsec=True,
+                             max_queued=1_000_000).start()
+    env = {**os.environ, "FLEET_PASSWORD": PASSWORD}
+    procs: list[subprocess.Popen] = []
+    burners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(os.cpu_count() or 2)] if burn else []
+    out = FleetRun()
+    try:
+        hub_procs = []
+        for n in range(1, hubs + 1):
+            ready = workdir / f"hub-{n}.ready"
+            procs.append(subprocess.Popen([*CHILD, "hub", "--db", pg_url, "--port", str(broker.port), "--client-id",
+                                           f"truck-pos-hub-{n}", "--ready", str(ready), "--out", str(workdir / f"hub-{n}.json")],
+                                          env=env, cwd=REPO))
+            hub_procs.append((procs[-1], ready))
+        deadline = time.monotonic() + 60
+        while not all(r.exists() for _, r in hub_procs):
+            if time.monotonic() > deadline:
+                raise RuntimeError("the hub processes did not subscribe")
+            time.sleep(0.05)
+        started = time.monotonic()
+        with tempfile.TemporaryDirectory(dir="/dev/shm" if Path("/dev/shm").is_dir() else None) as store:
+            truck_procs = [subprocess.Popen([*CHILD, "truck", "--truck", t, "--store", store, "--port", str(broker.port),
+                                             "--orders", str(orders), "--timeout", str(truck_timeout_s),
+                                             "--out", str(workdir / f"{t}.json")], env=env, cwd=REPO) for t in names]
+            procs += truck_procs
+            out.truck_codes = [p.wait(truck_timeout_s + 60) for p in truck_procs]
+        out.elapsed_s = time.monotonic() - started
+        for p, _ in hub_procs:
+            p.terminate()
+        out.hub_codes = [p.wait(30) for p, _ in hub_procs]
+    finally:
+        for p in procs + burners:
+            if p.poll() is None:
+                p.kill()
+                p.wait(10)
+        out.keepalive_timeouts = broker.log_tail(1_000_000).count("exceeded timeout")
+        broker.kill()
+    out.sent = {u: t for t in names for u in json.loads((workdir / f"{t}.json").read_text("utf-8"))["orders"]}
+    out.hubs = [json.loads((workdir / f"hub-{n}.json").read_text("utf-8")) for n in range(1, hubs + 1)]
+    return out
 
 
 def run_hub(args: argparse.Namespace) -> int:

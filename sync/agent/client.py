@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import logging
 import operator
+import sys
 import threading
 import time
 from collections import deque
@@ -42,6 +43,10 @@ MARK_EVERY_S = 0.25  # ... or at least this often
 PREFETCH = 1000  # outbox rows read per query
 COUNTS_EVERY_S = 1.0  # status-bar counts refresh
 HANDOFF_FACTOR = 10  # rows handed to paho per row allowed in flight on the wire
+# The drain's two busy threads (drainer, paho's loop) hold the GIL up to the interpreter's switch
+# interval (5 ms) at a time; the register's sale thread waiting behind them showed as a 3x p99
+# ring-up while draining a backlog (benchmarks/bench_sync_ringup.py). 1 ms keeps the sale in front.
+GIL_SWITCH_S = 0.001
 
 
 @dataclass(frozen=True)
@@ -164,6 +169,8 @@ class SyncAgent:
         if self._thread is not None:
             return self
         self._stop.clear()
+        if sys.getswitchinterval() > GIL_SWITCH_S:
+            sys.setswitchinterval(GIL_SWITCH_S)
         self._cursor = self._loaded = self._acked_through()
         self._buffer.clear()
         self._set(acked_through_seq=self._cursor)

@@ -29,7 +29,7 @@ import peewee
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from sync import protocol
-from sync.hub.models import HubMobileOrder, hub_database, insert_message
+from sync.hub.models import HubMobileOrder, hub_database, insert_message, insert_messages
 from sync.hub.outbound import Notice, Outbound
 from sync.hub.records import dead_letter, failure_reason, stored_hash
 from sync.transport import BrokerLogin, connect_persistent, new_client
@@ -181,7 +181,7 @@ class Hub(Outbound):
                 now = self.clock.now()
                 try:
                     with hub_database.atomic():
-                        results = [self._record(i.topic, i.payload, now, notices) for i in batch]
+                        results = self._record_batch(batch, now, notices)
                     self.notify(notices)
                     return results
                 except TRANSIENT:
@@ -221,6 +221,33 @@ class Hub(Outbound):
         self.notify(notices)
         return result
 
+    def _record_batch(self, batch: list[_Item], now: datetime, notices: list[Notice]) -> list[tuple[str, str]]:
+        """Outcomes of a batch in the caller's transaction: the valid envelopes go in with ONE multi-row INSERT;
+        everything else (status, refused, an id seen twice in the batch) goes through _record afterwards, in order."""
+        results: list[tuple[str, str] | None] = [None] * len(batch)
+        rows, fresh, later, keys = [], [], [], set()
+        for n, item in enumerate(batch):
+            parsed = protocol.parse_topic(item.topic)
+            checked = (protocol.check(item.payload, direction="up", truck=parsed.truck, kind=parsed.kind)
+                       if parsed is not None and parsed.direction == "up" else None)
+            env = checked.envelope if checked is not None else None
+            if env is None or env["id"] in keys:
+                later.append(n)
+                continue
+            keys.add(env["id"])
+            body_text = protocol.canonical(env["body"])
+            digest = protocol.text_hash(body_text)
+            fresh.append((n, parsed, env, digest))
+            rows.append(((env["id"], parsed.truck, env["seq"], parsed.kind, protocol.parse_ts(env["ts"]), now, "ok", "",
+                          digest), body_text))
+        inserted = insert_messages(rows)
+        for n, parsed, env, digest in fresh:
+            results[n] = (self._stored(parsed, env, now) if env["id"] in inserted else
+                          self._again(batch[n].topic, batch[n].payload, env["id"], env["seq"], parsed.truck, digest, now, notices))
+        for n in later:
+            results[n] = self._record(batch[n].topic, batch[n].payload, now, notices)
+        return results  # type: ignore[return-value]
+
     def _record(self, topic: str, payload: bytes, now: datetime, notices: list[Notice]) -> tuple[str, str]:
         """The outcome of one message, written in the caller's transaction (may raise)."""
         parsed = protocol.parse_topic(topic)
@@ -237,10 +264,14 @@ class Hub(Outbound):
         env = checked.envelope
         assert env is not None
         body_text = protocol.canonical(env["body"])
-        digest = protocol.body_hash(env["body"])
+        digest = protocol.text_hash(body_text)
         ts = protocol.parse_ts(env["ts"])
         if not insert_message(env["id"], parsed.truck, env["seq"], parsed.kind, ts, now, "ok", "", digest, body_text=body_text):
             return self._again(topic, payload, env["id"], env["seq"], parsed.truck, digest, now, notices)
+        return self._stored(parsed, env, now)
+
+    def _stored(self, parsed: protocol.Topic, env: dict[str, Any], now: datetime) -> tuple[str, str]:
+        """What follows a newly stored message, in its transaction (hooks that raise make it a dead letter)."""
         if parsed.kind == "order" and env["body"].get("channel") == "mobile":
             HubMobileOrder.update(delivered_utc=now).where(
                 HubMobileOrder.order_id == env["body"]["order_id"], HubMobileOrder.delivered_utc.is_null()).execute()

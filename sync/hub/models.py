@@ -106,15 +106,36 @@ def insert_message(*values: object, body_text: str | None) -> bool:
     ON CONFLICT DO NOTHING (PostgreSQL, SQLite >= 3.24) keeps a batch transaction alive on a duplicate.
     """
     db = hub_database.obj
+    cursor = db.execute_sql(_insert_sql(db), _params(values, body_text))
+    return cursor.rowcount == 1
+
+
+def _insert_sql(db: peewee.Database) -> str:
     sql = getattr(db, "_truck_pos_insert_message", None)  # kept on the database: placeholders differ per backend
     if sql is None:
         sql = (HubMessage.insert({name: None for name in _COLUMN_ORDER})
                .on_conflict(conflict_target=[HubMessage.key], action="NOTHING").sql()[0])
         db._truck_pos_insert_message = sql
+    return sql
+
+
+def _params(values: tuple[object, ...], body_text: str | None) -> list[object]:
     given = {f.name: f.db_value(v) for f, v in zip(_MESSAGE_FIELDS, values)}
     given["body"] = body_text
-    cursor = db.execute_sql(sql, [given[f] for f in _COLUMN_ORDER])
-    return cursor.rowcount == 1
+    return [given[name] for name in _COLUMN_ORDER]
+
+
+def insert_messages(rows: list[tuple[tuple[object, ...], str | None]]) -> set[str]:
+    """insert_message for many rows in ONE statement (multi-row VALUES ... ON CONFLICT DO NOTHING RETURNING key);
+    returns the keys that were inserted. One round trip per batch instead of per message (PostgreSQL)."""
+    if not rows:
+        return set()
+    db = hub_database.obj
+    head, tail = _insert_sql(db).split(" VALUES ", 1)
+    group = tail[: tail.index(")") + 1]
+    sql = f"{head} VALUES {', '.join([group] * len(rows))}{tail[len(group):]} RETURNING \"key\""
+    params = [p for values, body_text in rows for p in _params(values, body_text)]
+    return {key for (key,) in db.execute_sql(sql, params).fetchall()}
 
 
 def open_hub_database(url: str) -> peewee.Database:
