@@ -133,7 +133,8 @@ def insert_messages(rows: list[tuple[tuple[object, ...], str | None]]) -> set[st
     db = hub_database.obj
     head, tail = _insert_sql(db).split(" VALUES ", 1)
     group = tail[: tail.index(")") + 1]
-    sql = f"{head} VALUES {', '.join([group] * len(rows))}{tail[len(group):]} RETURNING \"key\""
+    rest = tail[len(group):].split(" RETURNING ")[0]  # peewee adds RETURNING "id" on PostgreSQL
+    sql = f"{head} VALUES {', '.join([group] * len(rows))}{rest} RETURNING \"key\""
     params = [p for values, body_text in rows for p in _params(values, body_text)]
     return {key for (key,) in db.execute_sql(sql, params).fetchall()}
 
