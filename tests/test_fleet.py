@@ -21,7 +21,7 @@ pytestmark = [pytest.mark.mqtt, pytest.mark.slow]
 
 PG_URL = os.environ.get("TRUCK_POS_TEST_PG", "")
 TRUCKS = int(os.environ.get("TRUCK_POS_FLEET_TRUCKS", "20"))
-ORDERS = int(os.environ.get("TRUCK_POS_FLEET_ORDERS", "100"))  # CI size; the scale benchmark goes further
+ORDERS = int(os.environ.get("TRUCK_POS_FLEET_ORDERS", "50"))  # CI size; the scale benchmark goes further
 
 
 @pytest.mark.skipif(not PG_URL, reason="the fleet test needs PostgreSQL: set TRUCK_POS_TEST_PG=postgresql://... "
