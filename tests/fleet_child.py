@@ -75,12 +75,17 @@ def run_fleet(workdir: Path, pg_url: str, trucks: int, orders: int, *, hubs: int
             if time.monotonic() > deadline:
                 raise RuntimeError("the hub processes did not subscribe")
             time.sleep(0.05)
-        started = time.monotonic()
+        go = workdir / "go"
         with tempfile.TemporaryDirectory(dir="/dev/shm" if Path("/dev/shm").is_dir() else None) as store:
             truck_procs = [subprocess.Popen([*CHILD, "truck", "--truck", t, "--store", store, "--port", str(broker.port),
-                                             "--orders", str(orders), "--timeout", str(truck_timeout_s),
+                                             "--orders", str(orders), "--timeout", str(truck_timeout_s), "--go", str(go),
                                              "--out", str(workdir / f"{t}.json")], env=env, cwd=REPO) for t in names]
             procs += truck_procs
+            deadline = time.monotonic() + 120 + trucks * 3  # start-up of many Python processes on 2 cores
+            while not all(Path(f"{go}.{t}.ready").exists() for t in names) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            go.write_text("", "utf-8")
+            started = time.monotonic()  # every truck set up and connecting: from here on it is ring-up and sync
             out.truck_codes = [p.wait(truck_timeout_s + 60) for p in truck_procs]
         out.elapsed_s = time.monotonic() - started
         for p, _ in hub_procs:
@@ -135,6 +140,10 @@ def run_truck(args: argparse.Namespace) -> int:
                                                      ack_timeout_s=args.ack_timeout), poll_s=0.05).start()
     skus = [i.sku for i in svc.menu.items()]
     uuids = []
+    if args.go:  # set up; wait for every truck to be, so the timing measures sync, not process start-up
+        Path(args.go + f".{args.truck}.ready").write_text("", "utf-8")
+        while not Path(args.go).exists():
+            time.sleep(0.05)
     for i in range(args.orders):  # the real register, while the agent drains what is already paid
         ticket = svc.register.open_ticket()
         svc.register.add_item(ticket.id, skus[(i * 7 + len(args.truck)) % len(skus)], 1 + i % 3)
@@ -165,6 +174,7 @@ def main() -> int:
     t.add_argument("--orders", type=int, default=500)
     t.add_argument("--timeout", type=float, default=80)
     t.add_argument("--ack-timeout", type=float, default=30.0, help="the agent's ack_timeout_s (production default 30)")
+    t.add_argument("--go", default="", help="write GO.<truck>.ready when set up, then wait for the file GO")
     for q in (h, t):
         q.add_argument("--port", type=int, required=True)
         q.add_argument("--out", required=True)
