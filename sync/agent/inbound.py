@@ -23,7 +23,7 @@ from truck_pos.clock import Clock
 from truck_pos.domain.order import ModifierChoice, TenderEntry, Ticket, TicketLine
 from truck_pos.errors import InvalidInput
 from truck_pos.store.models import Order
-from truck_pos.store.sync_models import MobileOrderClaim, SyncDeadLetter, SyncInbound, SyncRejected
+from truck_pos.store.sync_models import MobileOrderClaim, SyncDeadLetter, SyncInbound, SyncInboundHash, SyncRejected
 
 log = logging.getLogger(__name__)
 
@@ -70,9 +70,9 @@ class Inbox:
         if env["kind"] == "rejected":
             return record_rejection(env["body"], self.clock.now())
         digest = protocol.body_hash(env["body"])
-        applied = SyncInbound.get_or_none(SyncInbound.key == env["id"])
-        if applied is not None:
-            if applied.body_hash and applied.body_hash != digest:
+        if SyncInbound.select().where(SyncInbound.key == env["id"]).exists():
+            applied = SyncInboundHash.get_or_none(SyncInboundHash.key == env["id"])
+            if applied is not None and applied.body_hash != digest:
                 return self._dead_letter(topic, payload, env["kind"],
                                          f"conflict: id {env['id']!r} was applied with another body "
                                          f"(applied {applied.body_hash[:12]}, this one {digest[:12]})")
@@ -84,8 +84,8 @@ class Inbox:
         accepted, reason = self._call(handler, env)
         if not accepted:
             return self._dead_letter(topic, payload, env["kind"], reason)
-        SyncInbound.insert(key=env["id"], kind=env["kind"], received_utc=self.clock.now(),
-                           body_hash=digest).on_conflict_ignore().execute()
+        SyncInbound.insert(key=env["id"], kind=env["kind"], received_utc=self.clock.now()).on_conflict_ignore().execute()
+        SyncInboundHash.insert(key=env["id"], body_hash=digest).on_conflict_ignore().execute()
         log.info("applied %s %s: %s", env["kind"], env["id"], reason)
         return True, reason
 

@@ -31,10 +31,7 @@ Migration = Callable[[SchemaMigrator, peewee.Database], None]
 
 # Version 1 is the initial schema (create_tables). Append field changes here, e.g.:
 #   (2, "order.note", lambda m, db: migrate(m.add_column("order", "note", TextField(default=""))))
-MIGRATIONS: list[tuple[int, str, Migration]] = [
-    (2, "sync_inbound.body_hash", lambda m, db: m.add_column("sync_inbound", "body_hash",
-                                                             peewee.CharField(default="")).run()),
-]
+MIGRATIONS: list[tuple[int, str, Migration]] = []
 
 BASELINE = 1
 

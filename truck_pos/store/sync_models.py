@@ -13,7 +13,17 @@ class SyncInbound(BaseModel):
     key = peewee.CharField(unique=True)
     kind = peewee.CharField()
     received_utc = UtcDateTimeField()
-    body_hash = peewee.CharField(default="")  # the same id with another body is a conflict, not a re-delivery
+
+
+class SyncInboundHash(BaseModel):
+    """The body hash of an applied down message: the same id with another body is a conflict, not a re-delivery.
+
+    A table of its own (not a column of sync_inbound) so trucks in the field need no schema migration;
+    messages applied before it existed have no hash and are treated as re-deliveries.
+    """
+
+    key = peewee.CharField(unique=True)
+    body_hash = peewee.CharField()
 
 
 class SyncDeadLetter(BaseModel):
