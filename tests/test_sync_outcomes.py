@@ -45,12 +45,12 @@ def pg_hub_db():
 
 
 class FaultyHub(Hub):
-    """A hub with a bug that raises on one particular body (stands for any exception while storing)."""
+    """A hub whose after-store hook (where mobile orders, double spends... are handled) raises on one body."""
 
-    def _record(self, topic, payload, now, notices):
-        if RAISE_MARKER.encode() in payload:
+    def _stored(self, parsed, env, now):
+        if env["body"].get("action") == RAISE_MARKER:
             raise RuntimeError("simulated bug in a hub hook")
-        return super()._record(topic, payload, now, notices)
+        return super()._stored(parsed, env, now)
 
 
 def wait_for(predicate, timeout_s: float, what: str) -> None:
