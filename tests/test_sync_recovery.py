@@ -64,3 +64,49 @@ def test_a_broker_restarted_without_persistence_mid_drain_loses_nothing(tmp_path
     assert outbox.counts() == {"queued": 0, "unacked": 0, "acked": ROWS}
     print(f"\nbroker back without its data after {stored_before} of {ROWS} stored: all {ROWS} acked {took:.1f} s after its return "
           f"(goal 30 s); hub saw {seen['duplicate']} re-deliveries")
+
+
+class LossyHub(Hub):
+    """Acknowledges seqs 40-49 to the broker the first time without storing them: lost on the way."""
+
+    dropped: set[int] = set()
+
+    def _store_batch(self, batch):
+        lost = [i for i in batch if (s := _seq(i.payload)) is not None and 40 <= s < 50 and s not in self.dropped]
+        self.dropped.update(_seq(i.payload) for i in lost)
+        kept = [i for i in batch if i not in lost]
+        results = iter(super()._store_batch(kept) or [])
+        return [("lost", "") if i in lost else next(results) for i in batch]
+
+
+def _seq(payload: bytes):
+    import json
+
+    try:
+        return json.loads(payload)["seq"]
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def test_rows_lost_on_the_way_are_re_sent_in_seconds_while_the_hub_keeps_acking(tmp_path, hub_db, fast_services, make_agent):
+    broker = MosquittoBroker(tmp_path, users=FAKE_PASSWORDS, dynsec=True).start()
+    hub = LossyHub(hub_config(broker))
+    hub.start()
+    try:
+        assert hub.connected.wait(10), hub.last_error
+        agent = make_agent(broker, fast_services, ack_timeout_s=120.0).start()  # the slow path would take 2 minutes
+        for batch in range(20):  # the register keeps selling: acks keep coming, listing the gap
+            with fast_services.db.atomic():
+                for i in range(10):
+                    outbox.enqueue("audit", {"i": batch * 10 + i}, now=fast_services.clock.now())
+            agent.poke()
+            time.sleep(0.2)
+        deadline = time.monotonic() + 60  # GAP_RESEND_S (10 s) + slack, well under ack_timeout_s
+        while agent.status().acked_through_seq < 200:
+            assert time.monotonic() < deadline, f"acked through {agent.status().acked_through_seq}: gap not re-sent"
+            time.sleep(0.05)
+    finally:
+        hub.stop()
+        broker.kill()
+    assert LossyHub.dropped == set(range(40, 50))
+    assert HubMessage.select().count() == 200

@@ -47,6 +47,9 @@ HANDOFF_FACTOR = 10  # rows handed to paho per row allowed in flight on the wire
 # interval (5 ms) at a time; the register's sale thread waiting behind them showed as a 3x p99
 # ring-up while draining a backlog (benchmarks/bench_sync_ringup.py). 1 ms keeps the sale in front.
 GIL_SWITCH_S = 0.001
+# A gap the hub keeps listing this long while its acks keep coming (the hub is reachable and moving
+# on) was lost on the way: re-send just those rows now instead of waiting for ack_timeout_s.
+GAP_RESEND_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -161,6 +164,7 @@ class SyncAgent:
         self._hub_heard = time.monotonic()  # when the last ack arrived (the hub is reachable)
         self._resend_wait_s = config.ack_timeout_s
         self._rewind = threading.Event()  # the broker lost our session: what it held may be gone
+        self._gaps_seen: dict[tuple[int, int], float] = {}  # gap range -> when an ack first listed it
         self._status = SyncStatus(False, 0, 0, 0, None, "")
 
     # --- lifecycle -----------------------------------------------------------------------
@@ -275,6 +279,7 @@ class SyncAgent:
                     if self._rewind.is_set():
                         self._rewind.clear()
                         self._rewind_to_ack()
+                    self._resend_old_gaps()
                     self._maybe_resend()
                     self._publish_window()
                 self._mark_sent(force=not self._inflight)  # idle: record at once
@@ -349,6 +354,23 @@ class SyncAgent:
             self._cursor = self._loaded = acked
             self._buffer.clear()
 
+    def _resend_old_gaps(self) -> None:
+        """Re-send the ranges the hub has listed as missing for GAP_RESEND_S while still acking (reachable)."""
+        now = time.monotonic()
+        if now - self._hub_heard > GAP_RESEND_S:
+            return
+        gaps = self._gaps_seen
+        old = [g for g, first in gaps.items() if now - first >= GAP_RESEND_S]
+        if not old:
+            return
+        for g in old:
+            gaps[g] = now  # again at most every GAP_RESEND_S while the hub keeps listing it
+        rows = stored_rows(functools.reduce(operator.or_, [Outbox.seq.between(a, b) for a, b in old]),
+                           limit=self.config.resend_batch)
+        if rows:
+            log.warning("hub still lacks %d rows (%s); re-sending them", len(rows), old[:3])
+            self._publish(rows)
+
     def _maybe_resend(self) -> None:
         """The hub's ack has not moved for ack_timeout_s although rows went out: send the gaps again.
 
@@ -411,7 +433,9 @@ class SyncAgent:
         # Never trust an ack past what this process has published (e.g. a stale retained ack
         # from a hub database that was reset): those rows are re-sent and acked properly.
         previous, self._ack_hint = self._ack_hint, body
-        self._hub_heard = time.monotonic()
+        self._hub_heard = now = time.monotonic()
+        seen = self._gaps_seen  # replaced whole: the drainer thread reads it
+        self._gaps_seen = {(a, b): seen.get((a, b), now) for a, b in body.get("missing", [])}
         if previous is None or previous.get("max_seq") != body.get("max_seq"):
             self._hub_progress = time.monotonic()  # the hub is still taking messages in
         through = min(body["through_seq"], self._max_published)
