@@ -2,7 +2,7 @@
 
 Never touches the system broker on 1883. Usage::
 
-    broker = MosquittoBroker(tmp_path, users={"hub": "pw", "truck-a": "pw"}, acl_file=ACL).start()
+    broker = MosquittoBroker(tmp_path, users={"hub": "pw", "truck-a": "pw"}, dynsec=True).start()
     ...; broker.kill(); broker.start(); ...; broker.stop()
 """
 
@@ -20,6 +20,7 @@ MOSQUITTO = os.environ.get("TRUCK_POS_TEST_MOSQUITTO", "/usr/sbin/mosquitto")
 MOSQUITTO_PASSWD = shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd"
 REPO = Path(__file__).resolve().parent.parent  # the checkout (firmware_config/ holds the fleet ACL)
 FLEET_ACL = REPO / "firmware_config" / "mosquitto" / "aclfile"
+DYNSEC_PLUGIN = os.environ.get("TRUCK_POS_TEST_DYNSEC", "/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so")
 
 
 def free_port() -> int:
@@ -33,7 +34,10 @@ class MosquittoBroker:
     """One mosquitto process with persistence in ``workdir``; survives kill()/start() on the same port."""
 
     def __init__(self, workdir: Path, *, users: dict[str, str] | None = None, acl_file: Path | None = None,
-                 persistence: bool = True, max_queued: int = 100_000, autosave_s: int = 1, extra: str = ""):
+                 persistence: bool = True, max_queued: int = 100_000, autosave_s: int = 1, extra: str = "",
+                 dynsec: bool = False, hubs: tuple[str, ...] = ("hub",)):
+        """``dynsec``: the fleet ACL of sync/broker_acl.py (users named in ``hubs`` are hubs, the others trucks)
+        instead of a password file and ``acl_file``."""
         self.dir = Path(workdir) / f"mosquitto-{id(self)}"
         self.dir.mkdir(parents=True)
         self.port = free_port()
@@ -45,7 +49,15 @@ class MosquittoBroker:
                  f"max_queued_messages {max_queued}", "max_inflight_messages 100", "set_tcp_nodelay true",
                  f"log_dest file {self.log_path}", "log_type error", "log_type warning", "log_type notice",
                  "log_type information"]
-        if self.users:
+        if dynsec:
+            from sync.broker_acl import fleet_document, write_document
+
+            doc = fleet_document({u: p for u, p in self.users.items() if u not in hubs},
+                                 {u: p for u, p in self.users.items() if u in hubs})
+            write_document(self.dir / "dynamic-security.json", doc)
+            lines += ["allow_anonymous false", f"plugin {DYNSEC_PLUGIN}",
+                      f"plugin_opt_config_file {self.dir / 'dynamic-security.json'}"]
+        elif self.users:
             pw = self.dir / "passwd"
             for i, (user, password) in enumerate(self.users.items()):
                 cmd = [MOSQUITTO_PASSWD, "-b"] + (["-c"] if i == 0 else []) + [str(pw), user, password]

@@ -12,20 +12,30 @@ import json
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 VERSION = 1
 ROOT = "tp/v1/trucks"
 UP_KINDS = ("order", "redemption", "registration", "group_join", "proximity", "pickup", "audit", "consent",
             "order_voided", "order_refunded")
-DOWN_KINDS = ("campaign", "menu", "mobile_order", "ack")
+DOWN_KINDS = ("campaign", "menu", "mobile_order", "ack", "rejected")
 RETAINED_DOWN = ("campaign", "menu", "ack")
 HUB_SHARE_GROUP = "hub"
 MAX_PAYLOAD_BYTES = 1 << 20  # a signed campaign bundle with many codes stays well under this
 MAX_ID_LEN = 64
 MAX_TEXT_LEN = 2000
 MAX_ACK_GAPS = 50  # gap ranges listed in one ack
+# Sizes the hub's columns are made with (sync/hub/models.py reads them from here, so a value that
+# passes check() always fits): truck ids, kinds, the hashes of bodies and the reason texts kept.
+MAX_TRUCK_LEN = 64
+MAX_KIND_LEN = 40
+MAX_REASON_LEN = 500
+HASH_LEN = 64  # sha256 hex of body_hash()
+MAX_SEQ = 2**53 - 1  # the largest integer every JSON reader keeps exact
+# Timestamps outside these years are refused: nothing a truck records happened before 2000, and a
+# year-1 time with a +14:00 offset cannot even be converted to UTC (OverflowError).
+MIN_TS_YEAR, MAX_TS_YEAR = 2000, 2200
 TRUCK_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 ONLINE, OFFLINE = b"online", b"offline"
 
@@ -155,7 +165,13 @@ def check(raw: bytes, *, direction: str, truck: str | None = None, kind: str | N
     if kind is not None and doc["kind"] != kind:
         return refuse(f"envelope kind {doc['kind']!r} does not match the topic kind {kind!r}")
     problem = body_problem(doc["kind"], doc["body"])
-    return refuse(f"{doc['kind']} body: {problem}") if problem else Checked(doc)
+    if problem:
+        return refuse(f"{doc['kind']} body: {problem}")
+    if _UNSTORABLE_RAW.search(raw):  # cheap pre-check; the walk finds the exact field
+        where = unstorable_text(doc)
+        if where:
+            return refuse(f"text at {where} holds NUL or a lone surrogate (not storable)")
+    return Checked(doc)
 
 
 def _envelope_problem(doc: Any, direction: str) -> str:
@@ -169,17 +185,109 @@ def _envelope_problem(doc: Any, direction: str) -> str:
         return f"envelope: {problem}"
     if doc["kind"] not in kinds:
         return f"unknown {direction} kind {doc['kind'][:40]!r}"
-    if any(ord(c) < 32 or ord(c) == 127 for c in doc["id"]):
+    if has_control_chars(doc["id"]):
         return "envelope: id has control characters"
-    if not TRUCK_ID_RE.match(doc["truck"]):
+    if not TRUCK_ID_RE.fullmatch(doc["truck"]):
         return "envelope: truck id has characters outside A-Z a-z 0-9 _ . -"
+    if direction == "up" and doc["seq"] < 1:
+        return "envelope: seq starts at 1"
+    problem = ts_problem(doc["ts"])
+    return f"envelope: ts {problem}" if problem else ""
+
+
+def has_control_chars(text: str) -> bool:
+    """True when ``text`` holds C0 controls (NUL included), DEL or lone surrogates (not storable as UTF-8)."""
+    return _CONTROL_RE.search(text) is not None
+
+
+_CONTROL_RE = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
+_UNSTORABLE_RAW = re.compile(rb"\\u(0000|[dD][89a-fA-F])")  # a JSON escape of NUL or a surrogate
+
+
+def parse_ts(text: str) -> datetime | None:
+    """The UTC time of an ISO-8601 text with an offset, or None when ``ts_problem`` would refuse it."""
+    return None if ts_problem(text) else datetime.fromisoformat(text).astimezone(timezone.utc)
+
+
+def ts_problem(text: str) -> str:
+    """Why ``text`` is not a usable timestamp ("" when it is): ISO-8601, with an offset, within sane years."""
     try:
-        ts = datetime.fromisoformat(doc["ts"])
+        ts = datetime.fromisoformat(text)
     except ValueError:
-        return "envelope: ts is not an ISO-8601 time"
+        return "is not an ISO-8601 time"
     if ts.tzinfo is None:
-        return "envelope: ts has no UTC offset"
+        return "has no UTC offset"
+    if not MIN_TS_YEAR <= ts.year <= MAX_TS_YEAR:
+        return f"is outside the years {MIN_TS_YEAR}-{MAX_TS_YEAR}"
+    try:
+        ts.astimezone(timezone.utc)
+    except (OverflowError, ValueError):
+        return "cannot be converted to UTC"
     return ""
+
+
+def body_hash(body: Any) -> str:
+    """sha256 (hex) of the body's canonical JSON: the same body always hashes the same on both sides."""
+    return text_hash(canonical(body))
+
+
+def text_hash(canonical_text: str) -> str:
+    """body_hash() of a body already encoded by canonical() (the hub stores that text anyway)."""
+    return hashlib.sha256(canonical_text.encode("ascii")).hexdigest()
+
+
+def raw_hash(raw: bytes) -> str:
+    """sha256 (hex) of a payload as received (for messages whose body cannot be trusted)."""
+    return hashlib.sha256(bytes(raw)).hexdigest()
+
+
+def canonical(body: Any) -> str:
+    """Sorted-key, compact, ASCII JSON (what the hub stores and hashes)."""
+    return json.dumps(body, separators=(",", ":"), sort_keys=True)
+
+
+def unstorable_text(doc: Any) -> str:
+    """The path of the first string in ``doc`` (keys too) holding NUL or a lone surrogate ("" when none)."""
+    stack: list[tuple[str, Any]] = [("", doc)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, str):
+            if _NUL_OR_SURROGATE.search(value):
+                return path or "(value)"
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                if _NUL_OR_SURROGATE.search(k):
+                    return f"{path}/(key)"
+                stack.append((f"{path}/{k[:40]}", v))
+        elif isinstance(value, list):
+            stack.extend((f"{path}/{i}", v) for i, v in enumerate(value))
+    return ""
+
+
+_NUL_OR_SURROGATE = re.compile("[\x00\ud800-\udfff]")
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a payload that failed check() belongs: its truck's seq (and id when usable), so the ack moves past it."""
+
+    seq: int
+    key: str  # "" when the id itself is unusable (too long, control characters, not text)
+
+
+def place(raw: bytes, truck: str) -> Placement | None:
+    """The (seq, id) of a refused up payload whose envelope names ``truck`` and a valid seq; None otherwise."""
+    try:
+        doc = json.loads(bytes(raw).decode("utf-8"))
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None
+    if not isinstance(doc, dict) or doc.get("truck") != truck:
+        return None
+    key, seq = doc.get("id"), doc.get("seq")
+    if type(seq) is not int or not 1 <= seq <= MAX_SEQ:
+        return None
+    usable = isinstance(key, str) and 0 < len(key) <= MAX_ID_LEN and not has_control_chars(key)
+    return Placement(seq, key if usable else "")
 
 
 # --- schemas -----------------------------------------------------------------------------
@@ -215,8 +323,9 @@ def Objs(items: dict[str, F], required: bool = True, max: int = 500, min: int = 
     return F((list,), required, min, max, items)
 
 
-ENVELOPE = {"v": Int(), "id": Str(max=MAX_ID_LEN, min=1), "truck": Str(max=64, min=1), "seq": Int(min=0, max=2**62),
-            "kind": Str(max=40, min=1), "ts": Str(max=40, min=1), "body": F((dict,))}
+ENVELOPE = {"v": Int(), "id": Str(max=MAX_ID_LEN, min=1), "truck": Str(max=MAX_TRUCK_LEN, min=1),
+            "seq": Int(min=0, max=MAX_SEQ), "kind": Str(max=MAX_KIND_LEN, min=1), "ts": Str(max=40, min=1),
+            "body": F((dict,))}
 MODIFIER = {"name": Str(max=120), "price_cents": Int(min=-10**7, max=10**7)}
 ORDER_LINE = {"sku": Str(max=64, min=1), "name": Str(max=200), "quantity": Int(min=1, max=99),
               "unit_price_cents": Int(min=0, max=10**7), "modifiers": Objs(MODIFIER, required=False, max=20)}
@@ -255,9 +364,13 @@ SCHEMAS: dict[str, dict[str, F]] = {
     "mobile_order": {"order_id": Uuid(), "lines": Objs({**ORDER_LINE, "tax_rate_bp": Int(min=0, max=10_000)}, min=1, max=50),
                      "total_cents": Int(min=1, max=10**7), "customer_ref": Opt(str), "claim": Opt(str),
                      "note": Str(required=False, max=500), "payment_ref": Str(required=False, max=120)},
-    "ack": {"through_seq": Int(min=0, max=2**62), "max_seq": Int(required=False, min=0, max=2**62),
+    "ack": {"through_seq": Int(min=0, max=MAX_SEQ), "max_seq": Int(required=False, min=0, max=MAX_SEQ),
             "missing": F((list,), required=False, max=MAX_ACK_GAPS)},
+    # The hub's word on one up message it did not store as sent (see PROTOCOL.md "Outcomes").
+    "rejected": {"seq": Int(min=1, max=MAX_SEQ), "outcome": Str(max=20, min=1), "reason": Str(max=MAX_REASON_LEN, min=1),
+                 "key": Str(required=False, max=MAX_ID_LEN)},
 }
+REJECT_OUTCOMES = ("rejected", "dead_letter", "conflict")
 
 
 def body_problem(kind: str, body: Any) -> str:
@@ -276,7 +389,7 @@ def body_problem(kind: str, body: Any) -> str:
 def _gaps_problem(missing: list[Any]) -> str:
     for gap in missing:
         if (not isinstance(gap, list) or len(gap) != 2 or any(type(x) is not int for x in gap)
-                or not 0 < gap[0] <= gap[1] < 2**62):
+                or not 0 < gap[0] <= gap[1] <= MAX_SEQ):
             return "field 'missing' should list [first, last] seq ranges"
     return ""
 
@@ -304,6 +417,8 @@ def _value_problem(value: Any, spec: F) -> str:
             return "is empty" if spec.min == 1 else f"is shorter than {spec.min}"
         if spec.uuid and not _is_uuid(value):
             return "is not a uuid (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)"
+        if spec is TS:  # body timestamps get the envelope's rules (readers convert them to UTC)
+            return ts_problem(value)
     elif isinstance(value, int) and not isinstance(value, bool):
         if spec.min is not None and value < spec.min:
             return f"is below {spec.min}"

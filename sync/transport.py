@@ -42,8 +42,14 @@ def new_client(client_id: str, login: BrokerLogin) -> mqtt.Client:
     return client
 
 
-def connect_persistent(client: mqtt.Client, login: BrokerLogin) -> None:
-    """Connect in the background with a persistent session (clean_start False + session expiry)."""
+def connect_persistent(client: mqtt.Client, login: BrokerLogin, *, receive_maximum: int | None = None) -> None:
+    """Connect in the background with a persistent session (clean_start False + session expiry).
+
+    ``receive_maximum``: how many QoS 1 messages the broker may have out to us un-acknowledged
+    (the hub sets it so its bounded ingest queue can never overflow).
+    """
     props = Properties(PacketTypes.CONNECT)
     props.SessionExpiryInterval = login.session_expiry_s
+    if receive_maximum:
+        props.ReceiveMaximum = receive_maximum
     client.connect_async(login.host, login.port, keepalive=login.keepalive_s, clean_start=False, properties=props)

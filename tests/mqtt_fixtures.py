@@ -13,7 +13,7 @@ from sync.agent import AgentConfig, SyncAgent
 from sync.hub import Hub, HubConfig
 from sync.hub.models import open_hub_database
 from sync.transport import BrokerLogin
-from tests.mqtt_broker import FLEET_ACL, MosquittoBroker
+from tests.mqtt_broker import MosquittoBroker
 from truck_pos.bootstrap import build
 from truck_pos.config import load_settings
 
@@ -49,8 +49,8 @@ def fast_services(settings_env, clock):
 
 @pytest.fixture
 def fleet_broker(tmp_path: Path) -> Iterator[MosquittoBroker]:
-    """A real mosquitto with the repo's fleet ACL and test passwords (persistence on)."""
-    broker = MosquittoBroker(tmp_path, users=FAKE_PASSWORDS, acl_file=FLEET_ACL).start()
+    """A real mosquitto with the fleet ACL (sync/broker_acl.py, dynamic security) and test passwords (persistence on)."""
+    broker = MosquittoBroker(tmp_path, users=FAKE_PASSWORDS, dynsec=True).start()
     yield broker
     broker.kill()
 

@@ -14,11 +14,8 @@ from campaign_support import build_services, demo_document, owner  # noqa: F401 
 from devtools.local_broker import MosquittoBroker
 from sync import protocol
 from sync.agent import AgentConfig, SyncAgent
-try:  # the composition root wires it (after the appliance split); before it, the agent's CLI did
-    from truck_pos.bootstrap import campaign_handler
-except ImportError:
-    from sync.agent.cli import campaign_handler
 from sync.transport import BrokerLogin, new_client
+from truck_pos.bootstrap import campaign_handler
 from truck_pos.domain.bundle import sign_bundle
 from truck_pos.store.sync_models import SyncDeadLetter, SyncInbound
 

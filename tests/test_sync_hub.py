@@ -96,3 +96,19 @@ def test_a_drain_through_the_broker_lands_once_per_row(hub_url, fleet_broker, fa
         hub.stop()
     assert agent.status().acked_through_seq == 300
     assert HubMessage.select().count() == 300 and outbox.counts()["acked"] == 300
+
+
+def test_a_batch_is_stored_with_one_statement_and_each_message_keeps_its_own_outcome(hub_url):
+    from sync.hub.ingest import _Item
+    from sync.hub.models import hub_database
+
+    hub = Hub(HubConfig(), clock=FakeClock(NOW))
+    assert ingest(hub, 1) == "new"  # already stored before the batch
+    topic = protocol.up_topic("truck-a", "audit")
+    batch = [_Item(topic, env(1), 1, 1, 0), _Item(topic, env(2), 2, 1, 0), _Item(topic, env(2), 3, 1, 0),
+             _Item(topic, env(3, body={"x": 1}), 4, 1, 0), _Item(topic, env(4, key="k-3", body={"x": 2}), 5, 1, 0),
+             _Item(topic, b"not json", 6, 1, 0)]
+    with hub_database.atomic():  # the batch path itself, not the one-by-one fallback
+        outcomes = [o for o, _ in hub._record_batch(batch, NOW, [])]
+    assert outcomes == ["duplicate", "new", "duplicate", "new", "conflict", "dead"]
+    assert HubMessage.select().count() == 3

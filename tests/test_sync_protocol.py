@@ -109,3 +109,44 @@ def test_up_bodies_written_by_the_truck_pass_their_schemas_and_broken_ones_name_
     broken_consent = {**good["registration"], "consent": {"granted": "yes", "wording_version": "v1", "at": ts}}
     assert protocol.body_problem("registration", broken_consent) == "consent: field 'granted' should be true/false, got text"
     assert protocol.body_problem("pickup", {k: v for k, v in good["pickup"].items() if k != "event"}) == "missing field 'event'"
+
+
+def up(**changes) -> bytes:
+    doc = {"v": 1, "id": "k-1", "truck": "truck-a", "seq": 7, "kind": "audit", "ts": "2026-06-01T17:00:00+00:00", "body": {}}
+    doc.update(changes)
+    return json.dumps(doc).encode()  # ASCII JSON: NUL and surrogates travel as \u escapes
+
+
+@pytest.mark.parametrize("payload, reason", [
+    (up(seq=0), "seq starts at 1"),
+    (up(seq=2**53), "is above 9007199254740991"),
+    (up(ts="0001-01-01T00:00:00+14:00"), "outside the years 2000-2200"),
+    (up(ts="9999-12-31T23:59:59-14:00"), "outside the years"),
+    (up(id="a\u0000b"), "control characters"),
+    (up(id="a\ud800"), "control characters"),
+    (up(truck="truck-a\n"), "truck id has characters"),
+    (up(kind="k" * 41), "longer than 40"),
+    (up(body={"note": "nul \u0000 here"}), "text at /body/note holds NUL"),
+    (up(body={"x": {"\udc80": 1}}), "text at /body/x/(key) holds NUL or a lone surrogate"),
+    (up(kind="pickup", body={"order_id": "o", "number": 1, "business_day": "2026-06-01", "event": "queued",
+                             "at": "1900-01-01T00:00:00+00:00"}), "field 'at' is outside the years"),
+])
+def test_up_fields_the_hub_stores_are_bounded_in_the_contract(payload, reason):
+    checked = protocol.check(payload, direction="up", truck="truck-a")
+    assert not checked.ok and reason in checked.reason, checked.reason
+
+
+def test_text_that_only_looks_like_an_escape_is_accepted_and_seq_bounds_hold_for_down():
+    assert protocol.check(up(body={"note": "a backslash-u0000: \\u0000"}), direction="up", truck="truck-a").ok
+    assert protocol.check(up(seq=protocol.MAX_SEQ), direction="up").ok
+    down = {"v": 1, "id": "d", "truck": "truck-a", "seq": 0, "kind": "ack", "ts": "2026-06-01T17:00:00+00:00",
+            "body": {"through_seq": 0}}
+    assert protocol.check(json.dumps(down).encode(), direction="down").ok  # down seq 0 is fine
+
+
+def test_a_refused_payload_is_placed_only_by_a_valid_seq_of_its_own_truck():
+    assert protocol.place(up(id="x" * 100), "truck-a") == protocol.Placement(7, "")
+    assert protocol.place(up(), "truck-a") == protocol.Placement(7, "k-1")
+    assert protocol.place(up(seq=0), "truck-a") is None
+    assert protocol.place(up(), "truck-b") is None
+    assert protocol.place(b"\xff", "truck-a") is None

@@ -17,13 +17,16 @@ from collections.abc import Sequence
 from sync.agent import SyncAgent
 from truck_pos.errors import TruckPosError
 from truck_pos.store import outbox
-from truck_pos.store.sync_models import SyncDeadLetter
+from truck_pos.store.sync_models import SyncDeadLetter, rejection_summary
 
 
 def print_status(agent: SyncAgent | None) -> None:
     counts = outbox.counts()
     letters = SyncDeadLetter.select().count()
     line = f"queued {counts['queued']}  unacked {counts['unacked']}  acked {counts['acked']}  dead letters {letters}"
+    rejected, reason = rejection_summary()
+    if rejected:
+        line += f"\n  {rejected} rejected by the hub: {reason}"
     if agent is not None:
         s = agent.status()
         line = f"{'online ' if s.connected else 'offline'}  {line}  acked through seq {s.acked_through_seq}"

@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import logging
 import operator
+import sys
 import threading
 import time
 from collections import deque
@@ -33,6 +34,7 @@ from truck_pos.clock import Clock
 from truck_pos.errors import ConfigError
 from truck_pos.store import outbox
 from truck_pos.store.outbox import Outbox
+from truck_pos.store.sync_models import rejection_summary
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +43,13 @@ MARK_EVERY_S = 0.25  # ... or at least this often
 PREFETCH = 1000  # outbox rows read per query
 COUNTS_EVERY_S = 1.0  # status-bar counts refresh
 HANDOFF_FACTOR = 10  # rows handed to paho per row allowed in flight on the wire
+# The drain's two busy threads (drainer, paho's loop) hold the GIL up to the interpreter's switch
+# interval (5 ms) at a time; the register's sale thread waiting behind them showed as a 3x p99
+# ring-up while draining a backlog (benchmarks/bench_sync_ringup.py). 1 ms keeps the sale in front.
+GIL_SWITCH_S = 0.001
+# A gap the hub keeps listing this long while its acks keep coming (the hub is reachable and moving
+# on) was lost on the way: re-send just those rows now instead of waiting for ack_timeout_s.
+GAP_RESEND_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -53,7 +62,7 @@ class AgentConfig:
     reconnect_min_s: float = 1.0
     reconnect_max_s: float = 60.0
     ack_timeout_s: float = 30.0  # hub ack stuck this long with rows out: re-send the gaps it lists
-    resend_batch: int = 1000  # rows re-sent per stuck ack
+    resend_batch: int = 20_000  # at most this many rows re-sent per stuck ack (what is missing, not more)
     client_id: str = ""  # default: truck-pos-<truck id>
 
     @property
@@ -85,6 +94,8 @@ class SyncStatus:
     acked_through_seq: int
     last_ack_utc: datetime | None
     last_error: str
+    rejected: int = 0  # up messages the hub did not store as sent (down/rejected)
+    last_rejection: str = ""  # the hub's reason for the latest of them
 
 
 def explain_connect_failure(reason: Any, login: BrokerLogin) -> str:
@@ -150,7 +161,10 @@ class SyncAgent:
         self._last_ack_move = time.monotonic()
         self._ack_hint: dict[str, Any] | None = None
         self._hub_progress = time.monotonic()  # when the hub's max_seq last moved
+        self._hub_heard = time.monotonic()  # when the last ack arrived (the hub is reachable)
         self._resend_wait_s = config.ack_timeout_s
+        self._rewind = threading.Event()  # the broker lost our session: what it held may be gone
+        self._gaps_seen: dict[tuple[int, int], float] = {}  # gap range -> when an ack first listed it
         self._status = SyncStatus(False, 0, 0, 0, None, "")
 
     # --- lifecycle -----------------------------------------------------------------------
@@ -159,6 +173,8 @@ class SyncAgent:
         if self._thread is not None:
             return self
         self._stop.clear()
+        if sys.getswitchinterval() > GIL_SWITCH_S:
+            sys.setswitchinterval(GIL_SWITCH_S)
         self._cursor = self._loaded = self._acked_through()
         self._buffer.clear()
         self._set(acked_through_seq=self._cursor)
@@ -217,6 +233,8 @@ class SyncAgent:
             self._set(connected=False, last_error=message)
             return
         log.info("connected to %r (session present: %s)", self.config.login, flags.session_present)
+        if not flags.session_present:
+            self._rewind.set()  # a broker restarted without persistence lost what it had PUBACKed
         self._set(connected=True, last_error="")
         client.publish(protocol.status_topic(self.config.truck_id), protocol.ONLINE, qos=1, retain=True)
         client.subscribe(protocol.truck_subscription(self.config.truck_id), options=SubscribeOptions(qos=1))
@@ -258,6 +276,10 @@ class SyncAgent:
             try:
                 self._collect_pubacks()
                 if self._status.connected and self.client is not None:
+                    if self._rewind.is_set():
+                        self._rewind.clear()
+                        self._rewind_to_ack()
+                    self._resend_old_gaps()
                     self._maybe_resend()
                     self._publish_window()
                 self._mark_sent(force=not self._inflight)  # idle: record at once
@@ -324,20 +346,47 @@ class SyncAgent:
         mark_sent_ranges(sent, self.clock.now())
         self._next_mark = time.monotonic() + MARK_EVERY_S
 
+    def _rewind_to_ack(self) -> None:
+        """Send again everything the hub has not acked (skipping what paho still holds to send)."""
+        acked = self._acked_through()
+        if acked < self._cursor:
+            log.warning("broker session was lost; re-sending outbox rows after seq %s", acked)
+            self._cursor = self._loaded = acked
+            self._buffer.clear()
+
+    def _resend_old_gaps(self) -> None:
+        """Re-send the ranges the hub has listed as missing for GAP_RESEND_S while still acking (reachable)."""
+        now = time.monotonic()
+        if now - self._hub_heard > GAP_RESEND_S:
+            return
+        gaps = self._gaps_seen
+        old = [g for g, first in gaps.items() if now - first >= GAP_RESEND_S]
+        if not old:
+            return
+        for g in old:
+            gaps[g] = now  # again at most every GAP_RESEND_S while the hub keeps listing it
+        rows = stored_rows(functools.reduce(operator.or_, [Outbox.seq.between(a, b) for a, b in old]),
+                           limit=self.config.resend_batch)
+        if rows:
+            log.warning("hub still lacks %d rows (%s); re-sending them", len(rows), old[:3])
+            self._publish(rows)
+
     def _maybe_resend(self) -> None:
         """The hub's ack has not moved for ack_timeout_s although rows went out: send the gaps again.
 
         The broker PUBACKed them but lost them (killed before saving, or no hub subscription yet).
-        The last ack lists the hub's gaps; rows past the hub's highest seq are re-sent only when
-        nothing is in flight and the hub's highest seq has stopped moving (a hub working through
-        a backlog is not sent the backlog again).
+        The last ack lists the hub's gaps, and exactly those are re-sent; rows past the hub's highest
+        seq are re-sent only when nothing is in flight and the hub's highest seq has stopped moving
+        (a hub working through a backlog is not sent the backlog again).
         """
         if time.monotonic() - self._last_ack_move < self._resend_wait_s:
             return
+        heard_since = self._hub_heard > self._last_ack_move
         self._last_ack_move = time.monotonic()
-        # Back off while the ack stays stuck: a hub working through a backlog gets the re-sent
-        # rows only after the backlog, and re-sending them every timeout would grow the backlog.
-        self._resend_wait_s = min(self._resend_wait_s * 2, self.config.ack_timeout_s * 8)
+        # While acks keep coming the hub is reachable: try again after ack_timeout_s. When it is
+        # silent, back off (at most 4x) so a hub working through a backlog is not flooded.
+        wait = self.config.ack_timeout_s if heard_since else self._resend_wait_s * 2
+        self._resend_wait_s = min(wait, self.config.ack_timeout_s * 4)
         acked = self._status.acked_through_seq
         hint = self._ack_hint
         where = [Outbox.seq > acked, Outbox.seq <= self._cursor]
@@ -349,11 +398,19 @@ class SyncAgent:
             if not wanted:
                 return
             where.append(functools.reduce(operator.or_, wanted))
-        rows = stored_rows(*where, limit=self.config.resend_batch)
+        rows = stored_rows(*where, limit=self._missing_count(hint, acked))
         if rows:
             log.warning("hub ack stuck at seq %s; re-sending %d rows from seq %s (next try in %.0f s)",
                         acked, len(rows), rows[0][0], self._resend_wait_s)
             self._publish(rows)
+
+    def _missing_count(self, hint: dict[str, Any] | None, acked: int) -> int:
+        """Rows worth re-sending: what the ack lists as missing plus the rows past its max (capped)."""
+        if hint is None:
+            return self.config.resend_batch
+        gaps = sum(b - a + 1 for a, b in hint.get("missing", []))
+        tail = max(0, self._cursor - max(hint.get("max_seq", acked), acked))
+        return max(1, min(self.config.resend_batch, gaps + tail))
 
     def _acked_through(self) -> int:
         """Highest seq such that it and everything before it is acked."""
@@ -364,7 +421,8 @@ class SyncAgent:
 
     def _refresh_counts(self) -> None:
         c = outbox.counts()
-        self._set(queued=c["queued"], unacked=c["unacked"])
+        rejected, reason = rejection_summary()
+        self._set(queued=c["queued"], unacked=c["unacked"], rejected=rejected, last_rejection=reason)
 
     # --- inbound ---------------------------------------------------------------------------
     def handle_inbound(self, topic: str, payload: bytes) -> Outcome:
@@ -375,6 +433,9 @@ class SyncAgent:
         # Never trust an ack past what this process has published (e.g. a stale retained ack
         # from a hub database that was reset): those rows are re-sent and acked properly.
         previous, self._ack_hint = self._ack_hint, body
+        self._hub_heard = now = time.monotonic()
+        seen = self._gaps_seen  # replaced whole: the drainer thread reads it
+        self._gaps_seen = {(a, b): seen.get((a, b), now) for a, b in body.get("missing", [])}
         if previous is None or previous.get("max_seq") != body.get("max_seq"):
             self._hub_progress = time.monotonic()  # the hub is still taking messages in
         through = min(body["through_seq"], self._max_published)

@@ -23,7 +23,7 @@ from truck_pos.clock import Clock
 from truck_pos.domain.order import ModifierChoice, TenderEntry, Ticket, TicketLine
 from truck_pos.errors import InvalidInput
 from truck_pos.store.models import Order
-from truck_pos.store.sync_models import MobileOrderClaim, SyncDeadLetter, SyncInbound
+from truck_pos.store.sync_models import MobileOrderClaim, SyncDeadLetter, SyncInbound, SyncInboundHash, SyncRejected
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,9 @@ class Inbox:
     """Validates and applies down messages for one truck; every refusal becomes a dead letter.
 
     ``handlers`` maps campaign/menu/mobile_order to a handler (or None: left for later);
-    ``on_ack`` receives a valid ack body. Applied ids are remembered, so re-deliveries are no-ops.
+    ``on_ack`` receives a valid ack body; ``rejected`` notices are recorded in ``sync_rejected``.
+    Applied ids are remembered with their body's hash, so a re-delivery is a no-op and the same
+    id with another body is a conflict (dead letter with both hashes), never silently dropped.
     """
 
     def __init__(self, truck_id: str, clock: Clock, handlers: dict[str, Any], on_ack: Callable[[dict[str, Any]], Outcome]):
@@ -65,7 +67,15 @@ class Inbox:
         assert env is not None
         if env["kind"] == "ack":
             return self.on_ack(env["body"])
+        if env["kind"] == "rejected":
+            return record_rejection(env["body"], self.clock.now())
+        digest = protocol.body_hash(env["body"])
         if SyncInbound.select().where(SyncInbound.key == env["id"]).exists():
+            applied = SyncInboundHash.get_or_none(SyncInboundHash.key == env["id"])
+            if applied is not None and applied.body_hash != digest:
+                return self._dead_letter(topic, payload, env["kind"],
+                                         f"conflict: id {env['id']!r} was applied with another body "
+                                         f"(applied {applied.body_hash[:12]}, this one {digest[:12]})")
             return True, "already applied"
         handler = self.handlers.get(env["kind"])
         if handler is None:
@@ -75,6 +85,7 @@ class Inbox:
         if not accepted:
             return self._dead_letter(topic, payload, env["kind"], reason)
         SyncInbound.insert(key=env["id"], kind=env["kind"], received_utc=self.clock.now()).on_conflict_ignore().execute()
+        SyncInboundHash.insert(key=env["id"], body_hash=digest).on_conflict_ignore().execute()
         log.info("applied %s %s: %s", env["kind"], env["id"], reason)
         return True, reason
 
@@ -97,6 +108,14 @@ class Inbox:
         except peewee.PeeweeException:
             log.exception("could not store the dead letter")
         return False, reason
+
+
+def record_rejection(body: dict[str, Any], now: Any) -> Outcome:
+    """Keep the hub's rejection of one outbox seq (once per seq; the first reason wins)."""
+    SyncRejected.insert(seq=body["seq"], key=body.get("key", ""), outcome=body["outcome"], reason=body["reason"],
+                        received_utc=now).on_conflict_ignore().execute()
+    log.warning("the hub did not store outbox seq %s (%s): %s", body["seq"], body["outcome"], body["reason"])
+    return True, f"seq {body['seq']} {body['outcome']} by the hub"
 
 
 def menu_handler(menu: Any) -> BodyHandler:

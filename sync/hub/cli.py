@@ -13,7 +13,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from sync.hub import Hub, HubConfig
-from sync.hub.models import HubTruck, open_hub_database
+from peewee import fn
+
+from sync.hub.models import HubDeadLetter, HubTruck, open_hub_database
 from sync.transport import BrokerLogin
 
 log = logging.getLogger(__name__)
@@ -47,7 +49,7 @@ def parser() -> argparse.ArgumentParser:
     o.add_argument("file", type=Path)
     rs = sub.add_parser("resend-mobile-orders", help="send again every mobile order a truck has not confirmed")
     rs.add_argument("--older-than", type=float, default=600)
-    sub.add_parser("status", help="per truck: acked seq, online/offline, last seen")
+    sub.add_parser("status", help="per truck: acked seq, online/offline, last seen, dead letters with reasons")
     return p
 
 
@@ -104,10 +106,30 @@ def publish(args: argparse.Namespace) -> int:
 
 
 def status(args: argparse.Namespace) -> int:
+    letters = dead_letters_by_truck()
     for t in HubTruck.select().order_by(HubTruck.truck):
         seen = t.last_seen_utc.isoformat(timespec="seconds") if t.last_seen_utc else "-"
         print(f"{t.truck:<20} acked through {t.contiguous_seq:>8}  {t.status or '?':<8} last seen {seen}")
+        for line in letters.pop(t.truck, []):
+            print(f"{'':<20} {line}")
+    for truck, lines in sorted(letters.items(), key=lambda kv: kv[0] or ""):
+        print(f"{truck or '(no truck)':<20} dead letters only")
+        for line in lines:
+            print(f"{'':<20} {line}")
     return 0
+
+
+def dead_letters_by_truck(shown: int = 3) -> dict[str | None, list[str]]:
+    """Per truck (None: not placeable): a count line and the latest few dead letters with their reasons."""
+    counts = dict(HubDeadLetter.select(HubDeadLetter.truck, fn.COUNT(HubDeadLetter.id)).group_by(HubDeadLetter.truck).tuples())
+    out: dict[str | None, list[str]] = {}
+    for truck, count in counts.items():
+        latest = (HubDeadLetter.select().where(HubDeadLetter.truck.is_null() if truck is None else HubDeadLetter.truck == truck)
+                  .order_by(HubDeadLetter.id.desc()).limit(shown))
+        out[truck] = [f"{count} dead letter(s):"] + [
+            f"  {d.outcome} seq {d.seq if d.seq is not None else '-'} at {d.received_utc:%Y-%m-%d %H:%M}: {d.reason}"
+            for d in latest]
+    return out
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,23 +1,28 @@
 """The reference cloud endpoint: ingests every truck envelope once, acks, and sends things down.
 
 Subscribes with a shared subscription, so several hub processes (distinct ``client_id``) split a
-fleet; each message is stored through ``sync.hub.models`` (SQLite or PostgreSQL, same code) with
-the envelope ``id`` unique, so a re-delivery is a no-op. An ``ack`` (highest contiguous seq per
-truck, retained) is published from a small timer thread, at most every ``ack_interval_s``.
-Threads: paho's loop (ingest) and the ack timer. Console script: ``truck-pos-hub``.
+fleet. paho's network thread only queues each message (a bounded queue; the broker sends at most
+``receive_maximum`` unacknowledged); worker threads store them in batches through
+``sync.hub.models`` (SQLite or PostgreSQL, same code) and send the MQTT PUBACK after the commit,
+so keepalive is never starved and nothing is acknowledged before it is stored.
+
+Every up message ends in exactly one outcome (PROTOCOL.md "Outcomes"): new (stored), duplicate,
+conflict, rejected or dead. Anything that raises while storing one message becomes a dead letter
+with the reason; the ack moves past it and the truck is told (``down/rejected``). Acks and
+notices go out on their own connection from a timer thread, at most every ``ack_interval_s``.
+Console script: ``truck-pos-hub``.
 """
 
 from __future__ import annotations
 
-import base64
-import json
 import logging
+import queue
 import threading
-import uuid
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import datetime
+from typing import Any, NamedTuple
 
 import paho.mqtt.client as mqtt
 import peewee
@@ -25,13 +30,16 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from sync import protocol
 from sync.hub import spends
-from sync.hub.models import HubDeadLetter, HubMessage, HubMobileOrder, HubTruck, hub_database, insert_message
+from sync.hub.models import HubMobileOrder, hub_database, insert_message, insert_messages
+from sync.hub.outbound import Notice, Outbound
+from sync.hub.records import dead_letter, failure_reason, stored_hash
 from sync.transport import BrokerLogin, connect_persistent, new_client
 from truck_pos.clock import Clock, SystemClock
 
 log = logging.getLogger(__name__)
 
-ACK_SCAN_ROWS = 20_000  # seqs looked at past the contiguous point when listing gaps
+# The database is down or the connection dropped: retry the batch later, never dead-letter it.
+TRANSIENT = (peewee.OperationalError, peewee.InterfaceError)
 
 
 @dataclass(frozen=True)
@@ -44,52 +52,78 @@ class HubConfig:
     ack_interval_s: float = 0.2
     reconnect_min_s: float = 1.0
     reconnect_max_s: float = 10.0
+    receive_maximum: int = 1000  # unacknowledged messages the broker may have out to this hub
+    batch_size: int = 500  # messages stored per transaction
+    workers: int = 1
 
 
-class Hub:
+class _Item(NamedTuple):
+    topic: str
+    payload: bytes
+    mid: int
+    qos: int
+    generation: int  # MQTT message ids are per connection: never ack one from an older connection
+
+
+class Hub(Outbound):
     """One hub process. start() / stop(); ingest() is also callable directly (tests, replays)."""
 
     def __init__(self, config: HubConfig, clock: Clock | None = None):
-        self.config = config
-        self.clock = clock or SystemClock()
-        self.client: mqtt.Client | None = None
-        self.connected = threading.Event()
-        self.last_error = ""
-        self._dirty: set[str] = set()
-        self._dirty_lock = threading.Lock()
-        self._stop = threading.Event()
-        self._timer: threading.Thread | None = None
+        super().__init__(config, clock or SystemClock())
+        self.client: mqtt.Client | None = None  # the ingest connection
         self.on_ingest: Callable[[str, str], None] | None = None  # (outcome, key) for tests/metrics
-        self._ingest = True
+        self._queue: queue.Queue[_Item | None] = queue.Queue(maxsize=config.receive_maximum * 4)
+        self._workers: list[threading.Thread] = []
+        self._generation = 0
+        self._in_connected = threading.Event()
 
     # --- lifecycle -----------------------------------------------------------------------
     def start(self, *, ingest: bool = True) -> "Hub":
-        """Connect (persistent session) and start ingesting and acking (``ingest=False``: publish only)."""
+        """Connect (persistent sessions) and start ingesting and acking (``ingest=False``: publish only)."""
         self._stop.clear()
-        self._ingest = ingest
-        c = new_client(self.config.client_id, self.config.login)
-        c.manual_ack_set(True)
-        c.on_connect = self._on_connect
-        c.on_disconnect = self._on_disconnect
-        c.on_message = self._on_message
-        c.reconnect_delay_set(self.config.reconnect_min_s, self.config.reconnect_max_s)  # type: ignore[arg-type]
-        self.client = c
-        connect_persistent(c, self.config.login)
-        c.loop_start()
-        self._timer = threading.Thread(target=self._ack_loop, name="hub-acks", daemon=True)
-        self._timer.start()
+        self.start_outbound()
+        if ingest:
+            c = new_client(self.config.client_id, self.config.login)
+            c.manual_ack_set(True)
+            c.on_connect = self._on_connect
+            c.on_disconnect = self._on_disconnect
+            c.on_message = self._on_message
+            c.reconnect_delay_set(self.config.reconnect_min_s, self.config.reconnect_max_s)  # type: ignore[arg-type]
+            self.client = c
+            self._workers = [threading.Thread(target=self._work, name=f"hub-ingest-{n}", daemon=True)
+                             for n in range(self.config.workers)]
+            for w in self._workers:
+                w.start()
+            connect_persistent(c, self.config.login, receive_maximum=self.config.receive_maximum)
+            c.loop_start()
+        else:
+            self._in_connected.set()
+        threading.Thread(target=self._watch_connected, name="hub-connected", daemon=True).start()
         return self
 
     def stop(self) -> None:
-        """Send the last acks and disconnect."""
+        """Store what is queued, send the last acks and disconnect."""
         self._stop.set()
-        if self._timer is not None:
-            self._timer.join(5)
-            self._timer = None
         if self.client is not None:
-            self.client.disconnect()
+            self.client.disconnect()  # no new deliveries; un-acked ones come back to the next hub
             self.client.loop_stop()
-            self.client = None
+        for _ in self._workers:
+            self._queue.put(None)
+        for w in self._workers:
+            w.join(10)
+        self._workers = []
+        self.client = None
+        self._in_connected.clear()
+        self.stop_outbound()
+
+    def _watch_connected(self) -> None:
+        # ``connected`` means both connections are up (ingest and outbound).
+        while not self._stop.is_set():
+            if self._in_connected.is_set() and self._out_connected.is_set():
+                self.connected.set()
+            else:
+                self.connected.clear()
+            time.sleep(0.02)
         self.connected.clear()
 
     def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
@@ -97,182 +131,192 @@ class Hub:
             self.last_error = f"hub login refused by the broker: {reason}"
             log.error("%s", self.last_error)
             return
-        if self._ingest:
-            client.subscribe([(protocol.hub_subscription(self.config.shared), SubscribeOptions(qos=1)),
-                              (protocol.status_topic("+"), SubscribeOptions(qos=1))])
+        self._generation += 1
+        client.subscribe([(protocol.hub_subscription(self.config.shared), SubscribeOptions(qos=1)),
+                          (protocol.status_topic("+"), SubscribeOptions(qos=1))])
         self.last_error = ""
-        self.connected.set()
+        self._in_connected.set()
 
     def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
-        self.connected.clear()
+        self._in_connected.clear()
         if not self._stop.is_set():
             log.warning("hub disconnected: %s", reason)
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
-        # Manual PUBACK: only once the row is committed. On a database error the message stays
-        # un-acked; the broker re-delivers it on reconnect and the truck re-sends after its ack timeout.
-        try:
-            outcome = self.ingest(message.topic, message.payload)
-        except Exception:  # noqa: BLE001 - never let one message stop the hub
-            log.exception("hub could not ingest a message on %s", message.topic)
-            return
-        client.ack(message.mid, message.qos)
-        if self.on_ingest is not None:
-            self.on_ingest(*outcome)
+        # paho's network thread: hand over and return (the broker sends at most receive_maximum un-acked).
+        topic = bytes(message._topic).decode("utf-8", "replace")  # .topic raises on bytes that are not UTF-8
+        self._queue.put(_Item(topic, bytes(message.payload), message.mid, message.qos, self._generation))
+
+    # --- workers -------------------------------------------------------------------------
+    def _work(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            while len(batch) < self.config.batch_size:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    self._queue.put(None)  # let this worker finish the batch, then stop
+                    break
+                batch.append(item)
+            results = self._store_batch(batch)
+            if results is None:
+                continue  # stopped while the database was down: the broker re-delivers them
+            client = self.client
+            for item, (outcome, key) in zip(batch, results):
+                if client is not None and item.qos > 0 and item.generation == self._generation:
+                    client.ack(item.mid, item.qos)  # PUBACK only now: the row is committed
+                if self.on_ingest is not None:
+                    self.on_ingest(outcome, key)
+
+    def _store_batch(self, batch: list[_Item]) -> list[tuple[str, str]] | None:
+        """One transaction for the batch; if one message raises, each is stored on its own instead."""
+        wait = 0.1
+        while True:
+            try:
+                notices: list[Notice] = []
+                now = self.clock.now()
+                try:
+                    with hub_database.atomic():
+                        results = self._record_batch(batch, now, notices)
+                    self.notify(notices)
+                    return results
+                except TRANSIENT:
+                    raise
+                except Exception:  # noqa: BLE001 - find the message that raised; it alone is dead-lettered
+                    return [self.ingest(i.topic, i.payload) for i in batch]
+            except TRANSIENT as exc:
+                self.last_error = f"hub database unavailable: {exc}"
+                log.warning("%s; retrying in %.1f s", self.last_error, wait)
+                try:
+                    hub_database.close()
+                except peewee.PeeweeException:
+                    pass
+                if self._stop.wait(wait):
+                    return None
+                wait = min(wait * 2, 5.0)
 
     # --- ingest --------------------------------------------------------------------------
     def ingest(self, topic: str, payload: bytes) -> tuple[str, str]:
-        """Store one message once; returns (outcome, key): new | duplicate | rejected | status | dead."""
-        parsed = protocol.parse_topic(topic)
-        now = self.clock.now()
-        if parsed is not None and parsed.direction == "status":
-            self._record_status(parsed.truck, payload, now)
-            return "status", ""
-        if parsed is None or parsed.direction != "up":
-            return self._dead(topic, payload, "not an up topic", now)
-        checked = protocol.check(payload, direction="up", truck=parsed.truck, kind=parsed.kind)
-        env = checked.envelope or _placeable(payload, parsed.truck)
-        if env is None:
-            return self._dead(topic, payload, checked.reason, now)
-        try:
-            ts = datetime.fromisoformat(env["ts"]) if checked.ok else None
-            with hub_database.atomic():
-                insert_message(env["id"], parsed.truck, env["seq"], parsed.kind, ts, now,
-                               "ok" if checked.ok else "rejected", checked.reason, env.get("body") if checked.ok else None)
-                if checked.ok and parsed.kind == "redemption":
-                    spends.record(env["id"], parsed.truck, env["body"], now)  # double spends: see sync/hub/spends.py
-                if checked.ok and parsed.kind == "order" and env["body"].get("channel") == "mobile":
-                    HubMobileOrder.update(delivered_utc=now).where(
-                        HubMobileOrder.order_id == env["body"]["order_id"], HubMobileOrder.delivered_utc.is_null()).execute()
-            outcome = "new" if checked.ok else "rejected"
-        except peewee.IntegrityError:
-            outcome = "duplicate"
-        self._mark_dirty(parsed.truck)
-        return outcome, env["id"]
+        """Store one message once; returns (outcome, key): new | duplicate | conflict | rejected | dead | status.
 
-    def _dead(self, topic: str, payload: bytes, reason: str, now: datetime) -> tuple[str, str]:
-        log.warning("hub dead letter on %s: %s", topic[:200], reason)
-        HubDeadLetter.create(received_utc=now, topic=topic[:1000], reason=reason,
-                             payload=bytes(payload[:65536]).decode("utf-8", "replace").replace("\x00", "\\x00"))  # PG text has no NUL
-        return "dead", ""
-
-    def _record_status(self, truck: str, payload: bytes, now: datetime) -> None:
-        state = payload.decode("utf-8", "replace")[:10]
-        self._truck_row(truck)
-        HubTruck.update(status=state, last_seen_utc=now).where(HubTruck.truck == truck).execute()
-
-    def _mark_dirty(self, truck: str) -> None:
-        with self._dirty_lock:
-            self._dirty.add(truck)
-
-    # --- acks ----------------------------------------------------------------------------
-    def _ack_loop(self) -> None:
-        while not self._stop.wait(self.config.ack_interval_s):
-            self.flush_acks()
-        self.flush_acks()
-
-    def flush_acks(self) -> None:
-        """Publish the ack of every truck that sent something since the last flush."""
-        with self._dirty_lock:
-            trucks, self._dirty = self._dirty, set()
-        for truck in sorted(trucks):
-            try:
-                body = self.ack_body(truck)
-            except peewee.PeeweeException:
-                log.exception("could not compute the ack for %s", truck)
-                self._mark_dirty(truck)
-                continue
-            self._publish(truck, "ack", body, retain=True)
-
-    def ack_body(self, truck: str) -> dict[str, Any]:
-        """The contiguous seq (moved forward over what is stored), the highest seq seen and the gaps between."""
-        start = self._truck_row(truck).contiguous_seq
-        seqs = [s for (s,) in HubMessage.select(HubMessage.seq).where(HubMessage.truck == truck, HubMessage.seq > start)
-                .order_by(HubMessage.seq).limit(ACK_SCAN_ROWS).tuples()]
-        through = prev = start
-        missing: list[list[int]] = []
-        for s in seqs:
-            if s <= prev:
-                continue  # the same seq under another id (a truck database restored from backup)
-            if prev == through and s == through + 1:
-                through = s
-            elif s > prev + 1 and len(missing) < protocol.MAX_ACK_GAPS:
-                missing.append([prev + 1, s - 1])
-            prev = s
-        if through > start:
-            HubTruck.update(contiguous_seq=through).where(HubTruck.truck == truck, HubTruck.contiguous_seq < through).execute()
-        return {"through_seq": through, "max_seq": prev, "missing": missing}
-
-    def _truck_row(self, truck: str) -> HubTruck:
-        row = HubTruck.get_or_none(HubTruck.truck == truck)
-        if row is None:
-            try:
-                with hub_database.atomic():
-                    row = HubTruck.create(truck=truck)
-            except peewee.IntegrityError:  # another hub process made it first
-                row = HubTruck.get(HubTruck.truck == truck)
-        return row
-
-    # --- down ----------------------------------------------------------------------------
-    def _publish(self, truck: str, kind: str, body: dict[str, Any], *, retain: bool = False, key: str | None = None,
-                 seq: int = 0) -> mqtt.MQTTMessageInfo:
-        if self.client is None:
-            raise RuntimeError("hub is not started")
-        env = protocol.envelope(truck=truck, seq=seq, kind=kind, key=key or str(uuid.uuid4()), ts=self.clock.now(), body=body)
-        return self.client.publish(protocol.down_topic(truck, kind), protocol.encode(env), qos=1, retain=retain)
-
-    def publish_menu(self, truck: str, document: dict[str, Any]) -> mqtt.MQTTMessageInfo:
-        """Retained: the truck gets the newest menu whenever it connects."""
-        problem = protocol.body_problem("menu", document)
-        if problem:
-            raise ValueError(f"menu document {problem}")
-        return self._publish(truck, "menu", document, retain=True)
-
-    def publish_campaign(self, truck: str, campaign_id: str, bundle: bytes) -> mqtt.MQTTMessageInfo:
-        """Retained: the owner's signed bundle, as produced by the campaign tools (bytes, untouched)."""
-        body = {"campaign_id": campaign_id, "bundle_b64": base64.b64encode(bundle).decode("ascii")}
-        return self._publish(truck, "campaign", body, retain=True)
-
-    def send_mobile_order(self, truck: str, body: dict[str, Any]) -> mqtt.MQTTMessageInfo:
-        """Record and send a prepaid order; it waits at the broker while the truck is offline."""
-        problem = protocol.body_problem("mobile_order", body)
-        if problem:
-            raise ValueError(f"mobile order {problem}")
-        now = self.clock.now()
-        HubMobileOrder.insert(order_id=body["order_id"], truck=truck, body=body, created_utc=now).on_conflict_ignore().execute()
-        return self._send_mobile(HubMobileOrder.get(HubMobileOrder.order_id == body["order_id"]), now)
-
-    def _send_mobile(self, row: HubMobileOrder, now: datetime) -> mqtt.MQTTMessageInfo:
-        HubMobileOrder.update(sent_count=HubMobileOrder.sent_count + 1, last_sent_utc=now).where(
-            HubMobileOrder.id == row.id).execute()
-        return self._publish(row.truck, "mobile_order", row.body, key=row.order_id, seq=row.id)
-
-    def resend_mobile_orders(self, older_than_s: float = 600) -> int:
-        """Send again every mobile order the truck has not confirmed (its order row never came up).
-
-        Covers the broker dropping queued messages past ``max_queued_messages``; the truck
-        records each order id once, so a resend is harmless.
+        Never raises for a bad message: whatever fails becomes a dead letter with the reason. Only a
+        database that cannot be reached raises (peewee.OperationalError/InterfaceError).
         """
         now = self.clock.now()
-        cutoff = now - timedelta(seconds=older_than_s)
-        rows = list(HubMobileOrder.select().where(HubMobileOrder.delivered_utc.is_null(),
-                                                  HubMobileOrder.last_sent_utc < cutoff))
-        for row in rows:
-            self._send_mobile(row, now)
-        return len(rows)
+        notices: list[Notice] = []
+        try:
+            with hub_database.atomic():
+                result = self._record(topic, payload, now, notices)
+        except TRANSIENT:
+            raise
+        except Exception as exc:  # noqa: BLE001 - one message never stops the hub
+            log.exception("hub could not store a message on %s", topic[:200])
+            notices = []
+            with hub_database.atomic():
+                result = self._placed_dead_letter(topic, payload, failure_reason(exc), now, notices)
+        self.notify(notices)
+        return result
 
+    def _record_batch(self, batch: list[_Item], now: datetime, notices: list[Notice]) -> list[tuple[str, str]]:
+        """Outcomes of a batch in the caller's transaction: the valid envelopes go in with ONE multi-row INSERT;
+        everything else (status, refused, an id seen twice in the batch) goes through _record afterwards, in order."""
+        results: list[tuple[str, str] | None] = [None] * len(batch)
+        rows, fresh, later, keys = [], [], [], set()
+        for n, item in enumerate(batch):
+            parsed = protocol.parse_topic(item.topic)
+            checked = (protocol.check(item.payload, direction="up", truck=parsed.truck, kind=parsed.kind)
+                       if parsed is not None and parsed.direction == "up" else None)
+            env = checked.envelope if checked is not None else None
+            if env is None or env["id"] in keys:
+                later.append(n)
+                continue
+            keys.add(env["id"])
+            body_text = protocol.canonical(env["body"])
+            digest = protocol.text_hash(body_text)
+            fresh.append((n, parsed, env, digest))
+            rows.append(((env["id"], parsed.truck, env["seq"], parsed.kind, protocol.parse_ts(env["ts"]), now, "ok", "",
+                          digest), body_text))
+        inserted = insert_messages(rows)
+        for n, parsed, env, digest in fresh:
+            results[n] = (self._stored(parsed, env, now) if env["id"] in inserted else
+                          self._again(batch[n].topic, batch[n].payload, env["id"], env["seq"], parsed.truck, digest, now, notices))
+        for n in later:
+            results[n] = self._record(batch[n].topic, batch[n].payload, now, notices)
+        return results  # type: ignore[return-value]
 
-def _placeable(payload: bytes, truck: str) -> dict[str, Any] | None:
-    """An invalid envelope that still names its id and seq is stored as rejected, so acks move on."""
-    try:
-        doc = json.loads(payload)
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        return None
-    if not isinstance(doc, dict) or doc.get("truck") != truck:
-        return None
-    key, seq = doc.get("id"), doc.get("seq")
-    if not isinstance(key, str) or not 0 < len(key) <= protocol.MAX_ID_LEN:
-        return None
-    if type(seq) is not int or not 0 < seq < 2**62:
-        return None
-    return doc
+    def _record(self, topic: str, payload: bytes, now: datetime, notices: list[Notice]) -> tuple[str, str]:
+        """The outcome of one message, written in the caller's transaction (may raise)."""
+        parsed = protocol.parse_topic(topic)
+        if parsed is not None and parsed.direction == "status":
+            if protocol.TRUCK_ID_RE.fullmatch(parsed.truck):
+                self.record_status(parsed.truck, payload, now)
+                return "status", ""
+            return dead_letter(topic, payload, "status topic of an invalid truck id", now, notices)
+        if parsed is None or parsed.direction != "up":
+            return dead_letter(topic, payload, "not an up topic", now, notices)
+        checked = protocol.check(payload, direction="up", truck=parsed.truck, kind=parsed.kind)
+        if not checked.ok:
+            return self._refused(topic, payload, checked.reason, now, notices)
+        env = checked.envelope
+        assert env is not None
+        body_text = protocol.canonical(env["body"])
+        digest = protocol.text_hash(body_text)
+        ts = protocol.parse_ts(env["ts"])
+        if not insert_message(env["id"], parsed.truck, env["seq"], parsed.kind, ts, now, "ok", "", digest, body_text=body_text):
+            return self._again(topic, payload, env["id"], env["seq"], parsed.truck, digest, now, notices)
+        return self._stored(parsed, env, now)
+
+    def _stored(self, parsed: protocol.Topic, env: dict[str, Any], now: datetime) -> tuple[str, str]:
+        """What follows a newly stored message, in its transaction (hooks that raise make it a dead letter)."""
+        if parsed.kind == "redemption":
+            spends.record(env["id"], parsed.truck, env["body"], now)  # double spends: see sync/hub/spends.py
+        if parsed.kind == "order" and env["body"].get("channel") == "mobile":
+            HubMobileOrder.update(delivered_utc=now).where(
+                HubMobileOrder.order_id == env["body"]["order_id"], HubMobileOrder.delivered_utc.is_null()).execute()
+        self.mark_dirty(parsed.truck)
+        return "new", env["id"]
+
+    def _refused(self, topic: str, payload: bytes, reason: str, now: datetime, notices: list[Notice]) -> tuple[str, str]:
+        """Refused by the contract: kept as ``rejected`` under its id when it has a usable one, else dead-lettered."""
+        parsed = protocol.parse_topic(topic)
+        assert parsed is not None
+        place = protocol.place(payload, parsed.truck) if protocol.TRUCK_ID_RE.fullmatch(parsed.truck) else None
+        if place is None or not place.key or parsed.kind not in protocol.UP_KINDS:
+            return self._placed_dead_letter(topic, payload, reason, now, notices)
+        digest = protocol.raw_hash(payload)
+        reason = reason[:protocol.MAX_REASON_LEN]
+        if not insert_message(place.key, parsed.truck, place.seq, parsed.kind, None, now, "rejected", reason, digest,
+                              body_text=None):
+            return self._again(topic, payload, place.key, place.seq, parsed.truck, digest, now, notices)
+        notices.append(Notice(parsed.truck, place.seq, place.key, "rejected", reason))
+        self.mark_dirty(parsed.truck)
+        return "rejected", place.key
+
+    def _placed_dead_letter(self, topic: str, payload: bytes, reason: str, now: datetime,
+                            notices: list[Notice]) -> tuple[str, str]:
+        """A dead letter under its truck's seq when the envelope names them (the ack then moves past it)."""
+        parsed = protocol.parse_topic(topic)
+        truck = parsed.truck if parsed is not None and parsed.direction == "up" else ""
+        place = protocol.place(payload, truck) if protocol.TRUCK_ID_RE.fullmatch(truck) else None
+        if place is None:
+            return dead_letter(topic, payload, reason, now, notices)
+        self.mark_dirty(truck)
+        return dead_letter(topic, payload, reason, now, notices, truck=truck, seq=place.seq, key=place.key)
+
+    def _again(self, topic: str, payload: bytes, key: str, seq: int, truck: str, digest: str, now: datetime,
+               notices: list[Notice]) -> tuple[str, str]:
+        """The id is stored already: the same body is a duplicate, a different one a conflict (kept, both hashes)."""
+        stored = stored_hash(key)
+        self.mark_dirty(truck)
+        if stored == digest:
+            return "duplicate", key
+        reason = f"id {key!r} was already stored with another body (stored {stored[:12]}, this one {digest[:12]})"
+        dead_letter(topic, payload, reason, now, notices, truck=truck, seq=seq, key=key, outcome="conflict",
+                    body_hash=digest, stored=stored)
+        return "conflict", key
+

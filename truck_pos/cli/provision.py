@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import dataclasses
 import hashlib
 import logging
 import re
@@ -39,6 +40,7 @@ class ProvisionRequest:
     campaign_public_key: Path
     passwd_file: Path
     acl_file: Path
+    dynsec_file: Path | None = None  # mosquitto dynamic-security document (sync/broker_acl.py): login, ACL, client id
     truck_id: str = ""
     name: str = ""
     timezone: str = "America/Chicago"
@@ -217,6 +219,10 @@ def provision(req: ProvisionRequest) -> Provisioned:
     files["public_key"].chmod(0o644)
     hashed_with = set_broker_password(req.passwd_file, truck_id, password)
     add_acl_entry(req.acl_file, truck_id)
+    if req.dynsec_file is not None:
+        from sync.broker_acl import add_truck
+
+        add_truck(req.dynsec_file, truck_id, password)
     log.info("provisioned truck %s: bundle %s, broker login hashed with %s", truck_id, bundle, hashed_with)
     return Provisioned(truck_id, bundle, files, hashed_with)
 
@@ -229,6 +235,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, default=Path("provisioned"), help="bundles go to OUT/<truck-id>/")
     p.add_argument("--passwd-file", type=Path, help="broker password file (default: OUT/broker/passwd)")
     p.add_argument("--acl-file", type=Path, help="broker ACL file (default: OUT/broker/acl)")
+    p.add_argument("--dynsec-file", type=Path, help="mosquitto dynamic-security JSON the fleet broker loads "
+                   "(firmware_config/mosquitto/truck_pos_fleet.conf): the truck's login, ACL role and bound client id")
     p.add_argument("--broker-host", default="localhost")
     p.add_argument("--broker-port", type=int, default=1883)
     p.add_argument("--tls", action="store_true", help="connect with TLS (use port 8883)")
@@ -257,11 +265,14 @@ def cmd_provision(args: argparse.Namespace, services: object = None) -> int:
                            broker_port=args.broker_port, tls=args.tls, ca_file=args.ca_file, force=args.force,
                            printer=printer_keys(args.printer_kind, args.printer_usb, args.printer_serial,
                                                 args.printer_profile, args.paper_mm))
+    req = dataclasses.replace(req, dynsec_file=args.dynsec_file)
     done = provision(req)
     print(f"truck {done.truck_id} provisioned")
     print(f"  bundle for the truck: {done.bundle}/ ({', '.join(sorted(BUNDLE_FILES.values()))})")
     print(f"  broker login {done.truck_id} set in {req.passwd_file} ({done.hashed_with})")
     print(f"  broker ACL for tp/v1/trucks/{done.truck_id}/ in {req.acl_file}; reload the broker to apply")
+    if req.dynsec_file is not None:
+        print(f"  broker login, ACL role and client id truck-pos-{done.truck_id} in {req.dynsec_file}; reload the broker")
     print(f"  on the truck: sudo scripts/install-appliance --bundle {done.bundle}")
     return 0
 

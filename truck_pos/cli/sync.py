@@ -7,7 +7,7 @@ import json
 
 from truck_pos.bootstrap import Services
 from truck_pos.store import outbox
-from truck_pos.store.sync_models import SyncDeadLetter
+from truck_pos.store.sync_models import SyncDeadLetter, rejection_summary
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -25,6 +25,9 @@ def cmd_status(args: argparse.Namespace, s: Services) -> int:
     counts = outbox.counts()
     print(f"queued {counts['queued']}  unacked {counts['unacked']}  acked {counts['acked']}  "
           f"dead letters {SyncDeadLetter.select().count()}")
+    rejected, reason = rejection_summary()
+    if rejected:  # the hub's word on our own messages (down/rejected), same line as truck-pos-sync --status
+        print(f"  {rejected} rejected by the hub: {reason}")
     return 0
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from truck_pos.clock import Clock
 from truck_pos.domain.calendar import local
 from truck_pos.store import outbox
+from truck_pos.store.sync_models import rejection_summary
 
 
 class SyncStatusService:
@@ -28,9 +29,21 @@ class SyncStatusService:
             state = "online" if s.connected else "offline"
             waiting = s.queued + s.unacked
             ack = f", last ack {local(s.last_ack_utc, self.timezone):%H:%M}" if s.last_ack_utc else ""
-            return f"sync {state}, {waiting} waiting{ack}"
+            return f"sync {state}, {waiting} waiting{ack}{rejected_text(s.rejected, s.last_rejection)}"
         counts = outbox.counts()
         waiting = counts["queued"] + counts["unacked"]
         if not self.enabled:
             return f"sync off, {waiting} waiting" if waiting else "sync off"
-        return f"sync: {waiting} waiting"
+        return f"sync: {waiting} waiting{rejected_text(*rejection_summary())}"
+
+    def rejected(self) -> tuple[int, str]:
+        """How many of this truck's messages the hub refused, and its latest reason."""
+        if self.agent is not None:
+            s = self.agent.status()
+            return s.rejected, s.last_rejection
+        return rejection_summary()
+
+
+def rejected_text(count: int, reason: str) -> str:
+    """", N rejected by the hub: <reason>" (empty when none)."""
+    return f", {count} rejected by the hub: {reason[:120]}" if count else ""
