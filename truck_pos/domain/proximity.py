@@ -45,18 +45,23 @@ class FilterSettings:
     measured_power_dbm: float = -59.0  # RSSI at 1 m when the phone gives no usable value
     near_enter_m: float = 10.0
     near_exit_m: float = 15.0
-    window_enter_m: float = 4.5  # estimated; a phone in a pocket reads ~1.5x farther than it is
+    window_enter_m: float = 4.8  # estimated; a phone in a pocket reads ~1.5x farther than it is
     window_exit_m: float = 12.0
     median_s: float = 1.0  # robust estimate over this many seconds of reports
     support_s: float = 3.0
     support_n: int = 3
-    support_n_approach: int = 2
+    support_n_approach: int = 3  # 2 fires sooner but let a passer-by at 12.7 m through (benchmarks/README.md)
     trend_s: float = 6.0
     approach_db: float = 6.0
     lead_s: float = 2.0  # fire this far ahead of the window along an approach ...
     lead_db: float = 4.0  # ... but never more than this many dB ahead ...
     approach_rate_db_s: float = 2.0  # ... and only when closing at least this fast (walking up, not by)
     silence_s: float = 15.0  # no report for this long: the phone is gone
+    calibration_weight: float = 0.3  # trust in a phone's advertised calibration (0 = ignore it, 1 = as is)
+    sparse_rate_hz: float = 2.0  # fewer reports a second than this over trend_s: BlueZ de-duplicated reports
+    sparse_n: int = 2  # sparse: estimate from the last this many reports (each one is a real change of level)
+    sparse_support_n: int = 1
+    sparse_enter_m: float = 5.75
 
     def __post_init__(self) -> None:
         if not (0 < self.window_enter_m <= self.window_exit_m and 0 < self.near_enter_m <= self.near_exit_m
@@ -65,6 +70,10 @@ class FilterSettings:
                              "near_enter_m <= near_exit_m")
         if min(self.median_s, self.support_s, self.trend_s, self.silence_s, self.path_loss_exponent) <= 0 or min(self.lead_s, self.lead_db) < 0:
             raise ValueError("median_s, support_s, trend_s, silence_s and path_loss_exponent must be > 0, lead_s and lead_db >= 0")
+        if not 0 <= self.calibration_weight <= 1 or self.sparse_rate_hz < 0 or min(self.sparse_n, self.sparse_support_n) < 1:
+            raise ValueError("need 0 <= calibration_weight <= 1, sparse_rate_hz >= 0, sparse_n and sparse_support_n >= 1")
+        if not self.window_enter_m <= self.sparse_enter_m <= self.window_exit_m:
+            raise ValueError("need window_enter_m <= sparse_enter_m <= window_exit_m")
         if not 1 <= self.support_n_approach <= self.support_n:
             raise ValueError("need 1 <= support_n_approach <= support_n")
         if not CALIBRATION_MIN_DBM <= self.measured_power_dbm <= CALIBRATION_MAX_DBM:
@@ -84,7 +93,7 @@ class Arrival:
 
 
 class _Track:
-    __slots__ = ("reports", "last_t", "zone", "first_t", "arrived", "p1m", "loss", "measured", "tx")
+    __slots__ = ("reports", "last_t", "zone", "first_t", "arrived", "p1m", "loss", "measured", "tx", "outside")
 
     def __init__(self, t: float):
         self.reports: deque[tuple[float, float]] = deque(maxlen=_HISTORY)  # (t, path loss dB)
@@ -93,6 +102,7 @@ class _Track:
         self.zone, self.arrived, self.loss = GONE, False, math.inf
         self.measured: float | None = None  # the calibration values p1m was computed from
         self.tx: float | None = None
+        self.outside = False  # a report of this visit read outside the (sparse) window zone
 
 
 def distance_m(rssi_dbm: float, p1m_dbm: float, exponent: float) -> float:
@@ -147,6 +157,7 @@ class ProximityFilter:
         k = 10.0 * s.path_loss_exponent  # thresholds as path loss in dB, so a report needs no logarithm
         self._near_in, self._near_out = k * math.log10(s.near_enter_m), k * math.log10(s.near_exit_m)
         self._win_in, self._win_out = k * math.log10(s.window_enter_m), k * math.log10(s.window_exit_m)
+        self._sparse_in = k * math.log10(s.sparse_enter_m)
 
     def observe(self, key: str, t_s: float, rssi_dbm: float, measured_power_dbm: float | None = None,
                 tx_power_dbm: float | None = None) -> Arrival | None:
@@ -165,34 +176,48 @@ class ProximityFilter:
             self._in_range.discard(key)
         if measured_power_dbm != tr.measured or tx_power_dbm != tr.tx or tr.p1m is None:  # same on every report: check once
             tr.measured, tr.tx = measured_power_dbm, tx_power_dbm
-            tr.p1m = reference_power(measured_power_dbm, tx_power_dbm, s.measured_power_dbm)
+            ref = reference_power(measured_power_dbm, tx_power_dbm, s.measured_power_dbm)
+            # Shrink toward the default: phones misstate their calibration by more than phones differ.
+            tr.p1m = s.measured_power_dbm + s.calibration_weight * (ref - s.measured_power_dbm)
         tr.last_t = t_s
         reports = tr.reports
         reports.append((t_s, tr.p1m - rssi_dbm))
+        if not tr.outside and reports[-1][1] > self._sparse_in:
+            tr.outside = True
         oldest = t_s - s.trend_s
         while reports[0][0] < oldest:
             reports.popleft()
-        newest = t_s - s.median_s
-        window = []
-        for p in reversed(reports):
-            if p[0] < newest:
-                break
-            window.append(p[1])
+        # Few reports a second over the trend: BlueZ de-duplication, where each report is a change of level.
+        sparse = s.sparse_n <= len(reports) < s.sparse_rate_hz * min(s.trend_s, t_s - tr.first_t + 1e-9)
+        if sparse:
+            window = [reports[-i][1] for i in range(1, min(s.sparse_n, len(reports)) + 1)]
+        else:
+            newest = t_s - s.median_s
+            window = []
+            for p in reversed(reports):
+                if p[0] < newest:
+                    break
+                window.append(p[1])
         tr.loss = loss = window[0] if len(window) == 1 else _median(window)
         if tr.zone != GONE or loss <= self._near_in:  # else still out of range: nothing to change
             self._update_zone(key, tr, loss)
-        if tr.arrived or loss - s.lead_db > self._win_in:
+        if tr.arrived or loss - (0.0 if sparse else s.lead_db) > (self._sparse_in if sparse else self._win_in):
             return None  # cannot fire whatever the trend: skip the rest (most reports of most phones)
-        # Only an approach over a real stretch of time brings the estimate forward, by at most lead_db.
         recent = list(reports)
-        slope = _slope(recent, s.trend_s / 2)
-        ahead = min(-slope * s.lead_s, s.lead_db) if slope <= -s.approach_rate_db_s else 0.0
-        if loss - ahead > self._win_in:
+        if sparse:  # one report stands for the level until the next: no slope to read, fewer reports to ask
+            win, ahead, needed = self._sparse_in, 0.0, s.sparse_support_n
+            if len(reports) == s.sparse_n and not tr.outside:
+                return None  # as many reports as the estimate needs, none ever from outside: no approach seen
+        else:  # only an approach over a real stretch of time brings the estimate forward, by at most lead_db
+            slope = _slope(recent, s.trend_s / 2)
+            win = self._win_in
+            ahead = min(-slope * s.lead_s, s.lead_db) if slope <= -s.approach_rate_db_s else 0.0
+            earlier = [p[1] for p in recent if t_s - p[0] > s.support_s]
+            approaching = bool(earlier) and _median(earlier) - loss >= s.approach_db
+            needed = s.support_n_approach if approaching else s.support_n
+        if loss - ahead > win:
             return None
-        support = sum(1 for p in recent if t_s - p[0] <= s.support_s and p[1] <= self._win_in)
-        earlier = [p[1] for p in recent if t_s - p[0] > s.support_s]
-        approaching = bool(earlier) and _median(earlier) - loss >= s.approach_db
-        if support < (s.support_n_approach if approaching else s.support_n):
+        if sum(1 for p in recent if t_s - p[0] <= s.support_s and p[1] <= win) < needed:
             return None
         tr.arrived = True
         d = 10.0 ** (loss / (10.0 * s.path_loss_exponent))
