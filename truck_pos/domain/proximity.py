@@ -68,6 +68,8 @@ class FilterSettings:
                 and self.window_enter_m <= self.near_enter_m):
             raise ValueError("need 0 < window_enter_m <= window_exit_m, window_enter_m <= near_enter_m and "
                              "near_enter_m <= near_exit_m")
+        if self.median_s > self.trend_s:
+            raise ValueError("need median_s <= trend_s")
         if min(self.median_s, self.support_s, self.trend_s, self.silence_s, self.path_loss_exponent) <= 0 or min(self.lead_s, self.lead_db) < 0:
             raise ValueError("median_s, support_s, trend_s, silence_s and path_loss_exponent must be > 0, lead_s and lead_db >= 0")
         if not 0 <= self.calibration_weight <= 1 or self.sparse_rate_hz < 0 or min(self.sparse_n, self.sparse_support_n) < 1:
@@ -93,7 +95,7 @@ class Arrival:
 
 
 class _Track:
-    __slots__ = ("reports", "last_t", "zone", "first_t", "arrived", "p1m", "loss", "measured", "tx", "outside")
+    __slots__ = ("reports", "last_t", "zone", "first_t", "arrived", "p1m", "loss", "measured", "tx", "outside", "med_n", "n_close", "n_beyond")
 
     def __init__(self, t: float):
         self.reports: deque[tuple[float, float]] = deque(maxlen=_HISTORY)  # (t, path loss dB)
@@ -103,6 +105,10 @@ class _Track:
         self.measured: float | None = None  # the calibration values p1m was computed from
         self.tx: float | None = None
         self.outside = False  # a report of this visit read outside the (sparse) window zone
+        self.med_n = 0  # the last med_n reports are the last median_s seconds
+        # How many of those could put a phone near or fire it / are beyond the window exit: when none are,
+        # the median cannot be either, so a far phone or one waiting at the window needs no sort (most reports).
+        self.n_close = self.n_beyond = 0
 
 
 def distance_m(rssi_dbm: float, p1m_dbm: float, exponent: float) -> float:
@@ -158,6 +164,9 @@ class ProximityFilter:
         self._near_in, self._near_out = k * math.log10(s.near_enter_m), k * math.log10(s.near_exit_m)
         self._win_in, self._win_out = k * math.log10(s.window_enter_m), k * math.log10(s.window_exit_m)
         self._sparse_in = k * math.log10(s.sparse_enter_m)
+        self._silence, self._trend_s, self._median_s = s.silence_s, s.trend_s, s.median_s
+        self._sparse_n, self._sparse_rate, self._sparse_cap = s.sparse_n, s.sparse_rate_hz, s.sparse_rate_hz * s.trend_s
+        self._close = max(self._near_in, self._win_in + s.lead_db, self._sparse_in)  # nearer may change a zone or fire
 
     def observe(self, key: str, t_s: float, rssi_dbm: float, measured_power_dbm: float | None = None,
                 tx_power_dbm: float | None = None) -> Arrival | None:
@@ -171,34 +180,50 @@ class ProximityFilter:
         if not ok:
             self.dropped += 1
             return None
-        if tr is None or t_s - tr.last_t > s.silence_s:
+        if tr is None or t_s - tr.last_t > self._silence:
             tr = self._tracks[key] = _Track(t_s)
             self._in_range.discard(key)
-        if measured_power_dbm != tr.measured or tx_power_dbm != tr.tx or tr.p1m is None:  # same on every report: check once
+        if tr.p1m is None or measured_power_dbm != tr.measured or tx_power_dbm != tr.tx:  # same on every report: check once
             tr.measured, tr.tx = measured_power_dbm, tx_power_dbm
             ref = reference_power(measured_power_dbm, tx_power_dbm, s.measured_power_dbm)
             # Shrink toward the default: phones misstate their calibration by more than phones differ.
             tr.p1m = s.measured_power_dbm + s.calibration_weight * (ref - s.measured_power_dbm)
         tr.last_t = t_s
+        value = tr.p1m - rssi_dbm
         reports = tr.reports
-        reports.append((t_s, tr.p1m - rssi_dbm))
-        if not tr.outside and reports[-1][1] > self._sparse_in:
+        full = len(reports) == _HISTORY  # the append pushes the oldest out (a flood from one key)
+        reports.append((t_s, value))
+        if value <= self._close:
+            tr.n_close += 1
+        if value > self._win_out:
+            tr.n_beyond += 1
+        if value > self._sparse_in:
             tr.outside = True
-        oldest = t_s - s.trend_s
+        oldest = t_s - self._trend_s
         while reports[0][0] < oldest:
             reports.popleft()
-        # Few reports a second over the trend: BlueZ de-duplication, where each report is a change of level.
-        sparse = s.sparse_n <= len(reports) < s.sparse_rate_hz * min(s.trend_s, t_s - tr.first_t + 1e-9)
-        if sparse:
-            window = [reports[-i][1] for i in range(1, min(s.sparse_n, len(reports)) + 1)]
+        m = tr.med_n + 1
+        if full or m > len(reports):  # the tail no longer lines up with the counts: count afresh
+            self._recount(tr, t_s)
         else:
-            newest = t_s - s.median_s
-            window = []
-            for p in reversed(reports):
-                if p[0] < newest:
-                    break
-                window.append(p[1])
-        tr.loss = loss = window[0] if len(window) == 1 else _median(window)
+            newest = t_s - self._median_s
+            while reports[-m][0] < newest:  # reports leaving the median window leave the counts
+                old = reports[-m][1]
+                if old <= self._close:
+                    tr.n_close -= 1
+                if old > self._win_out:
+                    tr.n_beyond -= 1
+                m -= 1
+            tr.med_n = m
+        # Few reports a second over the trend: BlueZ de-duplication, where each report is a change of level.
+        n = len(reports)
+        sparse = self._sparse_n <= n < self._sparse_cap and n < self._sparse_rate * (t_s - tr.first_t + 1e-9)
+        if not sparse:
+            zone = tr.zone
+            if (zone == GONE and not tr.n_close) or (zone == WINDOW and tr.arrived and not tr.n_beyond):
+                tr.loss = math.nan  # the zone cannot change and no arrival can fire: estimate only when asked
+                return None
+        tr.loss = loss = self._estimate(tr, sparse)
         if tr.zone != GONE or loss <= self._near_in:  # else still out of range: nothing to change
             self._update_zone(key, tr, loss)
         if tr.arrived or loss - (0.0 if sparse else s.lead_db) > (self._sparse_in if sparse else self._win_in):
@@ -222,6 +247,23 @@ class ProximityFilter:
         tr.arrived = True
         d = 10.0 ** (loss / (10.0 * s.path_loss_exponent))
         return Arrival(key, t_s, tr.first_t, round(d, 2), round(tr.p1m - loss, 1), tr.zone)
+
+    def _recount(self, tr: _Track, t_s: float) -> None:
+        newest = t_s - self._median_s
+        window = [v for t, v in tr.reports if t >= newest]
+        tr.med_n = len(window)
+        tr.n_close = sum(1 for v in window if v <= self._close)
+        tr.n_beyond = sum(1 for v in window if v > self._win_out)
+
+    def _estimate(self, tr: _Track, sparse: bool) -> float:
+        """Median path loss: of the last median_s seconds, or of the last sparse_n reports when reports are sparse."""
+        reports = tr.reports
+        if sparse:
+            window = sorted(reports[-i][1] for i in range(1, min(self.settings.sparse_n, len(reports)) + 1))
+        else:
+            window = sorted(reports[-i][1] for i in range(1, tr.med_n + 1))
+        m = len(window)
+        return window[m // 2] if m % 2 else 0.5 * (window[m // 2 - 1] + window[m // 2])
 
     def _update_zone(self, key: str, tr: _Track, loss: float) -> None:
         zone = tr.zone
@@ -262,4 +304,6 @@ class ProximityFilter:
     def estimate_db(self, key: str) -> float | None:
         """The current robust path-loss estimate of a key (dB over 1 m), for charts and the status screen."""
         tr = self._tracks.get(key)
-        return None if tr is None or not math.isfinite(tr.loss) else tr.loss
+        if tr is None or not tr.med_n or tr.loss == math.inf:
+            return None
+        return self._estimate(tr, False) if math.isnan(tr.loss) else tr.loss

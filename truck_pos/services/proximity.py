@@ -97,6 +97,7 @@ class ProximityService:
         self._resolved_by: TokenTable | None = None
         self._resolved_offset = 0
         self._slot_start = -math.inf
+        self._slot_end = -math.inf
         self._version: int | None = None
         self._version_checked = -1e18
         self._load_table()
@@ -173,9 +174,9 @@ class ProximityService:
         """Resolve, filter and, on an arrival, record the event. Unknown tokens leave no trace."""
         if time.monotonic() - self._version_checked >= self.DEVICES_RECHECK_S:
             self._refresh_devices()
+        t = adv.t_s
         with self._lock:
-            t = adv.t_s
-            if not self._slot_start <= t < self._slot_start + self._slot_s or self._table is not self._resolved_by:
+            if not self._slot_start <= t < self._slot_end or self._table is not self._resolved_by:
                 self._reset_resolved(t)
             # A phone repeats the same service data all slot long: parse and resolve it once per slot.
             hit = self._resolved.get(adv.service_data, _MISS)
@@ -191,6 +192,7 @@ class ProximityService:
         self._resolved = {}
         self._resolved_by = self._table
         self._slot_start = (t // self._slot_s) * self._slot_s if math.isfinite(t) else -math.inf
+        self._slot_end = self._slot_start + self._slot_s
 
     def _resolve(self, service_data: bytes, t: float) -> tuple[str, int | None] | None:
         data = parse_service_data(service_data)
