@@ -3,7 +3,8 @@
 Each report is sanity-checked first: HCI's +127 ("RSSI not available"), any positive value and
 anything outside -110..0 dBm is dropped, as is a report older than the phone's last one. The
 phone's calibration (RSSI at 1 m) is used only inside -75..-40 dBm; else the advertised TX power
-level - 41 dB if that lands inside the same range; else the default.
+level - 41 dB if that lands inside the same range; else the default; and then only ``calibration_weight``
+of the way from the default, since phones misstate it (+-6 dB) by more than their radios differ.
 
 Each kept report becomes a path loss ``L = P1m - rssi`` (dB above the loss at 1 m). The estimate is
 the median of the reports of the last ``median_s`` seconds: one deep fade or one lucky peak moves
@@ -18,7 +19,11 @@ An arrival needs, at the moment of a report (never on a silent tick):
   ``support_n_approach`` when the phone has come ``approach_db`` closer over ``trend_s``.
 So a customer walking up fires as they reach the window, a phone heard once and then silent never
 fires, and someone standing 15-25 m away needs the median of several reports to read 3-5x
-too close. Distances use the log-distance model ``L = 10 n log10(d)``; they pick zones, not metres.
+too close. A phone reported under ``sparse_rate_hz`` (BlueZ de-duplication: each report is a change
+of level) is judged on the median of its last ``sparse_n`` reports and ``sparse_support_n`` of them
+inside ``sparse_enter_m``, without the approach lead, and never on its first ``sparse_n`` reports
+unless one of its visit read from outside. Most reports (a far phone, one already served and waiting)
+cannot change a zone or fire: per-phone counts of the last second's reports say so without a sort. Distances use the log-distance model ``L = 10 n log10(d)``; they pick zones, not metres.
 
 Times are float seconds (any epoch, but the same for all calls); nothing here reads a clock.
 """
