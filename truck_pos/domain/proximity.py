@@ -23,7 +23,8 @@ too close. A phone reported under ``sparse_rate_hz`` (BlueZ de-duplication: each
 of level) is judged on the median of its last ``sparse_n`` reports and ``sparse_support_n`` of them
 inside ``sparse_enter_m``, without the approach lead, and never on its first ``sparse_n`` reports
 unless one of its visit read from outside. Most reports (a far phone, one already served and waiting)
-cannot change a zone or fire: per-phone counts of the last second's reports say so without a sort. Distances use the log-distance model ``L = 10 n log10(d)``; they pick zones, not metres.
+cannot change a zone or fire: per-phone counts of the last second's reports say so without a sort.
+Distances use the log-distance model ``L = 10 n log10(d)``; they pick zones, not metres.
 
 Times are float seconds (any epoch, but the same for all calls); nothing here reads a clock.
 """
@@ -77,8 +78,10 @@ class FilterSettings:
             raise ValueError("need median_s <= trend_s")
         if min(self.median_s, self.support_s, self.trend_s, self.silence_s, self.path_loss_exponent) <= 0 or min(self.lead_s, self.lead_db) < 0:
             raise ValueError("median_s, support_s, trend_s, silence_s and path_loss_exponent must be > 0, lead_s and lead_db >= 0")
-        if not 0 <= self.calibration_weight <= 1 or self.sparse_rate_hz < 0 or min(self.sparse_n, self.sparse_support_n) < 1:
-            raise ValueError("need 0 <= calibration_weight <= 1, sparse_rate_hz >= 0, sparse_n and sparse_support_n >= 1")
+        if (not 0 <= self.calibration_weight <= 1 or self.sparse_rate_hz < 0
+                or min(self.sparse_n, self.sparse_support_n) < 1):
+            raise ValueError("need 0 <= calibration_weight <= 1, sparse_rate_hz >= 0, "
+                             "sparse_n and sparse_support_n >= 1")
         if not self.window_enter_m <= self.sparse_enter_m <= self.window_exit_m:
             raise ValueError("need window_enter_m <= sparse_enter_m <= window_exit_m")
         if not 1 <= self.support_n_approach <= self.support_n:
@@ -100,7 +103,8 @@ class Arrival:
 
 
 class _Track:
-    __slots__ = ("reports", "last_t", "zone", "first_t", "arrived", "p1m", "loss", "measured", "tx", "outside", "med_n", "n_close", "n_beyond")
+    __slots__ = ("reports", "last_t", "zone", "first_t", "arrived", "p1m", "loss", "measured", "tx", "outside",
+                 "med_n", "n_close", "n_beyond")
 
     def __init__(self, t: float):
         self.reports: deque[tuple[float, float]] = deque(maxlen=_HISTORY)  # (t, path loss dB)
