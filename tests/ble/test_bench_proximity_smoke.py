@@ -23,5 +23,5 @@ def test_bench_proximity_prints_a_well_formed_table(tmp_path):
             assert 0.0 <= row[k] <= 100.0
         assert row["arrivals"] > 0 and row["others"] > 0 and row["v2_false"] >= 0 and row["ema_false"] >= 0
     tp = doc["throughput"]
-    assert all(math.isfinite(tp[k]) and tp[k] > 0 for k in ("floor_ads_s", "service_ads_s", "ratio"))
+    assert all(math.isfinite(tp[k]) and tp[k] > 0 for k in ("floor_ads_s", "service_ads_s", "ratio", "cpu_ratio"))
     assert "goal dense: >= 80 % in time" in done.stdout and "goal >= 0.5x" in done.stdout

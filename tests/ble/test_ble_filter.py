@@ -144,9 +144,46 @@ def test_silence_ends_a_visit_and_reports_out_of_order_are_dropped():
     assert len(stand(f, "a", 30, 5, level(1.0))) == 1
 
 
+def test_an_understated_calibration_does_not_bring_a_distant_phone_to_the_window():
+    # A phone that says -70 dBm at 1 m (11 dB under the -59 of the others) standing 12 m away: taken as is
+    # it reads ~3.8 m (at the window); the default trusts its calibration at 0.3 and keeps it ~8 m away.
+    f = ProximityFilter()
+    assert stand(f, "a", 0, 60, level(12.0), measured=-70) == []
+    assert f.zone_of("a") != WINDOW
+    g = ProximityFilter(FilterSettings(calibration_weight=1.0))
+    assert len(stand(g, "a", 0, 60, level(12.0), measured=-70)) == 1  # what trusting it fully would do
+
+
+def test_sparse_reports_of_a_phone_walking_up_fire_on_few_reports():
+    # BlueZ de-duplication: a phone is reported only when its level moves ~8 dB, here every 1.5 s walking up.
+    # Three reports inside the window zone within support_s never come, so the dense rule alone never fires.
+    walk = [(0.0, 20.0), (1.5, 12.0), (3.0, 7.0), (4.5, 3.0), (6.0, 1.2)]
+    f, dense_only = ProximityFilter(), ProximityFilter(FilterSettings(sparse_rate_hz=0))
+    fired = [t for t, d in walk if f.observe("a", t, level(d), -59)]
+    assert fired and fired[0] <= 6.0, fired
+    assert [t for t, d in walk if dense_only.observe("a", t, level(d), -59)] == []
+
+
+def test_sparse_reports_first_heard_at_the_window_need_more_than_the_estimate():
+    f = ProximityFilter()
+    assert f.observe("a", 0.0, level(1.2), -59) is None
+    assert f.observe("a", 2.0, level(1.2), -59) is None  # two reports, never heard from outside: no approach
+    assert f.observe("a", 4.0, level(1.2), -59) is not None
+
+
+def test_estimate_of_a_far_phone_is_the_median_of_the_last_second():
+    # The fast path skips the sort for far phones; the estimate asked for later is still the median.
+    f = ProximityFilter()
+    for i, rssi in enumerate([-90, -95, -88, -99, -91, -92]):
+        f.observe("a", i * 0.25, rssi, -59)
+    assert f.zone_of("a") == GONE
+    assert f.estimate_db("a") == 33.0  # -59 - median(-95, -88, -99, -91, -92)
+
+
 def test_settings_that_cannot_work_are_refused():
     for bad in [dict(window_enter_m=20), dict(near_exit_m=5), dict(support_n_approach=4), dict(median_s=0),
-                dict(measured_power_dbm=-128), dict(lead_s=-1)]:
+                dict(measured_power_dbm=-128), dict(lead_s=-1), dict(calibration_weight=1.5), dict(sparse_enter_m=3),
+                dict(sparse_n=0), dict(median_s=7)]:
         with pytest.raises(ValueError):
             FilterSettings(**bad)
 

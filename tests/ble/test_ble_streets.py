@@ -18,8 +18,8 @@ def test_dense_street_detects_window_arrivals_in_time_and_nobody_else(run_street
     run = run_street(s)
     result = score(s, run.first_event_t)
     assert result["arrivals"] >= 8 and result["others"] >= 50, result
-    # Issue #17 asks >= 80 % on 60-minute streets; measured 55-78 % (benchmarks/README.md): this guards a regression.
-    assert result["in_time_pct"] >= 50.0, result
+    # Issue #17 asks >= 80 % on 60-minute streets; measured 67-71 % (benchmarks/README.md): this guards a regression.
+    assert result["in_time_pct"] >= 40.0, result
     assert result["false"] == 0, result["false_ids"]
     # One event and one outbox row per detected person, nothing for unregistered phones or strangers' tokens.
     assert all(len(evs) == 1 for evs in run.events.values())
@@ -32,7 +32,10 @@ def test_sparse_bluez_street_raises_no_false_event(run_street):
     run = run_street(s)
     result = score(s, run.first_event_t)
     assert result["false"] == 0, result["false_ids"]
-    assert result["ever"] >= result["arrivals"] // 2, result  # most arrivals are detected while they stand there
+    # Sparse mode (few reports a second: each one a change of level) is what catches these in time at all:
+    # measured 51-67 % in time on 60-minute streets; without it 18-29 %.
+    assert result["in_time_pct"] >= 30.0, result
+    assert result["ever"] >= 0.7 * result["arrivals"], result
 
 
 @pytest.mark.parametrize("mode", ["dense", "sparse"])

@@ -27,7 +27,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from truck_pos.clock import Clock, SystemClock
 from truck_pos.domain.tokens import SERVICE_UUID
@@ -35,9 +35,11 @@ from truck_pos.domain.tokens import SERVICE_UUID
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
-class Advertisement:
+class Advertisement(NamedTuple):
     """One report of a phone advertising our service data; ``t_s`` is Unix seconds from the clock."""
+
+    # A NamedTuple, not a frozen dataclass: one is built per report, and a frozen dataclass's __init__
+    # (object.__setattr__ per field) cost more than parsing the report.
 
     t_s: float
     address: str

@@ -3,7 +3,8 @@
 Each report is sanity-checked first: HCI's +127 ("RSSI not available"), any positive value and
 anything outside -110..0 dBm is dropped, as is a report older than the phone's last one. The
 phone's calibration (RSSI at 1 m) is used only inside -75..-40 dBm; else the advertised TX power
-level - 41 dB if that lands inside the same range; else the default.
+level - 41 dB if that lands inside the same range; else the default; and then only ``calibration_weight``
+of the way from the default, since phones misstate it (+-6 dB) by more than their radios differ.
 
 Each kept report becomes a path loss ``L = P1m - rssi`` (dB above the loss at 1 m). The estimate is
 the median of the reports of the last ``median_s`` seconds: one deep fade or one lucky peak moves
@@ -18,7 +19,12 @@ An arrival needs, at the moment of a report (never on a silent tick):
   ``support_n_approach`` when the phone has come ``approach_db`` closer over ``trend_s``.
 So a customer walking up fires as they reach the window, a phone heard once and then silent never
 fires, and someone standing 15-25 m away needs the median of several reports to read 3-5x
-too close. Distances use the log-distance model ``L = 10 n log10(d)``; they pick zones, not metres.
+too close. A phone reported under ``sparse_rate_hz`` (BlueZ de-duplication: each report is a change
+of level) is judged on the median of its last ``sparse_n`` reports and ``sparse_support_n`` of them
+inside ``sparse_enter_m``, without the approach lead, and never on its first ``sparse_n`` reports
+unless one of its visit read from outside. Most reports (a far phone, one already served and waiting)
+cannot change a zone or fire: per-phone counts of the last second's reports say so without a sort.
+Distances use the log-distance model ``L = 10 n log10(d)``; they pick zones, not metres.
 
 Times are float seconds (any epoch, but the same for all calls); nothing here reads a clock.
 """
@@ -45,26 +51,39 @@ class FilterSettings:
     measured_power_dbm: float = -59.0  # RSSI at 1 m when the phone gives no usable value
     near_enter_m: float = 10.0
     near_exit_m: float = 15.0
-    window_enter_m: float = 4.5  # estimated; a phone in a pocket reads ~1.5x farther than it is
+    window_enter_m: float = 4.8  # estimated; a phone in a pocket reads ~1.5x farther than it is
     window_exit_m: float = 12.0
     median_s: float = 1.0  # robust estimate over this many seconds of reports
     support_s: float = 3.0
     support_n: int = 3
-    support_n_approach: int = 2
+    support_n_approach: int = 3  # 2 fires sooner but let a passer-by at 12.7 m through (benchmarks/README.md)
     trend_s: float = 6.0
     approach_db: float = 6.0
     lead_s: float = 2.0  # fire this far ahead of the window along an approach ...
     lead_db: float = 4.0  # ... but never more than this many dB ahead ...
     approach_rate_db_s: float = 2.0  # ... and only when closing at least this fast (walking up, not by)
     silence_s: float = 15.0  # no report for this long: the phone is gone
+    calibration_weight: float = 0.3  # trust in a phone's advertised calibration (0 = ignore it, 1 = as is)
+    sparse_rate_hz: float = 2.0  # fewer reports a second than this over trend_s: BlueZ de-duplicated reports
+    sparse_n: int = 2  # sparse: estimate from the last this many reports (each one is a real change of level)
+    sparse_support_n: int = 1
+    sparse_enter_m: float = 5.75
 
     def __post_init__(self) -> None:
         if not (0 < self.window_enter_m <= self.window_exit_m and 0 < self.near_enter_m <= self.near_exit_m
                 and self.window_enter_m <= self.near_enter_m):
             raise ValueError("need 0 < window_enter_m <= window_exit_m, window_enter_m <= near_enter_m and "
                              "near_enter_m <= near_exit_m")
+        if self.median_s > self.trend_s:
+            raise ValueError("need median_s <= trend_s")
         if min(self.median_s, self.support_s, self.trend_s, self.silence_s, self.path_loss_exponent) <= 0 or min(self.lead_s, self.lead_db) < 0:
             raise ValueError("median_s, support_s, trend_s, silence_s and path_loss_exponent must be > 0, lead_s and lead_db >= 0")
+        if (not 0 <= self.calibration_weight <= 1 or self.sparse_rate_hz < 0
+                or min(self.sparse_n, self.sparse_support_n) < 1):
+            raise ValueError("need 0 <= calibration_weight <= 1, sparse_rate_hz >= 0, "
+                             "sparse_n and sparse_support_n >= 1")
+        if not self.window_enter_m <= self.sparse_enter_m <= self.window_exit_m:
+            raise ValueError("need window_enter_m <= sparse_enter_m <= window_exit_m")
         if not 1 <= self.support_n_approach <= self.support_n:
             raise ValueError("need 1 <= support_n_approach <= support_n")
         if not CALIBRATION_MIN_DBM <= self.measured_power_dbm <= CALIBRATION_MAX_DBM:
@@ -84,7 +103,8 @@ class Arrival:
 
 
 class _Track:
-    __slots__ = ("reports", "last_t", "zone", "first_t", "arrived", "p1m", "loss", "measured", "tx")
+    __slots__ = ("reports", "last_t", "zone", "first_t", "arrived", "p1m", "loss", "measured", "tx", "outside",
+                 "med_n", "n_close", "n_beyond")
 
     def __init__(self, t: float):
         self.reports: deque[tuple[float, float]] = deque(maxlen=_HISTORY)  # (t, path loss dB)
@@ -93,6 +113,11 @@ class _Track:
         self.zone, self.arrived, self.loss = GONE, False, math.inf
         self.measured: float | None = None  # the calibration values p1m was computed from
         self.tx: float | None = None
+        self.outside = False  # a report of this visit read outside the (sparse) window zone
+        self.med_n = 0  # the last med_n reports are the last median_s seconds
+        # How many of those could put a phone near or fire it / are beyond the window exit: when none are,
+        # the median cannot be either, so a far phone or one waiting at the window needs no sort (most reports).
+        self.n_close = self.n_beyond = 0
 
 
 def distance_m(rssi_dbm: float, p1m_dbm: float, exponent: float) -> float:
@@ -147,6 +172,10 @@ class ProximityFilter:
         k = 10.0 * s.path_loss_exponent  # thresholds as path loss in dB, so a report needs no logarithm
         self._near_in, self._near_out = k * math.log10(s.near_enter_m), k * math.log10(s.near_exit_m)
         self._win_in, self._win_out = k * math.log10(s.window_enter_m), k * math.log10(s.window_exit_m)
+        self._sparse_in = k * math.log10(s.sparse_enter_m)
+        self._silence, self._trend_s, self._median_s = s.silence_s, s.trend_s, s.median_s
+        self._sparse_n, self._sparse_rate, self._sparse_cap = s.sparse_n, s.sparse_rate_hz, s.sparse_rate_hz * s.trend_s
+        self._close = max(self._near_in, self._win_in + s.lead_db, self._sparse_in)  # nearer may change a zone or fire
 
     def observe(self, key: str, t_s: float, rssi_dbm: float, measured_power_dbm: float | None = None,
                 tx_power_dbm: float | None = None) -> Arrival | None:
@@ -160,43 +189,90 @@ class ProximityFilter:
         if not ok:
             self.dropped += 1
             return None
-        if tr is None or t_s - tr.last_t > s.silence_s:
+        if tr is None or t_s - tr.last_t > self._silence:
             tr = self._tracks[key] = _Track(t_s)
             self._in_range.discard(key)
-        if measured_power_dbm != tr.measured or tx_power_dbm != tr.tx or tr.p1m is None:  # same on every report: check once
+        if tr.p1m is None or measured_power_dbm != tr.measured or tx_power_dbm != tr.tx:  # same on every report: check once
             tr.measured, tr.tx = measured_power_dbm, tx_power_dbm
-            tr.p1m = reference_power(measured_power_dbm, tx_power_dbm, s.measured_power_dbm)
+            ref = reference_power(measured_power_dbm, tx_power_dbm, s.measured_power_dbm)
+            # Shrink toward the default: phones misstate their calibration by more than phones differ.
+            tr.p1m = s.measured_power_dbm + s.calibration_weight * (ref - s.measured_power_dbm)
         tr.last_t = t_s
+        value = tr.p1m - rssi_dbm
         reports = tr.reports
-        reports.append((t_s, tr.p1m - rssi_dbm))
-        oldest = t_s - s.trend_s
+        full = len(reports) == _HISTORY  # the append pushes the oldest out (a flood from one key)
+        reports.append((t_s, value))
+        if value <= self._close:
+            tr.n_close += 1
+        if value > self._win_out:
+            tr.n_beyond += 1
+        if value > self._sparse_in:
+            tr.outside = True
+        oldest = t_s - self._trend_s
         while reports[0][0] < oldest:
             reports.popleft()
-        newest = t_s - s.median_s
-        window = []
-        for p in reversed(reports):
-            if p[0] < newest:
-                break
-            window.append(p[1])
-        tr.loss = loss = window[0] if len(window) == 1 else _median(window)
+        m = tr.med_n + 1
+        if full or m > len(reports):  # the tail no longer lines up with the counts: count afresh
+            self._recount(tr, t_s)
+        else:
+            newest = t_s - self._median_s
+            while reports[-m][0] < newest:  # reports leaving the median window leave the counts
+                old = reports[-m][1]
+                if old <= self._close:
+                    tr.n_close -= 1
+                if old > self._win_out:
+                    tr.n_beyond -= 1
+                m -= 1
+            tr.med_n = m
+        # Few reports a second over the trend: BlueZ de-duplication, where each report is a change of level.
+        n = len(reports)
+        sparse = self._sparse_n <= n < self._sparse_cap and n < self._sparse_rate * (t_s - tr.first_t + 1e-9)
+        if not sparse:
+            zone = tr.zone
+            if (zone == GONE and not tr.n_close) or (zone == WINDOW and tr.arrived and not tr.n_beyond):
+                tr.loss = math.nan  # the zone cannot change and no arrival can fire: estimate only when asked
+                return None
+        tr.loss = loss = self._estimate(tr, sparse)
         if tr.zone != GONE or loss <= self._near_in:  # else still out of range: nothing to change
             self._update_zone(key, tr, loss)
-        if tr.arrived or loss - s.lead_db > self._win_in:
+        if tr.arrived or loss - (0.0 if sparse else s.lead_db) > (self._sparse_in if sparse else self._win_in):
             return None  # cannot fire whatever the trend: skip the rest (most reports of most phones)
-        # Only an approach over a real stretch of time brings the estimate forward, by at most lead_db.
         recent = list(reports)
-        slope = _slope(recent, s.trend_s / 2)
-        ahead = min(-slope * s.lead_s, s.lead_db) if slope <= -s.approach_rate_db_s else 0.0
-        if loss - ahead > self._win_in:
+        if sparse:  # one report stands for the level until the next: no slope to read, fewer reports to ask
+            win, ahead, needed = self._sparse_in, 0.0, s.sparse_support_n
+            if len(reports) == s.sparse_n and not tr.outside:
+                return None  # as many reports as the estimate needs, none ever from outside: no approach seen
+        else:  # only an approach over a real stretch of time brings the estimate forward, by at most lead_db
+            slope = _slope(recent, s.trend_s / 2)
+            win = self._win_in
+            ahead = min(-slope * s.lead_s, s.lead_db) if slope <= -s.approach_rate_db_s else 0.0
+            earlier = [p[1] for p in recent if t_s - p[0] > s.support_s]
+            approaching = bool(earlier) and _median(earlier) - loss >= s.approach_db
+            needed = s.support_n_approach if approaching else s.support_n
+        if loss - ahead > win:
             return None
-        support = sum(1 for p in recent if t_s - p[0] <= s.support_s and p[1] <= self._win_in)
-        earlier = [p[1] for p in recent if t_s - p[0] > s.support_s]
-        approaching = bool(earlier) and _median(earlier) - loss >= s.approach_db
-        if support < (s.support_n_approach if approaching else s.support_n):
+        if sum(1 for p in recent if t_s - p[0] <= s.support_s and p[1] <= win) < needed:
             return None
         tr.arrived = True
         d = 10.0 ** (loss / (10.0 * s.path_loss_exponent))
         return Arrival(key, t_s, tr.first_t, round(d, 2), round(tr.p1m - loss, 1), tr.zone)
+
+    def _recount(self, tr: _Track, t_s: float) -> None:
+        newest = t_s - self._median_s
+        window = [v for t, v in tr.reports if t >= newest]
+        tr.med_n = len(window)
+        tr.n_close = sum(1 for v in window if v <= self._close)
+        tr.n_beyond = sum(1 for v in window if v > self._win_out)
+
+    def _estimate(self, tr: _Track, sparse: bool) -> float:
+        """Median path loss: of the last median_s seconds, or of the last sparse_n reports when reports are sparse."""
+        reports = tr.reports
+        if sparse:
+            window = sorted(reports[-i][1] for i in range(1, min(self.settings.sparse_n, len(reports)) + 1))
+        else:
+            window = sorted(reports[-i][1] for i in range(1, tr.med_n + 1))
+        m = len(window)
+        return window[m // 2] if m % 2 else 0.5 * (window[m // 2 - 1] + window[m // 2])
 
     def _update_zone(self, key: str, tr: _Track, loss: float) -> None:
         zone = tr.zone
@@ -237,4 +313,6 @@ class ProximityFilter:
     def estimate_db(self, key: str) -> float | None:
         """The current robust path-loss estimate of a key (dB over 1 m), for charts and the status screen."""
         tr = self._tracks.get(key)
-        return None if tr is None or not math.isfinite(tr.loss) else tr.loss
+        if tr is None or not tr.med_n or tr.loss == math.inf:
+            return None
+        return self._estimate(tr, False) if math.isnan(tr.loss) else tr.loss

@@ -32,6 +32,7 @@ from truck_pos.domain.proximity import ZONE_NAMES, Arrival, FilterSettings, Prox
 from truck_pos.domain.tokens import TokenTable, parse_service_data
 from truck_pos.errors import InvalidInput
 from truck_pos.store import outbox
+from truck_pos.store.prepared import PreparedInsert
 from truck_pos.store.proximity_models import ProximityEvent, RegisteredDevice
 
 if TYPE_CHECKING:
@@ -46,6 +47,10 @@ WindowSource = Callable[[datetime], Window | None]
 _MISS = object()
 _EVENT_NS = uuid.UUID("5b8e3c1a-7f2d-4e0b-9c6a-1d2e3f405162")
 MIN_SECRET_BYTES = 16
+# Built once: peewee's per-query SQL building cost more than the event's SQLite work.
+_EVENT_INSERT = PreparedInsert(ProximityEvent, ["key", "customer_ref", "campaign_id", "segment", "source", "first_seen_utc",
+                                                "distance_m", "rssi_dbm"])
+_EVENT_EXISTS = f'SELECT 1 FROM "{ProximityEvent._meta.table_name}" WHERE "{ProximityEvent.key.column_name}" = '
 
 
 def parse_devices(devices: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -97,6 +102,7 @@ class ProximityService:
         self._resolved_by: TokenTable | None = None
         self._resolved_offset = 0
         self._slot_start = -math.inf
+        self._slot_end = -math.inf
         self._version: int | None = None
         self._version_checked = -1e18
         self._load_table()
@@ -173,9 +179,9 @@ class ProximityService:
         """Resolve, filter and, on an arrival, record the event. Unknown tokens leave no trace."""
         if time.monotonic() - self._version_checked >= self.DEVICES_RECHECK_S:
             self._refresh_devices()
+        t = adv.t_s
         with self._lock:
-            t = adv.t_s
-            if not self._slot_start <= t < self._slot_start + self._slot_s or self._table is not self._resolved_by:
+            if not self._slot_start <= t < self._slot_end or self._table is not self._resolved_by:
                 self._reset_resolved(t)
             # A phone repeats the same service data all slot long: parse and resolve it once per slot.
             hit = self._resolved.get(adv.service_data, _MISS)
@@ -191,6 +197,7 @@ class ProximityService:
         self._resolved = {}
         self._resolved_by = self._table
         self._slot_start = (t // self._slot_s) * self._slot_s if math.isfinite(t) else -math.inf
+        self._slot_end = self._slot_start + self._slot_s
 
     def _resolve(self, service_data: bytes, t: float) -> tuple[str, int | None] | None:
         data = parse_service_data(service_data)
@@ -238,9 +245,10 @@ class ProximityService:
                 "zone": ZONE_NAMES[arrival.zone]}
         try:
             with self.db.atomic():
-                if ProximityEvent.get_or_none(ProximityEvent.key == key) is None:
-                    ProximityEvent.create(key=key, customer_ref=customer, campaign_id=body["campaign_id"], segment=segment,
-                                          first_seen_utc=first_seen, distance_m=arrival.distance_m, rssi_dbm=arrival.rssi_dbm)
+                if self.db.execute_sql(_EVENT_EXISTS + self.db.param, [key]).fetchone() is None:
+                    _EVENT_INSERT.one(self.db, {"key": key, "customer_ref": customer, "campaign_id": body["campaign_id"],
+                                                "segment": segment, "first_seen_utc": first_seen,
+                                                "distance_m": arrival.distance_m, "rssi_dbm": arrival.rssi_dbm})
                     outbox.enqueue("proximity", body, now=self.clock.now(), key=str(uuid.uuid5(_EVENT_NS, key)))
                     self.events_written += 1
                     log.info("proximity event: %s (%s) %.1f m", customer, campaign_id, arrival.distance_m)
