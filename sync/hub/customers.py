@@ -118,7 +118,7 @@ def normalize_identity(kind: str, value: str) -> str:
     return text.lower() if kind == "device" else text
 
 
-def _pairs(identities: Mapping[str, str | None] | Iterable[tuple[str, str | None]]) -> list[tuple[str, str]]:
+def normalized_pairs(identities: Mapping[str, str | None] | Iterable[tuple[str, str | None]]) -> list[tuple[str, str]]:
     items = identities.items() if isinstance(identities, Mapping) else identities
     out: list[tuple[str, str]] = []
     for kind, value in items:
@@ -159,7 +159,7 @@ def upsert_profile(identities: Mapping[str, str | None] | Iterable[tuple[str, st
     normalized first (InvalidInput names the bad one, nothing is written). Safe against another hub
     process doing the same at the same moment: a unique clash is retried once.
     """
-    pairs = _pairs(identities)
+    pairs = normalized_pairs(identities)
     if not pairs:
         raise InvalidInput("a profile needs at least one email, phone, handle, device or truck reference")
     name = " ".join((first_name or "").split())[:120]
@@ -302,43 +302,3 @@ def erase(customer: HubCustomer, now: datetime | None = None) -> None:
         for eraser in ERASERS:
             eraser(customer)
         HubCustomer.update(first_name="", erased_at=now or _now()).where(HubCustomer.id == customer.id).execute()
-
-
-# --- fed by truck messages ---------------------------------------------------------------------------
-def apply_up_message(kind: str, truck: str, body: dict[str, Any]) -> HubCustomer | None:
-    """Fold a stored registration / consent / group_join from a truck into the profiles (others: None)."""
-    if kind not in ("registration", "consent", "group_join"):
-        return None
-    source = f"truck:{truck}"
-    ref = body["customer_ref"]
-    if kind == "registration":
-        ids = [("truck_ref", ref)]
-        for k in ("email", "phone"):
-            try:
-                ids += _pairs([(k, body.get(k))])
-            except InvalidInput:
-                pass  # the truck normalized it already; a bad value must not lose the registration
-        customer, _ = upsert_profile(ids, body.get("first_name") if isinstance(body.get("first_name"), str) else None, source)
-        consent = body["consent"]
-        at = _when(consent.get("at"))
-        channels = [c for c, k in (("email", "email"), ("sms", "phone")) if identity(customer, k)]
-        for channel in channels:
-            record_consent(customer, channel, bool(consent.get("granted")), source=source,
-                           wording_version=str(consent.get("wording_version", "")), at=at)
-        return customer
-    customer, _ = upsert_profile([("truck_ref", ref)], source=source)
-    if kind == "consent":
-        for channel in MARKETING_CHANNELS:
-            record_consent(customer, channel, bool(body["granted"]), source=source,
-                           wording_version=str(body.get("wording_version", "")), at=_when(body.get("at")))
-    else:
-        join_group(customer, body["group"], _when(body.get("joined_at")))
-    return customer
-
-
-def _when(text: Any) -> datetime:
-    try:
-        moment = datetime.fromisoformat(text)
-    except (TypeError, ValueError):
-        return _now()
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)

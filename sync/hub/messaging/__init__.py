@@ -6,7 +6,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from sync.hub import customers
+from sync.hub.messaging import feed
 from sync.hub.models import hub_database
 
 log = logging.getLogger(__name__)
@@ -24,6 +24,6 @@ def on_stored(kind: str, truck: str, body: dict[str, Any], now: datetime) -> Non
         return
     try:
         with hub_database.atomic():
-            customers.apply_up_message(kind, truck, body)
+            feed.apply_up_message(kind, truck, body)
     except Exception:  # noqa: BLE001 - the message is stored either way; this is a derived view
         log.exception("could not fold a %s from %s into the customer profiles", kind, truck)
