@@ -24,6 +24,7 @@ import peewee
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from sync import protocol
+from sync.hub import messaging as reach
 from sync.hub.models import HubDeadLetter, HubMessage, HubMobileOrder, HubTruck, hub_database, insert_message
 from sync.transport import BrokerLogin, connect_persistent, new_client
 from truck_pos.clock import Clock, SystemClock
@@ -141,6 +142,8 @@ class Hub:
                 if checked.ok and parsed.kind == "order" and env["body"].get("channel") == "mobile":
                     HubMobileOrder.update(delivered_utc=now).where(
                         HubMobileOrder.order_id == env["body"]["order_id"], HubMobileOrder.delivered_utc.is_null()).execute()
+                if checked.ok:
+                    reach.on_stored(parsed.kind, parsed.truck, env["body"], now)  # profiles, proximity -> code
             outcome = "new" if checked.ok else "rejected"
         except peewee.IntegrityError:
             outcome = "duplicate"
