@@ -16,12 +16,16 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+import uuid
+
 import peewee
 
 from sync import protocol
 from truck_pos.clock import Clock
 from truck_pos.domain.order import ModifierChoice, TenderEntry, Ticket, TicketLine
 from truck_pos.errors import InvalidInput
+from truck_pos.store import outbox
+from truck_pos.store.base import database
 from truck_pos.store.models import Order
 from truck_pos.store.sync_models import MobileOrderClaim, SyncDeadLetter, SyncInbound
 
@@ -72,6 +76,8 @@ class Inbox:
             log.warning("no handler for %s on this truck; left for later", env["kind"])
             return False, f"no handler for {env['kind']}"
         accepted, reason = self._call(handler, env)
+        if env["kind"] == "campaign":
+            self._report_install(env, accepted, reason)
         if not accepted:
             return self._dead_letter(topic, payload, env["kind"], reason)
         SyncInbound.insert(key=env["id"], kind=env["kind"], received_utc=self.clock.now()).on_conflict_ignore().execute()
@@ -87,6 +93,18 @@ class Inbox:
         except (binascii.Error, ValueError):
             return False, "campaign bundle_b64 is not base64"
         return handler(raw)
+
+    def _report_install(self, env: dict[str, Any], accepted: bool, reason: str) -> None:
+        """Tell the hub whether the campaign installed (the owner console shows it per truck)."""
+        body = {"campaign_id": env["body"]["campaign_id"], "accepted": accepted, "reason": reason[:500],
+                "at": self.clock.now().isoformat()}
+        key = str(uuid.uuid5(uuid.NAMESPACE_URL, f"campaign_status:{env['id']}"))
+        try:
+            with database.atomic():
+                if not outbox.Outbox.select().where(outbox.Outbox.key == key).exists():
+                    outbox.enqueue("campaign_status", body, now=self.clock.now(), key=key)
+        except peewee.PeeweeException:
+            log.exception("could not queue the campaign install report")
 
     def _dead_letter(self, topic: str, payload: Any, kind: str, reason: str) -> Outcome:
         raw = payload if isinstance(payload, (bytes, bytearray)) else str(payload).encode("utf-8", "replace")

@@ -29,6 +29,7 @@ from starlette.staticfiles import StaticFiles
 from sync.hub.payments import StripeCheckout
 from sync.hub.web.security import RateLimiter, csrf_ok, new_csrf_token, secret_file
 from truck_pos.clock import Clock, SystemClock
+from truck_pos.errors import InvalidInput
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
@@ -51,6 +52,7 @@ class WebConfig:
     order_limit: tuple[int, float] = (10, 60.0)
     payments: StripeCheckout | None = None
     lockout_after: int = 20
+    vapid_public_key: str = ""  # base64url application server key offered to browsers for Web Push
 
     @property
     def owner_key_path(self) -> Path:
@@ -143,6 +145,10 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return render(request, "error.html", {"status": status, "detail": detail}, status)
 
 
+async def _invalid_input(request: Request, exc: Exception) -> Response:
+    return await _http_error(request, HTTPException(400, str(exc)[:300]))
+
+
 async def _server_error(request: Request, exc: Exception) -> Response:
     log.exception("web handler failed on %s", request.url.path[:200], exc_info=exc)
     return PlainTextResponse("Something went wrong on our side; please try again", status_code=500)
@@ -185,7 +191,8 @@ def create_app(config: WebConfig, hub: Any, clock: Clock | None = None,
                   Middleware(SessionMiddleware, secret_key=session_key, session_cookie="tp_session",
                              https_only=config.secure_cookies, same_site="lax", max_age=14 * 24 * 3600)]
     app = Starlette(routes=routes, middleware=middleware,
-                    exception_handlers={HTTPException: _http_error, 500: _server_error})
+                    exception_handlers={HTTPException: _http_error, InvalidInput: _invalid_input,
+                                        500: _server_error})
     limits = {name: RateLimiter(*getattr(config, f"{name}_limit")) for name in ("login", "register", "order")}
     app.state.web = Web(config, hub, clock or SystemClock(), _templates(), limits)
     return app

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import peewee
 
-from sync.hub.models import HubModel, hub_database
+from sync.hub import customers  # noqa: F401 - registers the profile tables in HUB_MODELS
+from sync.hub.models import HUB_MODELS, HubModel, hub_database
 from truck_pos.store.base import JsonField, UtcDateTimeField
 
 
@@ -76,6 +77,25 @@ class HubWebPublish(HubModel):
 WEB_MODELS = [HubWebUser, HubWebMenu, HubWebOrder, HubWebCampaign, HubWebPublish]
 
 
+
+
+class HubWebDevice(HubModel):
+    """A phone registered for BLE proximity on the customer page: its id and 32-byte secret (hex).
+
+    The secret goes to the phone once (QR / deep link) and to trucks inside the signed campaign's
+    ``devices`` list; it is erased with the customer.
+    """
+
+    device_id = peewee.CharField(max_length=64, unique=True)
+    customer_uuid = peewee.CharField(max_length=36, index=True)
+    secret_hex = peewee.CharField(max_length=64)
+    created_utc = UtcDateTimeField()
+
+
+WEB_MODELS.append(HubWebDevice)
+HUB_MODELS.extend(m for m in WEB_MODELS if m not in HUB_MODELS)  # open_hub_database creates them too
+
+
 def create_web_tables() -> None:
-    """Create the web tables on the open hub database (safe to call again)."""
-    hub_database.obj.create_tables(WEB_MODELS, safe=True)
+    """Create every hub table (ingest, customers, web) on the open hub database (safe to call again)."""
+    hub_database.obj.create_tables(HUB_MODELS, safe=True)
