@@ -52,6 +52,7 @@ class FakeStripe:
     sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
     deliveries: list[int] = field(default_factory=list)
     _ids: Any = field(default_factory=lambda: itertools.count(1))
+    now: Any = time.time  # the signing time (the hub's clock, when a test shifts it)
 
     @property
     def base(self) -> str:
@@ -77,7 +78,7 @@ class FakeStripe:
         s = self.sessions[sid]
         body = completed_event(sid, s["client_reference_id"], int(s["line_items[0][price_data][unit_amount]"]))
         async with httpx.AsyncClient() as client:
-            resp = await client.post(self.webhook_url, content=body, headers={"stripe-signature": stripe_header(body),
+            resp = await client.post(self.webhook_url, content=body, headers={"stripe-signature": stripe_header(body, t=int(self.now())),
                                                                                "content-type": "application/json"})
         self.deliveries.append(resp.status_code)
         return RedirectResponse(s["success_url"], 303)

@@ -247,7 +247,8 @@ async def me_update(request: Request) -> Response:
     if me is None:
         raise HTTPException(404, "Register first")
     if extra == "erased":
-        request.session.clear()
+        request.session.pop("customer", None)
+        request.session.pop("orders", None)
         return render(request, "erased.html", {})
     if extra is not None:  # a new device: its secret is shown this once
         link = people.deep_link(extra)
