@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import logging
+import signal
 import sys
 import threading
 from pathlib import Path
@@ -73,6 +74,10 @@ def serve(args: argparse.Namespace, hub: Any) -> int:
     app = create_app(web_config(args), hub)
     host, _, port = args.listen.rpartition(":")
     print(f"web face on http://{host}:{port} (console: /console, customer page: /t/<truck>)", flush=True)
+    # uvicorn re-raises the signal it stopped on once it restores these handlers: make that a no-op,
+    # so the hub below still gets a clean stop (last acks sent) and exit code 0.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: None)
     uvicorn.Server(uvicorn.Config(app, host=host or "127.0.0.1", port=int(port), log_level="warning")).run()
     return 0
 
