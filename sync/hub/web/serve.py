@@ -23,7 +23,8 @@ def _web_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dir", type=Path, default=Path("hub-web"), help="web secrets (0600 files): session key, owner key")
     p.add_argument("--base-url", default="", help="the address customers use, e.g. https://hub.example.com")
     p.add_argument("--timezone", default="America/Chicago", help="the trucks' time zone (pickup slots)")
-    p.add_argument("--behind-proxy", action="store_true", help="behind Caddy/nginx: secure cookies, X-Forwarded-For")
+    p.add_argument("--behind-proxy", action="store_true", help="behind Caddy/nginx: the client address is X-Forwarded-For")
+    p.add_argument("--slot-capacity", type=int, default=12, help="web orders per 15-minute pickup slot")
     p.add_argument("--stripe-key-file", type=Path, help="file holding the Stripe secret API key")
     p.add_argument("--stripe-webhook-secret-file", type=Path, help="file holding the Stripe webhook signing secret")
     p.add_argument("--stripe-api-base", default="https://api.stripe.com")
@@ -59,8 +60,9 @@ def web_config(args: argparse.Namespace) -> Any:
     payments = None
     if args.stripe_key_file and args.stripe_webhook_secret_file:
         payments = StripeCheckout(_secret(args.stripe_key_file), _secret(args.stripe_webhook_secret_file), args.stripe_api_base)
-    return WebConfig(data_dir=args.data_dir, base_url=args.base_url or f"http://{host}:{port}", timezone=args.timezone,
-                     secure_cookies=args.behind_proxy, trust_proxy=args.behind_proxy, payments=payments)
+    base_url = args.base_url or f"http://{host}:{port}"
+    return WebConfig(data_dir=args.data_dir, base_url=base_url, timezone=args.timezone, slot_capacity=args.slot_capacity,
+                     secure_cookies=base_url.startswith("https://"), trust_proxy=args.behind_proxy, payments=payments)
 
 
 def serve(args: argparse.Namespace, hub: Any) -> int:
