@@ -112,6 +112,15 @@ SEGMENTS = [
 ]
 
 
+MESSAGES = [
+    {"id": "fb-post", "segment": "facebook_likers", "channel": "facebook", "send_at": "-1h", "code": "segment",
+     "template": "Lunch at {{ stop }} today: {{ code }} for 10% off"},
+    {"id": "near-push", "segment": "nearby_devices", "channel": "push", "trigger": "proximity",
+     "template": "Hi {{ first_name }}, we're right here: {{ code }}",
+     "variants": [{"name": "A", "split": 50}, {"name": "B", "split": 50, "template": "{{ code }}: 15% off, 5 minutes away"}]},
+]
+
+
 def test_owner_publishes_a_four_segment_campaign_and_sees_the_truck_install_it(world, output_dir):
     d, url, svc = world["driver"], world["url"], world["svc"]
     desktop(d)
@@ -137,7 +146,9 @@ def test_owner_publishes_a_four_segment_campaign_and_sees_the_truck_install_it(w
     fill(d, "name", "Lunch launch")
     fill(d, "valid_from", f"{today - timedelta(days=1)}T10:00")
     fill(d, "valid_until", f"{today + timedelta(days=6)}T22:00")
-    fill(d, "stop", "Main St & 5th")
+    fill(d, "stop.name", "Daley Plaza")
+    fill(d, "stop.lat", "41.8837")
+    fill(d, "stop.lon", "-87.6298")
     fill(d, "goal.start", "11:00")
     fill(d, "goal.end", "12:00")
     fill(d, "goal.customers", "40")
@@ -148,6 +159,7 @@ def test_owner_publishes_a_four_segment_campaign_and_sees_the_truck_install_it(w
         fill(d, f"segments[{i}].code", code)
         fill(d, f"segments[{i}].benefit.kind", kind)
         fill(d, f"segments[{i}].benefit.value", "150" if i == 0 else value)  # 150% off: refused by the truck's rules
+    d.execute_script("arguments[0].value = arguments[1]", css(d, 'textarea[name="messages"]'), json.dumps(MESSAGES))
     css(d, "#publish").click()
     error = wait_until(lambda: css(d, '[data-error-for="segments[0].benefit.value"]'), 10, "the field's error")
     assert "percent" in error.text and "150" in error.text
@@ -162,8 +174,10 @@ def test_owner_publishes_a_four_segment_campaign_and_sees_the_truck_install_it(w
 
     wait_until(installed, 30, "the truck's install report", every_s=0.5)
     shot(d, output_dir, "04-campaign-installed")
+    assert "Variant B (50%)" in d.page_source and "Lunch at {{ stop }} today" in d.page_source
     active = svc.campaigns.active_campaign()
     assert active.id == "lunch-launch"
+    assert "messages" not in active.document and "stop" not in active.document  # hub-only fields are not signed
     assert [s.name for s in active.segments] == [s[0] for s in SEGMENTS]
     assert active.segment("twitter_followers").benefit.amount_cents == 100
     d.get(f"{url}/console")

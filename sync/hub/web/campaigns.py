@@ -26,6 +26,15 @@ from sync.hub.web.models import HubWebCampaign, HubWebMenu, HubWebPublish
 from truck_pos.domain.bundle import BundleRefused, sign_bundle
 from truck_pos.domain.campaign import BENEFIT_KINDS, CHANNELS, parse_campaign
 
+try:  # the messaging tools (sync/hub/messaging) own the hub-only fields when they are installed
+    from sync.hub.messaging.document import HUB_FIELDS
+    from sync.hub.messaging.document import parse_document as hub_checker
+    from sync.hub.messaging.document import truck_document as _truck_document
+except ImportError:  # pragma: no cover - depends on what is merged
+    HUB_FIELDS = ("timezone", "stop", "manners", "audiences", "messages")
+    hub_checker = None
+    _truck_document = None
+
 SEGMENT_ROWS = 6
 SEGMENT_INTS = ("total_uses", "uses_per_customer", "audience")
 _PATH = re.compile(r"invalid campaign: ((?:campaign|goal|segments\[\d+\])(?:\.[a-z_]+)*)")
@@ -39,7 +48,11 @@ def blank_document() -> dict[str, Any]:
 
 def to_fields(doc: dict[str, Any]) -> dict[str, str]:
     """The form values for a document (every value as text)."""
-    f = {k: str(doc.get(k, "") or "") for k in ("id", "name", "valid_from", "valid_until", "stop")}
+    f = {k: str(doc.get(k, "") or "") for k in ("id", "name", "valid_from", "valid_until")}
+    stop = doc.get("stop") if isinstance(doc.get("stop"), dict) else {"name": doc.get("stop") or ""}
+    for k in ("name", "lat", "lon"):
+        f[f"stop.{k}"] = "" if stop.get(k) is None else str(stop[k])
+    f["messages"] = json.dumps(doc["messages"], indent=1, ensure_ascii=False) if doc.get("messages") else ""
     f["trucks"] = ", ".join(doc.get("trucks", ["*"]))
     for k, v in (doc.get("goal") or {}).items():
         f[f"goal.{k}"] = "" if v is None else str(v)
@@ -70,8 +83,8 @@ def from_fields(fields: dict[str, str], base: dict[str, Any], tz: str, now: date
     doc = {**base, "format": 1, "issued_at": now.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
     for k in ("id", "name", "valid_from", "valid_until"):
         doc[k] = fields.get(k, "").strip()
-    if fields.get("stop", "").strip():
-        doc["stop"] = fields["stop"].strip()[:120]
+    _stop(fields, doc, errors)
+    _messages(fields, doc, errors)
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", doc["id"]):
         errors["id"] = "1-64 letters, digits, '-', '_' or '.'"
     doc["trucks"] = [t.strip() for t in fields.get("trucks", "*").split(",") if t.strip()] or ["*"]
@@ -89,10 +102,62 @@ def from_fields(fields: dict[str, str], base: dict[str, Any], tz: str, now: date
         errors["segments[0].name"] = "a campaign needs at least one segment"
     if not errors:
         try:
-            parse_campaign(doc, tz)
+            parse_campaign(truck_document(doc), tz)
         except BundleRefused as exc:
             errors[_field_of(str(exc))] = str(exc).removeprefix("invalid campaign: ")
+    if not errors and hub_checker is not None:
+        try:
+            hub_checker(doc, tz)
+        except ValueError as exc:  # the messaging tools' CampaignError names the field in its text
+            errors["messages" if "message" in str(exc) else "form"] = str(exc)
     return doc, errors
+
+
+def _stop(fields: dict[str, str], doc: dict[str, Any], errors: dict[str, str]) -> None:
+    """``stop``: where the truck parks (name, and lat/lon for the reports' map), as the messaging tools read it."""
+    name = fields.get("stop.name", "").strip()[:200]
+    base = doc.get("stop") if isinstance(doc.get("stop"), dict) else {}
+    stop = {k: v for k, v in base.items() if k not in ("name", "lat", "lon")}
+    coords = []
+    for k, limit in (("lat", 90), ("lon", 180)):
+        raw = fields.get(f"stop.{k}", "").strip()
+        if raw:
+            try:
+                value = float(raw)
+                if not -limit <= value <= limit or value != value:
+                    raise ValueError
+                coords.append((k, value))
+            except ValueError:
+                errors[f"stop.{k}"] = f"a number from -{limit} to {limit}"
+    if len(coords) == 1:
+        errors["stop.lat" if coords[0][0] == "lon" else "stop.lon"] = "give both latitude and longitude"
+    if name or coords:
+        doc["stop"] = {**stop, "name": name, **dict(coords)}
+    else:
+        doc.pop("stop", None)
+
+
+def _messages(fields: dict[str, str], doc: dict[str, Any], errors: dict[str, str]) -> None:
+    raw = fields.get("messages", "").strip()
+    if not raw:
+        doc.pop("messages", None)
+        return
+    try:
+        messages = json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        errors["messages"] = f"not JSON: {str(exc)[:120]}"
+        return
+    if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
+        errors["messages"] = "a JSON list of message objects"
+        return
+    doc["messages"] = messages
+
+
+def truck_document(doc: dict[str, Any]) -> dict[str, Any]:
+    """What is signed for the trucks: the campaign without the hub-only fields (messages, stop, ...)."""
+    if _truck_document is not None:
+        return _truck_document(doc)
+    return {k: v for k, v in doc.items() if k not in HUB_FIELDS}
 
 
 def _segment(fields: dict[str, str], i: int, errors: dict[str, str]) -> dict[str, Any] | None:
@@ -178,7 +243,7 @@ def publish(row: HubWebCampaign, key: Ed25519PrivateKey, hub: Any, devices: list
             now: datetime) -> list[str]:
     """Sign the document (with the registered phones) and send it, retained, to each truck it is for."""
     doc = {**row.document, "devices": devices, "issued_at": now.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
-    bundle = sign_bundle(doc, key)
+    bundle = sign_bundle(truck_document(doc), key)
     sha = hashlib.sha256(bundle).hexdigest()
     targets = [t for t in fleet() if "*" in doc.get("trucks", ["*"]) or t in doc["trucks"]]
     for truck in targets:

@@ -10,7 +10,9 @@ from zoneinfo import ZoneInfo
 import peewee
 
 from sync.hub.models import HubMessage, HubMobileOrder, HubTruck
-from sync.hub.web import campaigns
+from markupsafe import Markup
+
+from sync.hub.web import campaigns, places
 from sync.hub.web.models import HubWebCampaign, HubWebPublish
 from truck_pos.domain.reports import double_uses
 
@@ -85,12 +87,35 @@ def segment_rows(redemptions: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{"campaign": c, "segment": s, "redemptions": n, "discount_cents": a} for (c, s), (n, a) in sorted(table.items())]
 
 
+def known_stops() -> dict[str, tuple[float, float]]:
+    """Stops with coordinates from the campaign documents (newest wins for a name)."""
+    stops: dict[str, tuple[float, float]] = {}
+    for row in HubWebCampaign.select().order_by(HubWebCampaign.updated_utc):
+        stop = row.document.get("stop")
+        if isinstance(stop, dict) and isinstance(stop.get("lat"), (int, float)) and isinstance(stop.get("lon"), (int, float)):
+            stops[str(stop.get("name") or row.campaign_id)[:200]] = (float(stop["lat"]), float(stop["lon"]))
+    return stops
+
+
+def reach_rows(campaign_id: str) -> list[Any] | None:
+    """Reach and conversion per segment, channel and variant from the messaging tools (None when not installed)."""
+    try:
+        from sync.hub.messaging import report  # noqa: PLC0415 - optional part of the hub
+    except ImportError:
+        return None
+    rows, _tests = report.build(campaign_id)
+    return rows
+
+
 def overview(tz: str) -> dict[str, Any]:
     """Everything the reports page shows."""
     latest = HubWebCampaign.select().where(HubWebCampaign.published_utc.is_null(False)).order_by(
         HubWebCampaign.published_utc.desc()).first()
     goal = (latest.document.get("goal") if latest else None) or None
     redemptions = _bodies("redemption")
-    return {"campaign": latest.campaign_id if latest else "", "goal": goal,
+    stops = known_stops()
+    points = places.group_points(_bodies("group_join"), stops)
+    return {"map": Markup(places.svg(points, stops)), "suggestions": places.suggest(points, stops)[:5],  # noqa: S704
+            "reach": reach_rows(latest.campaign_id) if latest else None,"campaign": latest.campaign_id if latest else "", "goal": goal,
             "goals": goal_rows(_bodies("order"), goal, tz), "segments": segment_rows(redemptions),
             "doubles": double_uses([r for r in redemptions if "truck" in r]), "since": timedelta(0)}
