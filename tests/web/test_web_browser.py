@@ -238,3 +238,33 @@ def test_customer_registers_orders_pays_sees_the_qr_and_the_scan_collects_it(wor
     shot(d, output_dir, "11-order-collected")
     assert HubMobileOrder.get(HubMobileOrder.order_id == order.order_id).delivered_utc is not None
     assert svc.pickup.scan(claim).outcome == "already_collected"
+
+
+def test_owner_finds_the_customer_sees_consent_history_exports_and_erases(world, output_dir):
+    d, url = world["driver"], world["url"]
+    d.delete_all_cookies()
+    desktop(d)
+    d.get(f"{url}/console/login")
+    fill(d, "username", OWNER)
+    fill(d, "password", OWNER_PW)
+    css(d, "#login-button").click()
+    wait_until(lambda: css(d, "#fleet"), 10, "the fleet page")
+    d.get(f"{url}/console/reports")
+    assert css(d, "svg.map")  # the campaign's stop on the map
+    assert "Daley Plaza" in css(d, "svg.map").get_attribute("innerHTML")
+    shot(d, output_dir, "12-console-reports")
+    d.get(f"{url}/console/customers?q=lopez")
+    link = css(d, "#results a")
+    assert link.text == "Ana"
+    shot(d, output_dir, "13-console-customer-search")
+    link.click()
+    rows = wait_until(lambda: d.find_elements(By.CSS_SELECTOR, "#consents tbody tr"), 10, "the consent history")
+    assert len(rows) == 4 and "web-2026-06" in rows[0].text
+    shot(d, output_dir, "14-console-customer-profile")
+    customer = find("email", "ana.lopez@example.com")
+    export = d.execute_script("return fetch(arguments[0]).then(r => r.json())", f"/console/customers/{customer.uuid}/export")
+    assert export["identities"][0]["value"] == "ana.lopez@example.com" and export["groups"] == ["Acme Corporation, Accounting"]
+    css(d, "#erase").click()
+    wait_until(lambda: "/console/customers" in d.current_url and "/console/customers/" not in d.current_url, 10, "erased")
+    assert find("email", "ana.lopez@example.com") is None
+    assert not HubWebDevice.select().where(HubWebDevice.customer_uuid == customer.uuid).exists()
