@@ -180,7 +180,9 @@ def create_app(config: WebConfig, hub: Any, clock: Clock | None = None,
                extra_routes: Sequence[Sequence[BaseRoute]] = ()) -> Starlette:
     """The ASGI app. ``extra_routes``: route lists of other hub modules, mounted as they are."""
     from sync.hub.web import console, customer  # noqa: PLC0415 - they import this module's helpers
+    from sync.hub.web.models import create_web_tables  # noqa: PLC0415
 
+    create_web_tables()  # every hub table, including those of optional hub modules imported by now
     config.data_dir.mkdir(parents=True, exist_ok=True)
     session_key = secret_file(config.data_dir / "session.key").decode("ascii")
     routes: list[BaseRoute] = [*customer.routes, *console.routes,

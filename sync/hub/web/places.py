@@ -78,8 +78,10 @@ def svg(points: list[GroupPoint], stops: Mapping[str, tuple[float, float]]) -> s
     kx = math.cos(math.radians(sum(lats) / len(lats)))  # equirectangular: shrink longitude by cos(latitude)
     scale = min((W - 2 * PAD) / (span_lon * kx), (H - 2 * PAD) / span_lat)
 
-    def xy(lat: float, lon: float) -> tuple[float, float]:
-        return PAD + (lon - min(lons)) * kx * scale, H - PAD - (lat - min(lats)) * scale
+    mid_lat, mid_lon = (max(lats) + min(lats)) / 2, (max(lons) + min(lons)) / 2
+
+    def xy(lat: float, lon: float) -> tuple[float, float]:  # centred, so one lone stop sits in the middle
+        return W / 2 + (lon - mid_lon) * kx * scale, H / 2 - (lat - mid_lat) * scale
 
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {H}" class="map" role="img" '
              f'aria-label="Groups and stops">', f'<rect width="{W}" height="{H}" class="map-bg"/>']

@@ -16,6 +16,11 @@ from sync.hub.web import campaigns, places
 from sync.hub.web.models import HubWebCampaign, HubWebPublish
 from truck_pos.domain.reports import double_uses
 
+try:  # optional part of the hub (imported here so its tables are registered before create_web_tables)
+    from sync.hub.messaging import report as messaging_report
+except ImportError:  # pragma: no cover - depends on what is installed
+    messaging_report = None
+
 MAX_ROWS = 20_000  # messages of one kind read for a report page (newest first)
 
 
@@ -99,11 +104,9 @@ def known_stops() -> dict[str, tuple[float, float]]:
 
 def reach_rows(campaign_id: str) -> list[Any] | None:
     """Reach and conversion per segment, channel and variant from the messaging tools (None when not installed)."""
-    try:
-        from sync.hub.messaging import report  # noqa: PLC0415 - optional part of the hub
-    except ImportError:
+    if messaging_report is None:
         return None
-    rows, _tests = report.build(campaign_id)
+    rows, _tests = messaging_report.build(campaign_id)
     return rows
 
 
