@@ -26,7 +26,9 @@ from truck_pos.domain.order import ModifierChoice, TenderEntry, Ticket, TicketLi
 from truck_pos.errors import InvalidInput
 from truck_pos.store import outbox
 from truck_pos.store.base import database
+from truck_pos.store.campaign_models import Customer
 from truck_pos.store.models import Order
+from truck_pos.store.proximity_models import RegisteredDevice
 from truck_pos.store.sync_models import MobileOrderClaim, SyncDeadLetter, SyncInbound
 
 log = logging.getLogger(__name__)
@@ -47,7 +49,7 @@ class Inbox:
     def __init__(self, truck_id: str, clock: Clock, handlers: dict[str, Any], on_ack: Callable[[dict[str, Any]], Outcome]):
         self.truck_id = truck_id
         self.clock = clock
-        self.handlers = handlers
+        self.handlers = {"erase": erase_handler, **handlers}  # erasing needs no service: built in, not optional
         self.on_ack = on_ack
 
     def handle(self, topic: str, payload: bytes) -> Outcome:
@@ -162,3 +164,13 @@ def mobile_order_handler(register: Any, db: peewee.Database) -> BodyHandler:
         return True, "recorded"
 
     return handle
+
+
+def erase_handler(body: dict[str, Any]) -> Outcome:
+    """A customer erased at the hub: blank their contact details and stop recognising their phones."""
+    refs = [r for r in body["customer_refs"] if isinstance(r, str)][:100]
+    devices = [d for d in body["device_ids"] if isinstance(d, str)][:100]
+    with database.atomic():
+        people = Customer.update(email=None, phone=None).where(Customer.ref.in_(refs or [""])).execute()
+        phones = RegisteredDevice.update(active=False).where(RegisteredDevice.device_id.in_(devices or [""])).execute()
+    return True, f"erased {people} customers and {phones} phones"
