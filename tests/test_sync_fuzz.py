@@ -55,6 +55,7 @@ def valid_bodies() -> dict[str, dict]:
         "mobile_order": {"order_id": "6f1d0c1e-0000-4000-8000-00000000000f", "lines": [{"sku": "taco-fish", "name": "Fish", "quantity": 1,
                                                         "unit_price_cents": 450, "tax_rate_bp": 825}], "total_cents": 487},
         "campaign": {"campaign_id": "c1", "bundle_b64": base64.b64encode(signed_bundle({"campaign_id": "c1"})).decode()},
+        "erase": {"request_id": "r1", "customer_refs": ["c-1"], "device_ids": [], "at": NOW.isoformat()},
     }
 
 
