@@ -22,6 +22,7 @@ from sync.hub.web import orders, people
 from sync.hub.web.app import checked_form, in_thread, limited, render, text, web
 from sync.hub.web.models import HubWebMenu, HubWebOrder
 from truck_pos.domain.contacts import normalize_email, normalize_phone
+from truck_pos.errors import InvalidInput
 
 log = logging.getLogger(__name__)
 
@@ -162,6 +163,14 @@ async def order_qr(request: Request) -> Response:
     return Response(str(qr_svg(state.claim)), media_type="image/svg+xml")
 
 
+def _contact(normalize, raw: str) -> str | None:
+    """The normalized contact, or None when empty or not one (the form then says which field)."""
+    try:
+        return normalize(raw) if raw else None
+    except InvalidInput:
+        return None
+
+
 def _consents(form) -> dict[str, bool]:
     return {channel: form.get(f"consent-{channel}") == "yes" for channel in people.WORDING}
 
@@ -181,8 +190,7 @@ async def register(request: Request) -> Response:
     values = {k: v for k, v in form.items() if isinstance(v, str)}
     errors: dict[str, str] = {}
     email_raw, phone_raw = text(form, "email", 320), text(form, "phone", 40)
-    email = normalize_email(email_raw) if email_raw else None
-    phone = normalize_phone(phone_raw) if phone_raw else None
+    email, phone = _contact(normalize_email, email_raw), _contact(normalize_phone, phone_raw)
     if email_raw and not email:
         errors["email"] = "That does not look like an email address"
     if phone_raw and not phone:
@@ -278,7 +286,7 @@ async def push_subscribe(request: Request) -> Response:
 
     try:
         ok = await in_thread(store)
-    except customers.InvalidInput as exc:
+    except InvalidInput as exc:
         return JSONResponse({"error": str(exc)}, 400)
     return JSONResponse({"ok": ok}, 200 if ok else 404)
 
