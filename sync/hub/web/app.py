@@ -197,4 +197,5 @@ def create_app(config: WebConfig, hub: Any, clock: Clock | None = None,
                                         500: _server_error})
     limits = {name: RateLimiter(*getattr(config, f"{name}_limit")) for name in ("login", "register", "order")}
     app.state.web = Web(config, hub, clock or SystemClock(), _templates(), limits)
+    app.state.clock = app.state.web.clock  # for mounted hub modules' handlers (e.g. phone reports)
     return app

@@ -73,7 +73,7 @@ def serve(args: argparse.Namespace, hub: Any) -> int:
     from sync.hub.web.models import create_web_tables  # noqa: PLC0415
 
     create_web_tables()
-    app = create_app(web_config(args), hub)
+    app = create_app(web_config(args), hub, extra_routes=_module_routes())
     host, _, port = args.listen.rpartition(":")
     print(f"web face on http://{host}:{port} (console: /console, customer page: /t/<truck>)", flush=True)
     # uvicorn re-raises the signal it stopped on once it restores these handlers: make that a no-op,
@@ -82,6 +82,18 @@ def serve(args: argparse.Namespace, hub: Any) -> int:
         signal.signal(sig, lambda *_: None)
     uvicorn.Server(uvicorn.Config(app, host=host or "127.0.0.1", port=int(port), log_level="warning")).run()
     return 0
+
+
+def _module_routes() -> list[Any]:
+    """Route lists of other hub modules that are installed (phone reports from the BLE companion app)."""
+    found = []
+    try:
+        from sync.hub import phone_report  # noqa: PLC0415 - optional hub module
+
+        found.append(phone_report.routes)
+    except ImportError:
+        pass
+    return found
 
 
 def web_main(args: argparse.Namespace, hub_config: Any) -> int:
