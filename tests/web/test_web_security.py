@@ -214,3 +214,27 @@ async def fuzz(app, count: int) -> dict[int, int]:
 @pytest.fixture
 def fuzz_count() -> int:
     return int(__import__("os").environ.get("WEB_FUZZ", "10000"))
+
+
+def test_a_manager_sees_the_console_but_cannot_publish_export_or_erase(app):
+    add_user("sam", "manager password 1", role="manager")
+    c = client(app)
+    c.post("/console/login", data={"username": "sam", "password": "manager password 1",
+                                   "csrf": csrf_of(c.get("/console/login").text)})
+    page = c.get("/console/campaigns/new")
+    assert page.status_code == 200 and 'id="publish"' not in page.text
+    assert c.post("/console/campaigns/new", data={"csrf": csrf_of(page.text), "id": "x", "action": "publish"}).status_code == 403
+    assert c.get("/console/customers/some-uuid/export").status_code == 403
+    assert c.post("/console/customers/some-uuid/erase", data={"csrf": csrf_of(page.text)}).status_code == 403
+    assert c.get("/console/reports").status_code == 200
+
+
+def test_route_lists_of_other_hub_modules_are_mounted(tmp_path, web_hub):
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    async def ping(request):
+        return PlainTextResponse(f"pong at {request.app.state.clock.now():%Y}")
+
+    app = create_app(web_config(tmp_path), web_hub, extra_routes=[[Route("/api/v1/ping", ping, methods=["POST"])]])
+    assert client(app).post("/api/v1/ping").text.startswith("pong at 20")
