@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -13,9 +14,21 @@ from tests.web.fake_stripe import FakeStripe
 from tests.web.support import fresh_hub_db
 
 
+PG_URL = os.environ.get("TRUCK_POS_TEST_PG", "")
+
+
 @pytest.fixture
 def web_db(tmp_path: Path):
     db = fresh_hub_db(f"sqlite:///{tmp_path / 'hub.db'}")
+    yield db
+    db.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.skipif(
+    not PG_URL, reason="set TRUCK_POS_TEST_PG to a PostgreSQL URL (scripts/test does)"))])
+def both_dbs(request, tmp_path: Path):
+    """The hub database on SQLite, and on PostgreSQL when one is configured (tables dropped and made again)."""
+    db = fresh_hub_db(f"sqlite:///{tmp_path / 'hub.db'}" if request.param == "sqlite" else PG_URL)
     yield db
     db.close()
 

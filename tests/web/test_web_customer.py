@@ -18,7 +18,7 @@ NOW = datetime(2026, 6, 1, 17, 0, tzinfo=timezone.utc)
 
 
 @pytest.fixture
-def c(tmp_path, web_db):
+def c(tmp_path, both_dbs):
     remember_menu("truck-a", MENU, "exclusive", NOW)
     return TestClient(create_app(web_config(tmp_path), None, FakeClock(NOW)), follow_redirects=False)
 
@@ -82,3 +82,10 @@ def test_delete_my_data_erases_the_profile_and_forgets_the_browser(c):
 def test_registrations_are_rate_limited_per_address(c):
     codes = [register(c, email=f"p{i}@example.com").status_code for i in range(12)]
     assert codes == [303] * 10 + [429] * 2
+
+
+def test_what_a_customer_types_is_shown_as_text_never_as_markup(c):
+    register(c, email="eve@example.com", first_name='<script>alert(1)</script>', group='<img src=x onerror=alert(2)>')
+    page = c.get("/me").text
+    assert "<script>alert(1)" not in page and "<img src=x" not in page
+    assert "&lt;img src=x onerror=alert(2)&gt;" in page

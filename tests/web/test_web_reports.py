@@ -23,7 +23,7 @@ def send(hub: Hub, seq: int, kind: str, body: dict) -> None:
     assert hub.ingest(protocol.up_topic("truck-a", kind), protocol.encode(env))[0] == "new"
 
 
-def test_reports_show_the_goal_segments_and_groups_on_a_map_with_suggested_stops(tmp_path, web_db):
+def test_reports_show_the_goal_segments_and_groups_on_a_map_with_suggested_stops(tmp_path, both_dbs):
     hub = Hub(HubConfig(), clock=FakeClock(NOW))
     for i, (name, (lat, lon)) in enumerate(STOPS.items()):
         save({"format": 1, "id": f"c{i}", "name": name, "trucks": ["*"], "valid_from": "2026-06-01T10:00",
