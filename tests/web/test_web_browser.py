@@ -25,6 +25,7 @@ from sync.agent.inbound import menu_handler, mobile_order_handler
 from sync.hub import Hub
 from sync.hub.customers import HubConsent, find
 from sync.hub.models import HubMobileOrder
+from sync.hub.web import campaigns
 from sync.hub.web.app import create_app
 from sync.hub.web.models import HubWebDevice, HubWebOrder
 from tests.campaign_support import build_services
@@ -172,7 +173,11 @@ def test_owner_publishes_a_four_segment_campaign_and_sees_the_truck_install_it(w
     wait_until(lambda: css(d, f'#publish-status tr[data-truck="{TRUCK}"] .state').text == "installed", 30,
                "the truck's install report", every_s=0.5)
     shot(d, output_dir, "04-campaign-installed")
-    assert "Variant B (50%)" in d.page_source and "Lunch at {{ stop }} today" in d.page_source
+    preview = css(d, '[data-message="fb-post"] .preview').text
+    # Rendered with sample values when the messaging tools are installed, else the template as written.
+    assert preview == ("Lunch at Daley Plaza today: K7Q2-9XA for 10% off" if campaigns._render is not None
+                       else "Lunch at {{ stop }} today: {{ code }} for 10% off")
+    assert "Variant B (50%)" in css(d, '[data-message="near-push"]').text
     active = svc.campaigns.active_campaign()
     assert active.id == "lunch-launch"
     assert "messages" not in active.document and "stop" not in active.document  # hub-only fields are not signed

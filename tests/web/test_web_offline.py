@@ -59,6 +59,8 @@ def test_an_order_paid_while_the_truck_is_offline_reaches_it_on_reconnect(tmp_pa
         state = wait_until(lambda: (s := c.get(f"/o/{order.token}/state").json())["claim"] and s, 20, "the claim")
         assert state["step"] == "preparing" and state["truck_online"] is True
         assert Order.get(Order.uuid == order.order_id).total_cents == order.total_cents == 3 * 300 + round(900 * 0.1025)
+        svc.pickup.mark_ready(order.order_id)  # the kitchen taps "ready"
+        wait_until(lambda: c.get(f"/o/{order.token}/state").json()["step"] == "ready", 20, "the ready state")
         agent.stop()
     finally:
         svc.close()

@@ -29,11 +29,13 @@ from truck_pos.domain.campaign import BENEFIT_KINDS, CHANNELS, parse_campaign
 try:  # the messaging tools (sync/hub/messaging) own the hub-only fields when they are installed
     from sync.hub.messaging.document import HUB_FIELDS
     from sync.hub.messaging.document import parse_document as hub_checker
+    from sync.hub.messaging.document import render as _render
     from sync.hub.messaging.document import truck_document as _truck_document
 except ImportError:  # pragma: no cover - depends on what is merged
     HUB_FIELDS = ("timezone", "stop", "manners", "audiences", "messages")
     hub_checker = None
     _truck_document = None
+    _render = None
 
 SEGMENT_ROWS = 6
 SEGMENT_INTS = ("total_uses", "uses_per_customer", "audience")
@@ -270,6 +272,31 @@ def publish_status(campaign_id: str) -> list[dict[str, str]]:
                 break
         out.append({"truck": truck, "state": state, "reason": reason,
                     "published": pub.published_utc.strftime("%Y-%m-%d %H:%M UTC")})
+    return out
+
+
+def previews(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each message and variant as a customer would read it (sample name and code; raw text without the tools)."""
+    stop = doc.get("stop") if isinstance(doc.get("stop"), dict) else {}
+    sample = {"first_name": "Ana", "code": "K7Q2-9XA", "window": f"{doc.get('valid_from', '')} to {doc.get('valid_until', '')}",
+              "stop": stop.get("name", ""), "map_link": "https://example.com/map", "unsubscribe_link": "https://example.com/u"}
+    out = []
+    for m in doc.get("messages") or []:
+        if not isinstance(m, dict):
+            continue
+        arms = m.get("variants") if isinstance(m.get("variants"), list) else [{"name": "", "split": 100}]
+        shown = []
+        for v in arms:
+            v = v if isinstance(v, dict) else {}
+            subject, text = str(v.get("subject", m.get("subject", ""))), str(v.get("template", m.get("template", "")))
+            try:
+                if _render is not None:
+                    subject, text = _render(subject, sample), _render(text, sample)
+            except Exception as exc:  # noqa: BLE001 - a template the tools refuse: show why, next to it
+                text = f"(cannot render: {exc})"
+            shown.append({"name": str(v.get("name", "")), "split": v.get("split", 100), "subject": subject, "text": text})
+        out.append({"id": str(m.get("id", "")), "segment": str(m.get("segment", "")), "channel": str(m.get("channel", "")),
+                    "variants": shown})
     return out
 
 

@@ -150,7 +150,7 @@ def _editor(request: Request, fields: dict[str, str], errors: dict[str, str], do
     return render(request, "campaign_edit.html", {
         "f": fields, "errors": errors, "rows": range(campaigns.SEGMENT_ROWS), "channels": CHANNELS,
         "benefit_kinds": BENEFIT_KINDS, "preview": campaigns.pretty(doc), "status": published or [],
-        "messages": doc.get("messages") or []}, status)
+        "messages": campaigns.previews(doc)}, status)
 
 
 @login_required()
