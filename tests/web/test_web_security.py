@@ -172,8 +172,9 @@ PATHS = ["/console/login", "/t/truck-a/order", "/t/truck-a/register", "/me", "/c
 def test_ten_thousand_fuzzed_form_posts_never_answer_500(tmp_path, web_hub, fuzz_count):
     remember_menu("truck-a", MENU, "exclusive", web_hub.clock.now())
     add_user()
-    # Default login limit (scrypt makes each login try cost ~0.1 s); the others high so validation is reached.
-    app = create_app(web_config(tmp_path, register_limit=(100_000, 60), order_limit=(100_000, 60)), web_hub)
+    # A low login limit (each try runs scrypt, ~0.1 s: a few are enough); the others high so validation is reached.
+    app = create_app(web_config(tmp_path, login_limit=(4, 300), register_limit=(100_000, 60), order_limit=(100_000, 60)),
+                     web_hub)
     statuses = asyncio.run(fuzz(app, fuzz_count))
     assert statuses.get(200, 0) + statuses.get(303, 0) > 100  # many posts were valid and did something
     assert statuses.get(403, 0) > 100 and statuses.get(400, 0) > 100
