@@ -28,6 +28,7 @@ def _web_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--stripe-key-file", type=Path, help="file holding the Stripe secret API key")
     p.add_argument("--stripe-webhook-secret-file", type=Path, help="file holding the Stripe webhook signing secret")
     p.add_argument("--stripe-api-base", default="https://api.stripe.com")
+    p.add_argument("--vapid-public-key", default="", help="Web Push application server key (base64url) offered to phones")
 
 
 def add_web_commands(sub: Any, run_parser: argparse.ArgumentParser) -> None:
@@ -62,7 +63,8 @@ def web_config(args: argparse.Namespace) -> Any:
         payments = StripeCheckout(_secret(args.stripe_key_file), _secret(args.stripe_webhook_secret_file), args.stripe_api_base)
     base_url = args.base_url or f"http://{host}:{port}"
     return WebConfig(data_dir=args.data_dir, base_url=base_url, timezone=args.timezone, slot_capacity=args.slot_capacity,
-                     secure_cookies=base_url.startswith("https://"), trust_proxy=args.behind_proxy, payments=payments)
+                     secure_cookies=base_url.startswith("https://"), trust_proxy=args.behind_proxy, payments=payments,
+                     vapid_public_key=args.vapid_public_key)
 
 
 def serve(args: argparse.Namespace, hub: Any) -> int:
