@@ -45,9 +45,11 @@ def test_reports_show_the_goal_segments_and_groups_on_a_map_with_suggested_stops
         send(hub, seq, "order", {"order_id": f"o-{seq}", "number": seq, "business_day": "2026-06-01", "channel": "counter",
                                  "status": "paid", "total_cents": cents, "lines": [], "tenders": [],
                                  "paid_at": f"2026-06-01T{minute}:00+00:00"})
-    for n, (segment, amount) in enumerate((("facebook_likers", 150), ("facebook_likers", 250), ("pos_registrants", 300))):
+    # Orders o-8, o-9, o-10 above: $15, $25, $99. Two facebook codes on o-8 and o-9, a registrant code on o-10.
+    for n, (segment, amount, order) in enumerate((("facebook_likers", 150, "o-8"), ("facebook_likers", 250, "o-9"),
+                                                  ("pos_registrants", 300, "o-10"))):
         seq += 1
-        send(hub, seq, "redemption", {"redemption_id": f"rd-{n}", "order_id": f"o-{n}", "campaign_id": "c2", "segment": segment,
+        send(hub, seq, "redemption", {"redemption_id": f"rd-{n}", "order_id": order, "campaign_id": "c2", "segment": segment,
                                       "channel": "facebook", "kind": "segment", "code": "FB", "customer_ref": None,
                                       "amount_cents": amount, "redeemed_at": NOW.isoformat(), "truck": "truck-a"})
     add_user()
@@ -58,8 +60,8 @@ def test_reports_show_the_goal_segments_and_groups_on_a_map_with_suggested_stops
     goal = re.search(r'<table class="grid" id="goals">.*?</table>', page, re.S).group(0)
     assert re.search(r"<td>truck-a</td><td>2026-06-01</td><td>2</td><td>\$40\.00</td>\s*<td class=\"bad\">no</td>", goal)
     segments = re.search(r'id="segments">.*?</table>', page, re.S).group(0)
-    assert "<td>facebook_likers</td><td>2</td><td>$4.00</td>" in segments
-    assert "<td>pos_registrants</td><td>1</td><td>$3.00</td>" in segments
+    assert "<td>facebook_likers</td><td>2</td><td>$4.00</td><td>$40.00</td>" in segments
+    assert "<td>pos_registrants</td><td>1</td><td>$3.00</td><td>$99.00</td>" in segments
 
     circles = dict(re.findall(r'<circle [^>]*data-group="([^"]+)" data-members="(\d+)"', page))
     assert circles == {"Acme Accounting": "3", "Zeta Law": "2"}  # the join at an unknown stop is not placed

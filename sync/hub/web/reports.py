@@ -79,17 +79,21 @@ def goal_rows(order_bodies: list[dict[str, Any]], goal: dict[str, Any] | None, t
             for (truck, day), (c, s) in sorted(figures.items())]
 
 
-def segment_rows(redemptions: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Redemptions and the money they gave, per campaign and segment (each redemption id once)."""
+def segment_rows(redemptions: list[dict[str, Any]], order_bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per campaign and segment: redemptions, the discount they gave, and the sales of the orders they were on."""
     seen: dict[str, dict[str, Any]] = {}
     for body in redemptions:
         seen.setdefault(str(body.get("redemption_id")), body)
+    totals = {str(o.get("order_id")): int(o.get("total_cents", 0)) for o in order_bodies if o.get("status") == "paid"}
     table: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+    orders: dict[tuple[str, str], set[str]] = defaultdict(set)
     for body in seen.values():
-        f = table[(str(body.get("campaign_id")), str(body.get("segment")))]
-        f[0] += 1
-        f[1] += int(body.get("amount_cents", 0))
-    return [{"campaign": c, "segment": s, "redemptions": n, "discount_cents": a} for (c, s), (n, a) in sorted(table.items())]
+        key = (str(body.get("campaign_id")), str(body.get("segment")))
+        table[key][0] += 1
+        table[key][1] += int(body.get("amount_cents", 0))
+        orders[key].add(str(body.get("order_id")))
+    return [{"campaign": c, "segment": s, "redemptions": n, "discount_cents": a,
+             "sales_cents": sum(totals.get(o, 0) for o in orders[(c, s)])} for (c, s), (n, a) in sorted(table.items())]
 
 
 def known_stops() -> dict[str, tuple[float, float]]:
@@ -115,11 +119,11 @@ def overview(tz: str) -> dict[str, Any]:
     latest = HubWebCampaign.select().where(HubWebCampaign.published_utc.is_null(False)).order_by(
         HubWebCampaign.published_utc.desc()).first()
     goal = (latest.document.get("goal") if latest else None) or None
-    redemptions = _bodies("redemption")
+    redemptions, order_bodies = _bodies("redemption"), _bodies("order")
     stops = known_stops()
     points = places.group_points(_bodies("group_join"), stops)
     return {"campaign": latest.campaign_id if latest else "", "goal": goal,
-            "goals": goal_rows(_bodies("order"), goal, tz), "segments": segment_rows(redemptions),
+            "goals": goal_rows(order_bodies, goal, tz), "segments": segment_rows(redemptions, order_bodies),
             "doubles": double_uses([r for r in redemptions if "truck" in r]),
             "reach": reach_rows(latest.campaign_id) if latest else None,
             "map": Markup(places.svg(points, stops)),  # noqa: S704 - built by places.svg with every text escaped
