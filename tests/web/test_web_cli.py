@@ -55,12 +55,13 @@ def test_owner_key_is_written_0600_and_never_replaced(tmp_path):
 
 
 @pytest.mark.mqtt
-def test_run_with_web_serves_the_pages_and_stops_on_sigterm(tmp_path, web_broker):
+@pytest.mark.parametrize("command", [["run", "--web"], ["web"]], ids=["run --web", "web"])
+def test_the_web_face_serves_the_pages_and_stops_on_sigterm(tmp_path, web_broker, command):
     pw = tmp_path / "hub.pw"
     pw.write_text(FAKE_PASSWORDS["hub"])
     port = free_port()
     proc = subprocess.Popen([*HUB, "--db", f"sqlite:///{tmp_path / 'hub.db'}", "--port", str(web_broker.port),
-                             "--host", "127.0.0.1", "--password-file", str(pw), "run", "--web", "--listen",
+                             "--host", "127.0.0.1", "--password-file", str(pw), *command, "--listen",
                              f"127.0.0.1:{port}", "--data-dir", str(tmp_path / "web")],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
     try:
