@@ -10,15 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.serialization import (Encoding, NoEncryption, PrivateFormat, PublicFormat,
-                                                          load_pem_private_key)
 
 from sync import protocol
 from sync.hub.models import HubMessage, HubTruck
@@ -215,26 +211,6 @@ def save(doc: dict[str, Any], now: datetime) -> HubWebCampaign:
     return HubWebCampaign.get(HubWebCampaign.campaign_id == doc["id"])
 
 
-def load_owner_key(path: Path) -> Ed25519PrivateKey:
-    """The owner's signing key (PEM); refuses a file others can read."""
-    if path.stat().st_mode & 0o077:
-        raise PermissionError(f"{path} is readable by others; chmod 600 it")
-    key = load_pem_private_key(path.read_bytes(), password=None)
-    if not isinstance(key, Ed25519PrivateKey):
-        raise ValueError(f"{path} is not an Ed25519 private key")
-    return key
-
-
-def create_owner_key(path: Path) -> bytes:
-    """Make a new owner key in a 0600 file; returns the public key PEM for the trucks' trust list."""
-    key = Ed25519PrivateKey.generate()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
-    return key.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
-
-
 def fleet() -> list[str]:
     """Every truck the hub has heard from or published a menu to."""
     names = {t.truck for t in HubTruck.select(HubTruck.truck)} | {m.truck for m in HubWebMenu.select(HubWebMenu.truck)}
@@ -251,7 +227,8 @@ def publish(row: HubWebCampaign, key: Ed25519PrivateKey, hub: Any, devices: list
     for truck in targets:
         hub.publish_campaign(truck, doc["id"], bundle).wait_for_publish(10)
         HubWebPublish.create(campaign_id=doc["id"], truck=truck, bundle_sha=sha, published_utc=now, by_user=user)
-    HubWebCampaign.update(published_utc=now, document=doc).where(HubWebCampaign.id == row.id).execute()
+    # The phones' secrets go only into the signed bundle, never into the stored (and previewed) document.
+    HubWebCampaign.update(published_utc=now, document={**doc, "devices": []}).where(HubWebCampaign.id == row.id).execute()
     return targets
 
 

@@ -19,7 +19,7 @@ from sync.hub import customers
 from sync.hub.web import campaigns, orders, people, reports
 from sync.hub.web.app import checked_form, client_ip, in_thread, limited, render, text, web
 from sync.hub.web.models import HubWebCampaign, HubWebMenu, HubWebOrder, HubWebUser
-from sync.hub.web.security import hash_password, new_csrf_token, verify_password
+from sync.hub.web.security import hash_password, load_owner_key, new_csrf_token, verify_password
 from truck_pos.domain.campaign import BENEFIT_KINDS, CHANNELS
 
 log = logging.getLogger(__name__)
@@ -182,7 +182,7 @@ async def campaign_save(request: Request) -> Response:
         return RedirectResponse(f"/console/campaigns/{doc['id']}", status_code=303)
 
     def publish():
-        key = campaigns.load_owner_key(ctx.config.owner_key_path)
+        key = load_owner_key(ctx.config.owner_key_path)
         saved = HubWebCampaign.get(HubWebCampaign.campaign_id == doc["id"])
         return campaigns.publish(saved, key, ctx.hub, people.devices_for_campaign(), request.state.user.username,
                                  ctx.clock.now())

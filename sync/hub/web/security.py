@@ -1,4 +1,4 @@
-"""Passwords (scrypt), secret files (0600), CSRF tokens and a small in-process rate limiter."""
+"""Passwords (scrypt), secret files and the owner key (0600), CSRF tokens and a small in-process rate limiter."""
 
 from __future__ import annotations
 
@@ -11,6 +11,10 @@ import threading
 import time
 from collections import defaultdict, deque
 from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import (Encoding, NoEncryption, PrivateFormat, PublicFormat,
+                                                          load_pem_private_key)
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 MAX_PASSWORD_CHARS = 1024  # scrypt cost is per byte; a 10 MB "password" must not tie up a worker
@@ -47,6 +51,26 @@ def secret_file(path: Path, nbytes: int = 32) -> bytes:
     if path.stat().st_mode & 0o077:
         raise PermissionError(f"{path} is readable by others; chmod 600 it")
     return path.read_bytes().strip()
+
+
+def load_owner_key(path: Path) -> Ed25519PrivateKey:
+    """The owner's signing key (PEM); refuses a file others can read."""
+    if path.stat().st_mode & 0o077:
+        raise PermissionError(f"{path} is readable by others; chmod 600 it")
+    key = load_pem_private_key(path.read_bytes(), password=None)
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ValueError(f"{path} is not an Ed25519 private key")
+    return key
+
+
+def create_owner_key(path: Path) -> bytes:
+    """Make a new owner key in a 0600 file; returns the public key PEM for the trucks' trust list."""
+    key = Ed25519PrivateKey.generate()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
+    return key.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
 
 
 def new_csrf_token() -> str:

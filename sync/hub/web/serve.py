@@ -103,7 +103,7 @@ def web_main(args: argparse.Namespace, hub_config: Any) -> int:
     if args.command == "user":
         return user_command(args)
     if args.command == "owner-key":
-        from sync.hub.web.campaigns import create_owner_key  # noqa: PLC0415
+        from sync.hub.web.security import create_owner_key  # noqa: PLC0415
 
         path = args.data_dir / "owner_key.pem"
         try:
