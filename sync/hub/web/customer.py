@@ -16,7 +16,7 @@ from sync.hub.models import HubTruck
 from sync.hub.payments import PaymentRefused
 from sync.hub.web import orders, people
 from sync.hub.web.app import checked_form, in_thread, limited, qr_svg, render, text, web
-from sync.hub.web.models import HubWebMenu, HubWebOrder
+from sync.hub.web.models import HubWebOrder
 from truck_pos.domain.contacts import normalize_email, normalize_phone
 from truck_pos.errors import InvalidInput
 
@@ -28,11 +28,6 @@ def _truck(request: Request) -> str:
     if not protocol.TRUCK_ID_RE.match(truck):
         raise HTTPException(404, "No such truck")
     return truck
-
-
-def _known(truck: str) -> bool:
-    return (HubWebMenu.select().where(HubWebMenu.truck == truck).exists()
-            or HubTruck.select().where(HubTruck.truck == truck).exists())
 
 
 def _me(request: Request) -> HubCustomer | None:
@@ -49,11 +44,10 @@ async def truck_page(request: Request, errors: dict[str, str] | None = None, sta
     ctx = web(request)
 
     def load():
-        if not _known(truck):
-            return None
-        items, _mode = orders.menu_for(truck)
-        row = HubTruck.get_or_none(HubTruck.truck == truck)
-        return {"items": items, "slots": orders.slots(ctx.clock.now(), ctx.config.timezone, truck, ctx.config.slot_capacity),
+        menu, row = orders.menu_for(truck), HubTruck.get_or_none(HubTruck.truck == truck)
+        if menu is None and row is None:
+            return None  # a truck the hub has never heard of
+        return {"items": menu[0] if menu else [], "slots": orders.slots(ctx.clock.now(), ctx.config.timezone, truck, ctx.config.slot_capacity),
                 "online": row is not None and row.status == "online", "me": _me(request)}
 
     data = await in_thread(load)
@@ -74,9 +68,10 @@ async def place_order(request: Request) -> Response:
     me = _me(request)
 
     def place():
-        if not _known(truck):
+        menu = orders.menu_for(truck)
+        if menu is None:  # no menu published: nothing can be ordered (a truck never heard of is a 404 too)
             return None
-        items, tax_mode = orders.menu_for(truck)
+        items, tax_mode = menu
         lines = orders.build_lines(quantities, items)
         open_slots = orders.slots(ctx.clock.now(), ctx.config.timezone, truck, ctx.config.slot_capacity)
         return orders.place(truck, lines, tax_mode, slot, open_slots, me.uuid if me else None, ctx.clock.now(),

@@ -56,11 +56,11 @@ def remember_menu(truck: str, document: dict[str, Any], tax_mode: str, now: date
         update={HubWebMenu.document: document, HubWebMenu.tax_mode: tax_mode, HubWebMenu.updated_utc: now}).execute()
 
 
-def menu_for(truck: str) -> tuple[list[MenuItem], str]:
-    """The truck's items in menu order and its tax mode; empty when the hub never published one."""
+def menu_for(truck: str) -> tuple[list[MenuItem], str] | None:
+    """The truck's items in menu order and its tax mode; None when the hub never published one."""
     row = HubWebMenu.get_or_none(HubWebMenu.truck == truck)
     if row is None:
-        return [], "exclusive"
+        return None
     items = [MenuItem(str(i["sku"]), str(i["name"]), str(c["name"]), int(i["price_cents"]), int(i.get("tax_rate_bp", 0)),
                       bool(i.get("sold_out", False)))
              for c in row.document.get("categories", []) for i in c.get("items", [])]
