@@ -66,6 +66,14 @@ class FakeStripe:
         self.sessions[sid] = dict(form)
         return JSONResponse({"id": sid, "object": "checkout.session", "url": f"{self.base}/pay/{sid}"})
 
+    async def retrieve(self, request: Request) -> Response:
+        """GET /v1/checkout/sessions/{id}, as Stripe answers it (the fields the tests read)."""
+        s = self.sessions.get(request.path_params["sid"])
+        if s is None or request.headers.get("authorization") != f"Bearer {API_KEY}":
+            return JSONResponse({"error": "no such session"}, 404)
+        return JSONResponse({"id": request.path_params["sid"], "client_reference_id": s["client_reference_id"],
+                             "amount_total": int(s["line_items[0][price_data][unit_amount]"])})
+
     async def page(self, request: Request) -> Response:
         s = self.sessions[request.path_params["sid"]]
         amount = int(s["line_items[0][price_data][unit_amount]"])
@@ -85,6 +93,7 @@ class FakeStripe:
 
     def start(self) -> "FakeStripe":
         app = Starlette(routes=[Route("/v1/checkout/sessions", self.create, methods=["POST"]),
+                                Route("/v1/checkout/sessions/{sid}", self.retrieve, methods=["GET"]),
                                 Route("/pay/{sid}", self.page, methods=["GET"]), Route("/pay/{sid}", self.pay, methods=["POST"])])
         self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
@@ -103,3 +112,15 @@ def wait_listening(server: uvicorn.Server, timeout_s: float = 10) -> None:
         if time.monotonic() > deadline:
             raise RuntimeError("uvicorn did not start")
         time.sleep(0.02)
+
+
+if __name__ == "__main__":  # its own process (the load benchmark): python -m tests.web.fake_stripe PORT
+    import sys
+
+    server = FakeStripe(port=int(sys.argv[1]))
+    server.start()
+    print("ready", flush=True)
+    try:
+        server.thread.join()
+    except KeyboardInterrupt:
+        server.stop()
