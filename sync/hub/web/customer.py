@@ -228,7 +228,7 @@ async def me_update(request: Request) -> Response:
         elif action == "group" and text(form, "group", 200):
             customers.join_group(me, text(form, "group", 200), ctx.clock.now())
         elif action == "device":
-            return me, people.register_device(me, ctx.clock.now())
+            return me, (people.register_device(me, ctx.clock.now()), customers.has_consent(me, "location"))
         elif action == "delete":
             people.erase_everywhere(me, ctx.hub, ctx.clock.now())
             return me, "erased"
@@ -244,8 +244,9 @@ async def me_update(request: Request) -> Response:
         request.session.pop("orders", None)
         return render(request, "erased.html", {})
     if extra is not None:  # a new device: its secret is shown this once
-        link = people.deep_link(extra)
-        return render(request, "device.html", {"device": extra, "link": link, "qr": qr_svg(link)})
+        device, noticed = extra
+        link = people.deep_link(device)
+        return render(request, "device.html", {"device": device, "link": link, "qr": qr_svg(link), "noticed": noticed})
     return RedirectResponse("/me", status_code=303)
 
 
