@@ -25,10 +25,11 @@ from sync.agent.inbound import menu_handler, mobile_order_handler
 from sync.hub import Hub
 from sync.hub.customers import HubConsent, find
 from sync.hub.models import HubMobileOrder
-from sync.hub.web import campaigns
+from sync.hub.web import campaigns, people
 from sync.hub.web.app import create_app
 from sync.hub.web.models import HubWebDevice, HubWebOrder
 from sync.hub.web.orders import menu_for, remember_menu
+from sync.hub.web.reports import known_stops
 from tests.campaign_support import build_services
 from tests.mqtt_broker import FLEET_ACL, MosquittoBroker
 from tests.mqtt_fixtures import FAKE_PASSWORDS, fast_agent_config, hub_config
@@ -251,6 +252,13 @@ def test_customer_registers_orders_pays_sees_the_qr_and_the_scan_collects_it(wor
 
 def test_owner_finds_the_customer_sees_consent_history_exports_and_erases(world, output_dir):
     d, url = world["driver"], world["url"]
+    if find("email", "ana.lopez@example.com") is None:  # run on its own: register Ana as the customer test does
+        consents = {"email": True, "sms": False, "push": True, "location": False}
+        people.register(people.Registration("ana.lopez@example.com", None, "Ana", consents, "Acme Corporation, Accounting"),
+                        TRUCK, world["hub"].clock.now())
+    if not known_stops():  # ... and the campaign's stop the owner test gives
+        campaigns.save({"id": "lunch-launch", "stop": {"name": "Daley Plaza", "lat": 41.8837, "lon": -87.6298}},
+                       world["hub"].clock.now())
     d.delete_all_cookies()
     desktop(d)
     d.get(f"{url}/console/login")
