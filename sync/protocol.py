@@ -18,8 +18,8 @@ from typing import Any
 VERSION = 1
 ROOT = "tp/v1/trucks"
 UP_KINDS = ("order", "redemption", "registration", "group_join", "proximity", "pickup", "audit", "consent",
-            "order_voided", "order_refunded")
-DOWN_KINDS = ("campaign", "menu", "mobile_order", "ack", "rejected")
+            "order_voided", "order_refunded", "campaign_status")
+DOWN_KINDS = ("campaign", "menu", "mobile_order", "ack", "rejected", "erase")
 RETAINED_DOWN = ("campaign", "menu", "ack")
 HUB_SHARE_GROUP = "hub"
 MAX_PAYLOAD_BYTES = 1 << 20  # a signed campaign bundle with many codes stays well under this
@@ -364,6 +364,10 @@ SCHEMAS: dict[str, dict[str, F]] = {
     "mobile_order": {"order_id": Uuid(), "lines": Objs({**ORDER_LINE, "tax_rate_bp": Int(min=0, max=10_000)}, min=1, max=50),
                      "total_cents": Int(min=1, max=10**7), "customer_ref": Opt(str), "claim": Opt(str),
                      "note": Str(required=False, max=500), "payment_ref": Str(required=False, max=120)},
+    "erase": {"request_id": Str(max=MAX_ID_LEN, min=1), "customer_refs": F((list,), max=100),
+              "device_ids": F((list,), max=100), "at": TS},
+    "campaign_status": {"campaign_id": Str(max=MAX_ID_LEN, min=1), "accepted": F((bool,)), "reason": Str(max=500),
+                        "at": TS},
     "ack": {"through_seq": Int(min=0, max=MAX_SEQ), "max_seq": Int(required=False, min=0, max=MAX_SEQ),
             "missing": F((list,), required=False, max=MAX_ACK_GAPS)},
     # The hub's word on one up message it did not store as sent (see PROTOCOL.md "Outcomes").

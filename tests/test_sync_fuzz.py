@@ -53,6 +53,7 @@ def valid_bodies() -> dict[str, dict]:
                                                         "unit_price_cents": 450, "tax_rate_bp": 825}], "total_cents": 487},
         "campaign": {"campaign_id": "c1", "bundle_b64": base64.b64encode(signed_bundle()).decode()},
         "rejected": {"seq": 1, "outcome": "dead_letter", "reason": "r"},
+        "erase": {"request_id": "r1", "customer_refs": ["c-1"], "device_ids": [], "at": NOW.isoformat()},
     }
 
 
@@ -136,8 +137,10 @@ foreign_topic_payloads = st.tuples(
 
 
 def snapshot() -> tuple:
+    # A refused campaign is reported to the hub (campaign_status, accepted false): that row is expected.
     return (Order.select().count(), MenuItem.select().where(MenuItem.active == True).count(),  # noqa: E712
-            Outbox.select().count(), SyncInbound.select().count(), CampaignBundle.select().count())
+            Outbox.select().where(Outbox.kind != "campaign_status").count(), SyncInbound.select().count(),
+            CampaignBundle.select().count())
 
 
 @pytest.fixture
@@ -208,6 +211,8 @@ def test_messages_on_topics_that_are_not_ours_become_dead_letters(real_truck, ca
     before, letters = snapshot(), SyncDeadLetter.select().count()
     applied, reason = agent.handle_inbound(topic, payload)
     assert not applied and reason and SyncDeadLetter.select().count() == letters + 1 and snapshot() == before
+    reports = [r.payload for r in Outbox.select().where(Outbox.kind == "campaign_status")]
+    assert all(r["accepted"] is False for r in reports)  # a refused campaign is reported up, never as installed
 
 
 def test_a_reused_down_id_with_another_body_is_recorded_as_a_conflict(real_truck):

@@ -16,13 +16,19 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+import uuid
+
 import peewee
 
 from sync import protocol
 from truck_pos.clock import Clock
 from truck_pos.domain.order import ModifierChoice, TenderEntry, Ticket, TicketLine
 from truck_pos.errors import InvalidInput
+from truck_pos.store import outbox
+from truck_pos.store.base import database
+from truck_pos.store.campaign_models import Customer
 from truck_pos.store.models import Order
+from truck_pos.store.proximity_models import RegisteredDevice
 from truck_pos.store.sync_models import MobileOrderClaim, SyncDeadLetter, SyncInbound, SyncInboundHash, SyncRejected
 
 log = logging.getLogger(__name__)
@@ -45,7 +51,7 @@ class Inbox:
     def __init__(self, truck_id: str, clock: Clock, handlers: dict[str, Any], on_ack: Callable[[dict[str, Any]], Outcome]):
         self.truck_id = truck_id
         self.clock = clock
-        self.handlers = handlers
+        self.handlers = {"erase": erase_handler, **handlers}  # erasing needs no service: built in, not optional
         self.on_ack = on_ack
 
     def handle(self, topic: str, payload: bytes) -> Outcome:
@@ -82,6 +88,8 @@ class Inbox:
             log.warning("no handler for %s on this truck; left for later", env["kind"])
             return False, f"no handler for {env['kind']}"
         accepted, reason = self._call(handler, env)
+        if env["kind"] == "campaign":
+            self._report_install(env, accepted, reason)
         if not accepted:
             return self._dead_letter(topic, payload, env["kind"], reason)
         SyncInbound.insert(key=env["id"], kind=env["kind"], received_utc=self.clock.now()).on_conflict_ignore().execute()
@@ -98,6 +106,18 @@ class Inbox:
         except (binascii.Error, ValueError):
             return False, "campaign bundle_b64 is not base64"
         return handler(raw)
+
+    def _report_install(self, env: dict[str, Any], accepted: bool, reason: str) -> None:
+        """Tell the hub whether the campaign installed (the owner console shows it per truck)."""
+        body = {"campaign_id": env["body"]["campaign_id"], "accepted": accepted, "reason": reason[:500],
+                "at": self.clock.now().isoformat()}
+        key = str(uuid.uuid5(uuid.NAMESPACE_URL, f"campaign_status:{env['id']}"))
+        try:
+            with database.atomic():
+                if not outbox.Outbox.select().where(outbox.Outbox.key == key).exists():
+                    outbox.enqueue("campaign_status", body, now=self.clock.now(), key=key)
+        except peewee.PeeweeException:
+            log.exception("could not queue the campaign install report")
 
     def _dead_letter(self, topic: str, payload: Any, kind: str, reason: str) -> Outcome:
         raw = payload if isinstance(payload, (bytes, bytearray)) else str(payload).encode("utf-8", "replace")
@@ -164,3 +184,13 @@ def mobile_order_handler(register: Any, db: peewee.Database) -> BodyHandler:
         return True, "recorded"
 
     return handle
+
+
+def erase_handler(body: dict[str, Any]) -> Outcome:
+    """A customer erased at the hub: blank their contact details and stop recognising their phones."""
+    refs = [r for r in body["customer_refs"] if isinstance(r, str)][:100]
+    devices = [d for d in body["device_ids"] if isinstance(d, str)][:100]
+    with database.atomic():
+        people = Customer.update(email=None, phone=None).where(Customer.ref.in_(refs or [""])).execute()
+        phones = RegisteredDevice.update(active=False).where(RegisteredDevice.device_id.in_(devices or [""])).execute()
+    return True, f"erased {people} customers and {phones} phones"

@@ -50,6 +50,10 @@ def parser() -> argparse.ArgumentParser:
     rs = sub.add_parser("resend-mobile-orders", help="send again every mobile order a truck has not confirmed")
     rs.add_argument("--older-than", type=float, default=600)
     sub.add_parser("status", help="per truck: acked seq, online/offline, last seen, dead letters with reasons")
+    # --- web face (sync/hub/web): web, run --web, user, owner-key ---
+    from sync.hub.web.serve import add_web_commands  # noqa: PLC0415 - keeps Starlette out of the plain hub
+
+    add_web_commands(sub, r)
     return p
 
 
@@ -137,6 +141,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     open_hub_database(args.db)
+    # --- web face (sync/hub/web) ---
+    from sync.hub.web.serve import WEB_COMMANDS, web_main  # noqa: PLC0415
+
+    if args.command in WEB_COMMANDS or (args.command == "run" and args.web):
+        return web_main(args, config_from(args, f"{args.client_id}-web" if args.command == "web" else None))
     if args.command == "run":
         return run(args)
     if args.command == "status":

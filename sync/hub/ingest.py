@@ -29,6 +29,7 @@ import peewee
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from sync import protocol
+from sync.hub import messaging as reach
 from sync.hub import spends
 from sync.hub.models import HubMobileOrder, hub_database, insert_message, insert_messages
 from sync.hub.outbound import Notice, Outbound
@@ -275,6 +276,7 @@ class Hub(Outbound):
         """What follows a newly stored message, in its transaction (hooks that raise make it a dead letter)."""
         if parsed.kind == "redemption":
             spends.record(env["id"], parsed.truck, env["body"], now)  # double spends: see sync/hub/spends.py
+        reach.on_stored(parsed.kind, parsed.truck, env["body"], now)  # profiles, proximity -> code (sync/hub/messaging)
         if parsed.kind == "order" and env["body"].get("channel") == "mobile":
             HubMobileOrder.update(delivered_utc=now).where(
                 HubMobileOrder.order_id == env["body"]["order_id"], HubMobileOrder.delivered_utc.is_null()).execute()

@@ -170,6 +170,13 @@ class Outbound:
         body = {"campaign_id": campaign_id, "bundle_b64": base64.b64encode(bundle).decode("ascii")}
         return self._publish(truck, "campaign", body, retain=True)
 
+    def publish_erase(self, truck: str, body: dict[str, Any]) -> mqtt.MQTTMessageInfo:
+        """Not retained: tell a truck to forget a customer erased on request (queued while it is offline)."""
+        problem = protocol.body_problem("erase", body)
+        if problem:
+            raise ValueError(f"erase {problem}")
+        return self._publish(truck, "erase", body, key=body["request_id"])
+
     def send_mobile_order(self, truck: str, body: dict[str, Any]) -> mqtt.MQTTMessageInfo:
         """Record and send a prepaid order; it waits at the broker while the truck is offline."""
         problem = protocol.body_problem("mobile_order", body)

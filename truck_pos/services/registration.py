@@ -7,7 +7,6 @@ transaction. The same email or phone, typed with other case or formatting, is th
 from __future__ import annotations
 
 import logging
-import re
 import uuid
 from dataclasses import asdict
 
@@ -16,6 +15,7 @@ import peewee
 from truck_pos.clock import Clock
 from truck_pos.domain.campaign import Benefit, group_key
 from truck_pos.domain.codes import resolve_amount
+from truck_pos.domain.contacts import normalize_email, normalize_phone  # noqa: F401 - re-exported
 from truck_pos.domain.order import Discount, Ticket
 from truck_pos.errors import InvalidInput, NotFound
 from truck_pos.services.campaigns import CampaignService
@@ -23,36 +23,6 @@ from truck_pos.store import outbox
 from truck_pos.store.campaign_models import Consent, Customer, CustomerGroup, GroupMembership
 
 log = logging.getLogger(__name__)
-
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-
-
-def normalize_email(text: str | None) -> str | None:
-    """'  Ana@Example.COM ' -> 'ana@example.com'; None/empty -> None; refuses what is not an address."""
-    if not text or not text.strip():
-        return None
-    email = text.strip().lower()
-    if not _EMAIL.match(email):
-        raise InvalidInput(f"{text.strip()!r} does not look like an email address")
-    return email
-
-
-def normalize_phone(text: str | None, default_country: str = "1") -> str | None:
-    """'(312) 555-0100' / '+1 312 555 0100' -> '+13125550100'; 10 digits get the default country code."""
-    if not text or not text.strip():
-        return None
-    digits = re.sub(r"\D", "", text)
-    if text.strip().startswith("+"):
-        number = digits
-    elif text.strip().startswith("00"):
-        number = digits[2:]
-    elif len(digits) == 10:
-        number = default_country + digits
-    else:
-        number = digits
-    if not 8 <= len(number) <= 15:
-        raise InvalidInput(f"{text.strip()!r} does not look like a phone number")
-    return "+" + number
 
 
 class RegistrationService:

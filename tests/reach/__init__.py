@@ -1,0 +1,1 @@
+"""Helpers for the campaign reach tests: hub databases and real local channel servers."""
