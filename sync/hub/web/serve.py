@@ -29,6 +29,10 @@ def _web_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--stripe-webhook-secret-file", type=Path, help="file holding the Stripe webhook signing secret")
     p.add_argument("--stripe-api-base", default="https://api.stripe.com")
     p.add_argument("--vapid-public-key", default="", help="Web Push application server key (base64url) offered to phones")
+    p.add_argument("--phone-report-trucks", type=Path,
+                   help="JSON {truck id: beacon secret hex} (0600): accept iPhone reports at /api/v1/phone-report")
+    p.add_argument("--phone-report-devices", type=Path,
+                   help="registered phones for phone reports: a campaign document's `devices` list (JSON)")
 
 
 def add_web_commands(sub: Any, run_parser: argparse.ArgumentParser) -> None:
@@ -76,6 +80,11 @@ def serve(args: argparse.Namespace, hub: Any) -> int:
 
     create_web_tables()
     app = create_app(web_config(args), hub, extra_routes=_module_routes())
+    if args.phone_report_trucks and args.phone_report_devices:
+        from sync.hub import phone_report  # noqa: PLC0415
+
+        _secret(args.phone_report_trucks)  # refuses a secrets file others can read
+        app.state.phone_report = phone_report.load_config(str(args.phone_report_trucks), str(args.phone_report_devices))
     host, _, port = args.listen.rpartition(":")
     print(f"web face on http://{host}:{port} (console: /console, customer page: /t/<truck>)", flush=True)
     # uvicorn re-raises the signal it stopped on once it restores these handlers: make that a no-op,
