@@ -20,7 +20,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
 from sync.agent import SyncAgent
-from sync.agent.cli import campaign_handler
+from truck_pos.bootstrap import campaign_handler
 from sync.agent.inbound import menu_handler, mobile_order_handler
 from sync.hub import Hub
 from sync.hub.customers import HubConsent, find
