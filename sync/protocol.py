@@ -16,7 +16,7 @@ from typing import Any
 
 VERSION = 1
 ROOT = "tp/v1/trucks"
-UP_KINDS = ("order", "redemption", "registration", "group_join", "proximity", "pickup", "audit", "consent")
+UP_KINDS = ("order", "redemption", "registration", "group_join", "proximity", "pickup", "audit", "consent", "loyalty")
 DOWN_KINDS = ("campaign", "menu", "mobile_order", "ack")
 RETAINED_DOWN = ("campaign", "menu", "ack")
 HUB_SHARE_GROUP = "hub"
@@ -222,6 +222,8 @@ SCHEMAS: dict[str, dict[str, F]] = {
     "registration": {"customer_ref": ID, "email": Opt(str), "phone": Opt(str), "registered_at": TS,
                      "consent": F((dict,))},
     "consent": {"customer_ref": ID, "granted": F((bool,)), "wording_version": Str(max=40, min=1), "at": TS},
+    "loyalty": {"entry_id": ID, "customer_ref": ID, "order_id": ID, "kind": Str(max=10, min=4),
+                "points": Int(min=-10**7, max=10**7), "balance_after": Int(min=0, max=10**9), "at": TS},
     "group_join": {"customer_ref": ID, "group": Str(max=200, min=1), "joined_at": TS},
     "proximity": {"event_key": Str(max=200, min=1), "customer_ref": ID, "segment": Str(max=64, min=1),
                   "campaign_id": Opt(str), "source": Str(max=20, min=1), "first_seen": TS},

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
+import time
 import traceback
 from pathlib import Path
 
@@ -27,15 +29,86 @@ from truck_pos.config import load_settings  # noqa: E402
 from truck_pos.ui.app import TruckPosApp  # noqa: E402
 
 
+def visible(w) -> bool:
+    """On screen, not faded out, not disabled, its centre inside the window."""
+    x, y = w.to_window(*w.center)
+    node = w
+    while node is not None and node is not node.parent:
+        if getattr(node, "opacity", 1) == 0:
+            return False
+        node = node.parent
+    return not w.disabled and 0 <= x < Window.width and 0 <= y < Window.height
+
+
 def find_button(root, text: str):
-    """An enabled button showing ``text`` (exact match first, else prefix), popups first, then the screen."""
-    buttons = [w for top in Window.children for w in top.walk(restrict=True)
-               if hasattr(w, "trigger_action") and not w.disabled]
-    for match in (lambda t: t == text, lambda t: t.startswith(text)):
-        for w in buttons:
-            if match(str(getattr(w, "text", ""))):
-                return w
+    """An enabled button showing ``text`` (exact match first, else prefix); the topmost layer first
+    (keyboard, popups, then the screen)."""
+    for top in Window.children:
+        buttons = [w for w in top.walk(restrict=True) if hasattr(w, "trigger_action") and visible(w)]
+        for match in (lambda t: t == text, lambda t: t.startswith(text)):
+            for w in buttons:
+                if match(str(getattr(w, "text", ""))):
+                    return w
     raise LookupError(f"no enabled button {text!r} on screen")
+
+
+def _parents(w):
+    while w.parent is not None and w.parent is not w:
+        w = w.parent
+        yield w
+
+
+class X:
+    """Real input: xdotool sends X events (XTEST) to the Kivy window; we count the touches Kivy delivered."""
+
+    ups = 0
+    expected = 0
+
+    @classmethod
+    def start(cls) -> None:
+        cls.wid = str(Window.get_window_info().window)
+        Window.bind(on_touch_up=cls._up)
+
+    @classmethod
+    def _up(cls, *args) -> None:
+        if os.environ.get("UI_DEBUG"):
+            print("touch up", args[1].pos, flush=True)
+        cls.ups += 1
+
+    @classmethod
+    def point(cls, widget) -> tuple[int, int]:
+        wx, wy = widget.to_window(*widget.center)
+        return int(wx), int(Window.height - wy)  # X counts y from the top, Kivy from the bottom
+
+    @classmethod
+    def click(cls, widget) -> None:
+        x, y = cls.point(widget)
+        if os.environ.get("UI_DEBUG"):
+            print("click", repr(getattr(widget, "text", widget)), x, y, widget.pos, widget.size,
+                  [(type(p).__name__, tuple(p.pos), tuple(p.size)) for p in _parents(widget) if hasattr(p, "pos")], flush=True)
+        # Two X requests, as a finger would: the pointer arrives, then presses (SDL drops a press that
+        # comes in the same burst as the motion that brought the pointer there).
+        subprocess.run(["xdotool", "mousemove", "--window", cls.wid, str(x), str(y)], check=True)
+
+        def press():  # run by the step loop once Kivy has had a frame to see the pointer arrive
+            subprocess.run(["xdotool", "click", "1"], check=True)
+            cls.expected += 1
+        return press
+
+    @classmethod
+    def type(cls, text: str) -> None:
+        """What a keyboard-mode scanner does: keys into the focused window, then Return."""
+        subprocess.run(["xdotool", "windowfocus", "--sync", cls.wid], check=False)
+        subprocess.run(["xdotool", "type", "--delay", "15", text], check=True)
+        subprocess.run(["xdotool", "key", "Return"], check=True)
+
+
+def tap(app, text: str):
+    return X.click(find_button(app.root, text))
+
+
+def tap_widget(widget):
+    return X.click(widget)
 
 
 def type_digits(app, digits: str):
@@ -43,14 +116,25 @@ def type_digits(app, digits: str):
         yield lambda d=d: tap(app, d)
 
 
-def tap(app, text: str) -> None:
-    find_button(app.root, text).trigger_action(duration=0)
+def key_taps(app, text: str):
+    """Type on the on-screen keyboard: one real tap per key."""
+    for ch in text:
+        key = {" ": "space"}.get(ch, ch)
+        yield lambda k=key: X.click(next(b for b in app.keyboard.walk(restrict=True) if getattr(b, "key", None) == k))
 
 
 def screenshot(out: Path, name: str) -> None:
     """Save the whole window (popups included) as OUTPUT_DIR/<name>.png."""
     made = Window.screenshot(name=str(out / f"{name}-tmp.png"))  # Kivy adds a counter to the name
     os.replace(made, out / f"{name}.png")
+
+
+class Until:
+    """A step that waits (up to ``timeout`` s) until ``check()`` is true."""
+
+    def __init__(self, check, timeout: float = 10.0):
+        self.check = check
+        self.timeout = timeout
 
 
 def scenario_ring_up_cash(app, out: Path, result: dict):
@@ -237,6 +321,11 @@ def scenario_modifiers_and_sold_out(app, out: Path, result: dict):
     yield lambda: result.update(fish_disabled=[w.disabled for w in app.register_screen.grid.children if getattr(w, "sku", "") == "taco-fish"])
 
 
+def _chain(first, rest):
+    yield first
+    yield from rest
+
+
 SCENARIOS = {name[len("scenario_"):]: fn for name, fn in globals().items() if name.startswith("scenario_")}
 
 
@@ -254,16 +343,43 @@ def main(name: str, db_path: str, out_dir: str) -> int:
         install(services, owner)
     app = TruckPosApp(services, require_login=os.environ.get("UI_LOGIN", "0") == "1")
     result: dict = {"scenario": name, "ok": False}
-    steps = None
+    state = {"steps": None, "waiting": None, "since": 0.0}
+    settle = float(os.environ.get("UI_SETTLE", "0.3"))  # ScrollView delivers a tap's release 0.2 s later
 
     def step(dt):
-        nonlocal steps
         try:
-            if steps is None:
-                steps = SCENARIOS[name](app, out, result)
-            action = next(steps)
-            action()
-            Clock.schedule_once(step, 0.15)
+            if Clock.frames_displayed < 10:  # the first frames lay the window out; taps before that miss
+                Clock.schedule_once(step, 0.05)
+                return
+            if state["steps"] is None:
+                X.start()
+                state["steps"] = SCENARIOS[name](app, out, result)
+            now = time.monotonic()
+            if X.ups < X.expected:  # a tap is on its way through X and Kivy: wait for it
+                if now - state["since"] > 15:
+                    raise TimeoutError(f"Kivy saw {X.ups} of {X.expected} taps")
+                Clock.schedule_once(step, 0.02)
+                return
+            waiting = state["waiting"]
+            if waiting is not None:
+                if not waiting.check():
+                    if now - state["since"] > waiting.timeout:
+                        raise TimeoutError("condition not reached: " + (waiting.check.__doc__ or repr(waiting.check)))
+                    Clock.schedule_once(step, 0.05)
+                    return
+                state["waiting"] = None
+            action = next(state["steps"])
+            state["since"] = time.monotonic()
+            if isinstance(action, Until):
+                state["waiting"] = action
+                Clock.schedule_once(step, 0.05)
+                return
+            follow = action()
+            if callable(follow):  # the second half of a tap: press once the pointer has arrived
+                state["steps"] = _chain(follow, state["steps"])
+                Clock.schedule_once(step, 0.06)
+                return
+            Clock.schedule_once(step, settle)
         except StopIteration:
             result["ok"] = True
             app.stop()
@@ -271,7 +387,7 @@ def main(name: str, db_path: str, out_dir: str) -> int:
             result["error"] = traceback.format_exc()
             app.stop()
 
-    Clock.schedule_once(step, 0.5)
+    app.bind(on_start=lambda *_: Clock.schedule_once(step, 0.8))  # after the first layout passes
     app.run()
     services.close()
     (out / f"{name}.json").write_text(json.dumps(result, indent=2))

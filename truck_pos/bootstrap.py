@@ -12,7 +12,11 @@ from truck_pos.clock import Clock, SystemClock
 from truck_pos.config import Settings
 from truck_pos.domain.proximity import FilterSettings
 from truck_pos.errors import ConfigError
+from truck_pos.domain.loyalty import LoyaltyRules, parse_tiers
 from truck_pos.services.campaigns import CampaignService, trusted_keys
+from truck_pos.services.customers import CustomerService
+from truck_pos.services.first_start import FirstStartService
+from truck_pos.services.loyalty import LoyaltyService
 from truck_pos.services.menu import MenuService, demo_menu
 from truck_pos.services.pickup import PickupService
 from truck_pos.services.printing import PrintingService
@@ -45,6 +49,9 @@ class Services:
     registration: RegistrationService | None = None
     reports: ReportsService | None = None
     sync_status: SyncStatusService | None = None
+    first_start: FirstStartService | None = None
+    loyalty: LoyaltyService | None = None
+    customers: CustomerService | None = None
     extras: dict[str, Any] = field(default_factory=dict)
 
     def close(self) -> None:
@@ -88,6 +95,12 @@ def build(settings: Settings, *, clock: Clock | None = None, load_demo: bool = T
         from sync.agent.cli import agent_for  # the MQTT agent: built here, started by whoever runs the register
 
         services.extras["sync"] = agent_for(services)
+    c = settings.customers
+    services.first_start = FirstStartService(staff)
+    services.loyalty = LoyaltyService(db, clock, register, campaigns, truck_id=t.id, fallback=LoyaltyRules(
+        c.loyalty_points_per_dollar, parse_tiers(c.loyalty_rewards)))
+    services.customers = CustomerService(db, register, services.registration, services.redemption, services.loyalty,
+                                         hub_url=c.hub_url, truck_id=t.id)
     services.sync_status = SyncStatusService(clock, t.timezone, services.extras.get("sync"), settings.mqtt.enabled)
     return services
 

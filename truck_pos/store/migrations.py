@@ -31,9 +31,17 @@ Migration = Callable[[SchemaMigrator, peewee.Database], None]
 
 # Version 1 is the initial schema (create_tables). Append field changes here, e.g.:
 #   (2, "order.note", lambda m, db: migrate(m.add_column("order", "note", TextField(default=""))))
-MIGRATIONS: list[tuple[int, str, Migration]] = []
+MIGRATIONS: list[tuple[int, str, Migration]] = [
+    (2, "staff.language", lambda m, db: _add_column(m, "staff", "language", peewee.CharField(default="en"))),
+]
 
 BASELINE = 1
+
+
+def _add_column(migrator: SchemaMigrator, table: str, name: str, field: peewee.Field) -> None:
+    from playhouse.migrate import migrate as run
+
+    run(migrator.add_column(table, name, field))
 
 
 def current_version(db: peewee.Database) -> int:

@@ -15,7 +15,7 @@ import peewee
 from truck_pos.store.base import BaseModel, JsonField, UtcDateTimeField, database
 from truck_pos.store.prepared import PreparedInsert
 
-UP_KINDS = ("order", "redemption", "registration", "group_join", "proximity", "pickup", "audit", "consent")
+UP_KINDS = ("order", "redemption", "registration", "group_join", "proximity", "pickup", "audit", "consent", "loyalty")
 
 
 class Outbox(BaseModel):
