@@ -23,6 +23,7 @@ configure_kivy(fullscreen=False, size=os.environ.get("UI_SIZE", "800x480"))
 
 from kivy.clock import Clock  # noqa: E402
 from kivy.core.window import Window  # noqa: E402
+from kivy.uix.stencilview import StencilView  # noqa: E402
 
 from truck_pos.bootstrap import build  # noqa: E402
 from truck_pos.config import load_settings  # noqa: E402
@@ -30,14 +31,19 @@ from truck_pos.ui.app import TruckPosApp  # noqa: E402
 
 
 def visible(w) -> bool:
-    """On screen, not faded out, not disabled, its centre inside the window."""
+    """On screen, not faded out, not disabled, its centre inside the window and inside every clipping
+    (scrolling) parent, so a finger could really reach it."""
     x, y = w.to_window(*w.center)
-    node = w
-    while node is not None and node is not node.parent:
-        if getattr(node, "opacity", 1) == 0:
+    node = w.parent
+    while node is not None and node is not node.parent and hasattr(node, "opacity"):
+        if node.opacity == 0:
             return False
+        if isinstance(node, StencilView):
+            left, bottom = node.to_window(node.x, node.y)
+            if not (left <= x < left + node.width and bottom <= y < bottom + node.height):
+                return False
         node = node.parent
-    return not w.disabled and 0 <= x < Window.width and 0 <= y < Window.height
+    return not w.disabled and w.opacity > 0 and 0 <= x < Window.width and 0 <= y < Window.height
 
 
 def find_button(root, text: str):
@@ -164,14 +170,17 @@ def scenario_short_cash_is_refused(app, out: Path, result: dict):
     yield lambda: result.update(message=app.register_screen.message.text, lines=len(app.register_screen.ticket.lines))
     yield lambda: screenshot(out, "register_short_cash")
     yield lambda: tap(app, "Cancel")
-    yield lambda: tap(app, "Card")
+    yield from card_approved(app, "")
     yield lambda: result.update(after_card=app.register_screen.message.text)
+
+
+def _two_staff(services) -> None:
+    services.staff.add("Sam", "1234", "staff")
+    services.staff.add("Maria", "9999", "manager")
 
 
 def scenario_login_and_manager_void(app, out: Path, result: dict):
     """Wrong PIN, staff login, sell, void refused for staff, approved by manager, lock."""
-    app.services.staff.add("Sam", "1234", "staff")
-    app.services.staff.add("Maria", "9999", "manager")
     yield lambda: screenshot(out, "login")
     yield from type_digits(app, "4321")
     yield lambda: tap(app, "Log in")
@@ -181,7 +190,7 @@ def scenario_login_and_manager_void(app, out: Path, result: dict):
     yield lambda: result.update(after_login=app.screens.current, staff=app.staff.name)
     yield lambda: tap(app, "Bowls")
     yield lambda: tap(app, "Quesadilla")
-    yield lambda: tap(app, "Card")
+    yield from card_approved(app, "")
     yield lambda: tap(app, "Orders")
     yield lambda: tap(app, "#1")
     yield lambda: tap(app, "Void")
@@ -211,32 +220,54 @@ def scenario_pickup_scan(app, out: Path, result: dict):
     yield lambda: tap(app, "Pickup")
     yield lambda: tap(app, "#1")  # preparing -> ready
     yield lambda: screenshot(out, "pickup_ready")
-    yield lambda: app.screens.current_screen.on_claim(claim)
+    yield lambda: tap_widget(app.screens.current_screen.claim)
+    yield lambda: X.type(claim)
+    yield lambda: result.update(claim_field=app.screens.current_screen.claim.text, claim=claim)
+    yield Until(lambda: app.screens.current_screen.message.text)
     yield lambda: result.update(first_scan=app.screens.current_screen.message.text)
     yield lambda: screenshot(out, "pickup_handed_over")
-    yield lambda: app.screens.current_screen.on_claim(claim)
+    yield lambda: X.type(claim)
+    yield Until(lambda: "already" in app.screens.current_screen.message.text)
     yield lambda: result.update(second_scan=app.screens.current_screen.message.text)
-    yield lambda: app.screens.current_screen.on_claim("garbage%%")
+    yield lambda: X.type("garbage%%")
+    yield Until(lambda: "already" not in app.screens.current_screen.message.text)
     yield lambda: result.update(garbage=app.screens.current_screen.message.text)
 
 
 def scenario_story(app, out: Path, result: dict):
     """The acceptance story at the register: login, a code, a refused code, cash with change, reprint,
     pickup scan, manager void, customer registration, reports."""
-    app.services.staff.add("Sam", "1234", "staff")
-    app.services.staff.add("Maria", "9999", "manager")
-    yield from type_digits(app, "1234")
-    yield lambda: tap(app, "Log in")
+    yield lambda: result.update(first_screen=app.screens.current)
+    yield lambda: screenshot(out, "setup")
+    yield lambda: tap_widget(app.screens.current_screen.name_field)
+    yield from key_taps(app, "maria")
+    yield lambda: screenshot(out, "setup_keyboard")
+    yield lambda: result.update(name_field=app.screens.current_screen.name_field.text,
+                                field_above_keyboard=_above_keyboard(app, app.screens.current_screen.name_field))
+    yield lambda: tap(app, "Hide")
+    yield from type_digits(app, "9999")
+    yield lambda: tap(app, "Next")
+    yield lambda: result.update(setup_prompt=app.screens.current_screen.prompt.text)
+    yield from type_digits(app, "9999")
+    yield lambda: tap(app, "Set up this register")
+    yield lambda: result.update(after_setup=app.screens.current, staff=app.staff.name if app.staff else None,
+                                welcome=app.register_screen.message.text)
+    yield lambda: app.services.staff.add("Sam", "1234", "staff")
     yield lambda: tap(app, "Bowls")
     yield lambda: tap(app, "Burrito Bowl")
     yield lambda: tap(app, "Add Burrito Bowl")
     yield lambda: tap(app, "Drinks")
     yield lambda: tap(app, "Mexican Coke")
     yield lambda: tap(app, "Code")
-    yield lambda: app.register_screen.on_code("NOSUCHCODE")
+    yield from key_taps(app, "NOSUCH")
+    yield lambda: tap(app, "Enter")
     yield lambda: result.update(refused=app.register_screen.code_result.text)
     yield lambda: screenshot(out, "register_code_refused")
-    yield lambda: app.register_screen.on_code("fb like 10")
+    yield lambda: tap_widget(app.register_screen.code_field)
+    yield from key_taps(app, "FBLIKE10")
+    yield lambda: result.update(code_above_keyboard=_above_keyboard(app, app.register_screen.code_field))
+    yield lambda: screenshot(out, "register_code_keyboard")
+    yield lambda: tap(app, "Enter")
     yield lambda: result.update(accepted=app.register_screen.message.text, totals=app.register_screen.totals.text,
                                 goal_before=app.register_screen.goal.text)
     yield lambda: screenshot(out, "register_code_applied")
@@ -252,23 +283,40 @@ def scenario_story(app, out: Path, result: dict):
     yield lambda: tap(app, "Pickup")
     yield lambda: tap(app, "#1")
     yield lambda: screenshot(out, "pickup")
-    yield lambda: app.screens.current_screen.on_claim(_claim_of_first_order(app))
+    yield lambda: tap_widget(app.screens.current_screen.claim)
+    yield lambda: X.type(_claim_of_first_order(app))
+    yield Until(lambda: "#1" in app.screens.current_screen.message.text)
     yield lambda: result.update(pickup=app.screens.current_screen.message.text)
     yield lambda: tap(app, "Register")
     yield lambda: tap(app, "Tacos")
     yield lambda: tap(app, "Veggie Taco")
-    yield lambda: tap(app, "Card")
+    yield from card_approved(app, "")
     yield lambda: tap(app, "Orders")
     yield lambda: tap(app, "#2")
     yield lambda: tap(app, "Void")
     yield from type_digits(app, "9999")
     yield lambda: tap(app, "Approve void")
     yield lambda: result.update(void=app.screens.current_screen.message.text)
-    yield lambda: tap(app, "Customer")
-    yield lambda: _fill_registration(app)
+    yield lambda: tap(app, "Customer view")
+    yield lambda: result.update(chrome_height=app.chrome.height, qr_url=app.screens.current_screen.qr_url)
+    yield lambda: tap_widget(app.screens.current_screen.email)
+    yield from key_taps(app, "ada@example")
+    yield lambda: tap(app, ".com")
+    yield lambda: result.update(email_above_keyboard=_above_keyboard(app, app.screens.current_screen.email))
+    yield lambda: screenshot(out, "customer_keyboard")
+    yield lambda: tap(app, "Hide")
+    yield lambda: tap_widget(app.screens.current_screen.group)
+    yield from key_taps(app, "acme corporation, accounting")
+    yield lambda: tap(app, "Hide")
+    yield lambda: tap_widget(app.screens.current_screen.consent)
     yield lambda: tap(app, "Sign me up")
-    yield lambda: result.update(registered=app.screens.current_screen.result.text)
+    yield lambda: result.update(registered=app.screens.current_screen.result.text,
+                                signup_message=app.screens.current_screen.message.text,
+                                consent_ticked=app.screens.current_screen.consent.active)
     yield lambda: screenshot(out, "customer")
+    yield lambda: tap(app, "Staff")
+    yield from type_digits(app, "9999")
+    yield lambda: tap(app, "Log in")
     yield lambda: tap(app, "Reports")
     yield lambda: result.update(headline=app.screens.current_screen.headline.text,
                                 segments=app.screens.current_screen.segments.text)
@@ -281,11 +329,17 @@ def _claim_of_first_order(app) -> str:
     return app.services.pickup.claim_for(Order.get(Order.number == 1))
 
 
-def _fill_registration(app) -> None:
-    screen = app.screens.current_screen
-    screen.email.text = "Ada@Example.com"
-    screen.group.text = "Acme Corporation, Accounting"
-    screen.consent.active = True
+def _above_keyboard(app, field) -> bool:
+    """The field is entirely inside the window and above the docked keyboard."""
+    x, y = field.to_window(field.x, field.y)
+    return app.keyboard.shown and y >= app.keyboard.top and y + field.height <= app.root.height
+
+
+def card_approved(app, last4: str):
+    yield lambda: tap(app, "Card")
+    yield lambda: tap(app, "Approved")
+    yield from type_digits(app, last4)
+    yield lambda: tap(app, "Record approval")
 
 
 CAMPAIGN_SCENARIOS = {"story"}
@@ -326,6 +380,7 @@ def _chain(first, rest):
     yield from rest
 
 
+BEFORE = {"login_and_manager_void": _two_staff}
 SCENARIOS = {name[len("scenario_"):]: fn for name, fn in globals().items() if name.startswith("scenario_")}
 
 
@@ -341,6 +396,9 @@ def main(name: str, db_path: str, out_dir: str) -> int:
         from campaign_support import install
 
         install(services, owner)
+    before = BEFORE.get(name)
+    if before is not None:  # the state the app finds when it starts (staff, customers, balances)
+        before(services)
     app = TruckPosApp(services, require_login=os.environ.get("UI_LOGIN", "0") == "1")
     result: dict = {"scenario": name, "ok": False}
     state = {"steps": None, "waiting": None, "since": 0.0}

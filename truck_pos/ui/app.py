@@ -14,7 +14,7 @@ from kivy.uix.screenmanager import NoTransition, ScreenManager
 from truck_pos.domain.calendar import local
 from truck_pos.ui import i18n, theme
 from truck_pos.ui.customer_screen import CustomerScreen
-from truck_pos.ui.i18n import _, bind_text
+from truck_pos.ui.i18n import N_, _, bind_text
 from truck_pos.ui.keyboard import OnScreenKeyboard
 from truck_pos.ui.login_screen import LoginScreen
 from truck_pos.ui.setup_screen import SetupScreen
@@ -76,8 +76,8 @@ class TruckPosApp(App):
         return root
 
     def nav_items(self) -> list[tuple[str, str]]:
-        return [("register", "Register"), ("pickup", "Pickup"), ("customer", "Customer"), ("orders", "Orders"),
-                ("reports", "Reports"), ("menu", "Menu"), ("lock", "Lock")]
+        return [("register", N_("Register")), ("pickup", N_("Pickup")), ("customer", N_("Customer view")),
+                ("orders", N_("Orders")), ("reports", N_("Reports")), ("menu", N_("Menu")), ("lock", N_("Lock"))]
 
     def status_slots(self) -> list[StatusSlot]:
         """The bar's fixed slots, left to right; a feature appends its own (name, text provider)."""

@@ -51,7 +51,7 @@ class CustomerScreen(Screen):
         staff.bind(on_release=lambda *_: self.on_staff())
         top.add_widget(staff)
         right.add_widget(top)
-        self.lines = wrap(Label(text="", font_size=theme.FONT, halign="left", valign="top", size_hint_y=0.6))
+        self.lines = wrap(Label(text="", font_size=theme.FONT_SMALL, halign="left", valign="top", size_hint_y=0.3))
         right.add_widget(self.lines)
         self.scroll = ScrollView(do_scroll_x=False)
         form = BoxLayout(orientation="vertical", spacing=4, size_hint_y=None)
@@ -71,10 +71,10 @@ class CustomerScreen(Screen):
         form.add_widget(go)
         self.scroll.add_widget(form)
         right.add_widget(self.scroll)
-        self.result = wrap(Label(text="", font_size=theme.FONT, color=theme.ACCENT, halign="center", valign="middle",
-                                 size_hint_y=None, height=theme.MIN_TOUCH))
+        self.result = wrap(Label(text="", font_size=theme.FONT_SMALL, color=theme.ACCENT, halign="center", valign="middle",
+                                 size_hint_y=None, height=theme.FONT_SMALL * 2.6))
         right.add_widget(self.result)
-        self.message = MessageLine(size_hint_y=None, height=theme.FONT * 1.6, font_size=theme.FONT_SMALL)
+        self.message = MessageLine(size_hint_y=None, height=theme.FONT_SMALL * 1.4, font_size=theme.FONT_SMALL)
         right.add_widget(self.message)
         root.add_widget(right)
         self.add_widget(root)

@@ -46,6 +46,11 @@ def _(msgid: str) -> str:
     return _current.gettext(msgid)
 
 
+def N_(msgid: str) -> str:
+    """Mark a string for translation where it is defined; it is translated where it is shown."""
+    return msgid
+
+
 def bind_text(widget, msgid: str, attr: str = "text"):
     """Set ``widget.<attr>`` to the translation of ``msgid`` now and after every language switch."""
     setattr(widget, attr, _(msgid))

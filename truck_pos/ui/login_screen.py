@@ -31,7 +31,8 @@ class LoginScreen(Screen):
         right = BoxLayout(orientation="vertical", spacing=4, size_hint_x=0.9)
         self.pad = NumPad(self._typed, max_len=8)
         right.add_widget(self.pad)
-        enter = TouchButton("Log in", color=theme.OK, font_size=theme.FONT_BIG, size_hint_y=None, height=theme.TOUCH * 1.2)
+        enter = bind_text(TouchButton(color=theme.OK, font_size=theme.FONT_BIG, size_hint_y=None, height=theme.TOUCH * 1.2),
+                          "Log in")
         enter.bind(on_release=lambda *_: self.on_login())
         right.add_widget(enter)
         outer.add_widget(right)

@@ -15,6 +15,7 @@ from kivy.uix.scrollview import ScrollView
 
 from truck_pos.errors import TruckPosError
 from truck_pos.ui import theme
+from truck_pos.ui.i18n import bind_text
 from truck_pos.ui.widgets import KeyField, MessageLine, Panel, TouchButton
 
 
@@ -48,7 +49,7 @@ class PickupScreen(Screen):
         self.claim = KeyField("code", hint_text="Scan or type a claim code", height=theme.TOUCH)
         self.claim.bind(on_text_validate=lambda field: self.on_claim(field.text))
         row.add_widget(self.claim)
-        go = TouchButton("Hand over", color=theme.OK, size_hint_x=0.35)
+        go = bind_text(TouchButton(color=theme.OK, size_hint_x=0.35), "Hand over")
         go.bind(on_release=lambda *_: self.on_claim(self.claim.text))
         row.add_widget(go)
         root.add_widget(row)

@@ -21,11 +21,13 @@ from truck_pos.domain.order import Ticket
 from truck_pos.errors import TruckPosError
 from truck_pos.ui import theme
 from truck_pos.ui.customer_attach import CustomerAttach
-from truck_pos.ui.i18n import _, bind_text
+from truck_pos.ui.i18n import N_, _, bind_text
 from truck_pos.ui.payment import CardFlow, CashPopup, ChangePopup
 from truck_pos.ui.widgets import KeyField, MessageLine, Panel, TouchButton, wrap
 
 log = logging.getLogger(__name__)
+
+TOTAL_WORDS = (N_("Subtotal"), N_("Tax"), N_("Total"))  # translated inside refresh_ticket's f-strings
 
 
 class RegisterScreen(Screen):

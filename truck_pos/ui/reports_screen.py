@@ -8,6 +8,7 @@ from kivy.uix.screenmanager import Screen
 
 from truck_pos.domain.money import format_cents
 from truck_pos.ui import theme
+from truck_pos.ui.i18n import _
 from truck_pos.ui.chart import BarChart
 from truck_pos.ui.widgets import Panel, TouchButton, wrap
 
@@ -34,7 +35,7 @@ class ReportsScreen(Screen):
         self.headline = Label(text="", font_size=theme.FONT_BIG * 0.8, halign="left", valign="middle", markup=True)
         wrap(self.headline)
         top.add_widget(self.headline)
-        again = TouchButton("Refresh", color=theme.BUTTON, size_hint_x=0.25, size_hint_y=None, height=theme.MIN_TOUCH)
+        again = TouchButton(_("Refresh"), color=theme.BUTTON, size_hint_x=0.25, size_hint_y=None, height=theme.MIN_TOUCH)
         again.bind(on_release=lambda *_: self.refresh())
         top.add_widget(again)
         root.add_widget(top)

@@ -71,6 +71,7 @@ class KeyField(TextInput):
         super().__init__(**kwargs)
         self.kind = kind
         self.unfocus_on_touch = False  # tapping a key must not take the field's focus (a scanner may type too)
+        self.text_validate_unfocus = False  # a keyboard-mode scanner's Enter: stay ready for the next scan
         self.bind(focus=self._focused)
 
     def _focused(self, field, focused: bool) -> None:
