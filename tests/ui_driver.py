@@ -23,11 +23,14 @@ configure_kivy(fullscreen=False, size=os.environ.get("UI_SIZE", "800x480"))
 
 from kivy.clock import Clock  # noqa: E402
 from kivy.core.window import Window  # noqa: E402
+from kivy.uix.modalview import ModalView  # noqa: E402
 from kivy.uix.stencilview import StencilView  # noqa: E402
 
 from truck_pos.bootstrap import build  # noqa: E402
 from truck_pos.config import load_settings  # noqa: E402
 from truck_pos.ui.app import TruckPosApp  # noqa: E402
+from truck_pos.ui.widgets import TouchButton  # noqa: E402
+from kivy.uix.label import Label  # noqa: E402
 
 
 def visible(w) -> bool:
@@ -46,16 +49,27 @@ def visible(w) -> bool:
     return not w.disabled and w.opacity > 0 and 0 <= x < Window.width and 0 <= y < Window.height
 
 
+class NotReady(LookupError):
+    """The target is not (yet) where a finger could tap it; the step loop tries again for a few seconds."""
+
+
 def find_button(root, text: str):
     """An enabled button showing ``text`` (exact match first, else prefix); the topmost layer first
     (keyboard, popups, then the screen)."""
     for top in Window.children:
+        if isinstance(top, ModalView) and not top._is_open:  # fading out after dismiss: neither there nor covering
+            continue
+        if isinstance(top, ModalView) and top._anim_alpha < 1:  # still opening: its content is not laid out yet
+            raise NotReady(f"popup {getattr(top, 'title', '')!r} still opening")
         buttons = [w for w in top.walk(restrict=True) if hasattr(w, "trigger_action") and visible(w)]
         for match in (lambda t: t == text, lambda t: t.startswith(text)):
             for w in buttons:
                 if match(str(getattr(w, "text", ""))):
                     return w
-    raise LookupError(f"no enabled button {text!r} on screen")
+        if isinstance(top, ModalView):  # a popup covers everything below it: a finger cannot reach that
+            break
+    layers = [(type(t).__name__, getattr(t, "_is_open", None)) for t in Window.children]
+    raise NotReady(f"no enabled button {text!r} on screen (layers {layers})")
 
 
 def _parents(w):
@@ -342,7 +356,7 @@ def card_approved(app, last4: str):
     yield lambda: tap(app, "Record approval")
 
 
-CAMPAIGN_SCENARIOS = {"story"}
+CAMPAIGN_SCENARIOS = {"story", "customers"}
 
 
 def _campaign_setup(out: Path, env: dict):
@@ -380,22 +394,184 @@ def _chain(first, rest):
     yield from rest
 
 
-BEFORE = {"login_and_manager_void": _two_staff}
+def _known_customer(services) -> None:
+    """Ana signed up earlier (with her group); the hub last told this truck she has 30 points."""
+    from datetime import timedelta
+
+    ref, _code = services.registration.register(email="ana@example.com", phone="(312) 555-0100", consent=True)
+    services.registration.join_group(ref, "Acme Corporation, Accounting")
+    services.loyalty.set_synced_balance(ref, 30, services.clock.now() - timedelta(hours=1))
+
+
+def scenario_customers(app, out: Path, result: dict):
+    """Attach Ana by scanning her QR: group discount, a reward from her points, a declined card, then an
+    approved one; withdraw her consent; a second ticket finds her by phone and pays exact cash."""
+    from truck_pos.store.campaign_models import Customer
+
+    ref = Customer.get(Customer.email == "ana@example.com").ref
+    result["ref"] = ref
+    screen = app.register_screen
+    yield lambda: tap(app, "Bowls")
+    yield lambda: tap(app, "Quesadilla")
+    yield lambda: tap(app, "Drinks")
+    yield lambda: tap(app, "Horchata")
+    yield lambda: result.update(reward_before=screen.reward_btn.disabled)
+    yield lambda: tap(app, "Customer")
+    yield lambda: X.type(app.services.customers.customer_url(ref))  # the QR from her customer page
+    yield Until(lambda: screen.popup is not None and screen.popup.result.text)
+    yield lambda: result.update(found=screen.popup.result.text, line=screen.customer_line.text, totals=screen.totals.text)
+    yield lambda: screenshot(out, "customer_attached")
+    yield lambda: tap(app, "Stop offers")
+    yield lambda: result.update(after_withdraw=screen.popup.result.text)
+    yield lambda: tap(app, "Close")
+    yield lambda: tap(app, "Reward")
+    yield lambda: result.update(with_reward=screen.totals.text)
+    yield lambda: screenshot(out, "register_group_and_reward")
+    yield lambda: tap(app, "Card")
+    yield lambda: result.update(card_prompt=[w.text for w in screen.popup.body.walk() if isinstance(w, Label)][:2])
+    yield lambda: screenshot(out, "card_terminal")
+    yield lambda: tap(app, "Declined")
+    yield lambda: result.update(declined=screen.message.text, lines_after_decline=len(screen.ticket.lines))
+    yield lambda: screenshot(out, "card_declined")
+    yield from card_approved(app, "4242")
+    yield lambda: result.update(approved=screen.message.text)
+    yield lambda: tap(app, "Drinks")
+    yield lambda: tap(app, "Mexican Coke")
+    yield lambda: tap(app, "Customer")
+    yield from key_taps(app, "3125550100")
+    yield lambda: tap(app, "Enter")
+    yield lambda: result.update(by_phone=screen.popup.result.text, totals2=screen.totals.text)
+    yield lambda: tap(app, "Close")
+    yield lambda: tap(app, "Cash")
+    yield lambda: result.update(quick=[b.text for b in screen.popup.walk() if isinstance(b, TouchButton)][:5])
+    yield lambda: tap(app, "Exact")
+    yield lambda: result.update(paid2=screen.message.text, balance=app.services.loyalty.balance(ref))
+
+
+def _spanish_staff(services) -> None:
+    services.staff.add("Lucía", "2468", "staff", language="es")
+
+
+def scenario_spanish(app, out: Path, result: dict):
+    """A Spanish-speaking staff member logs in: the register speaks Spanish until the next lock."""
+    screen = app.register_screen
+    yield from type_digits(app, "2468")
+    yield lambda: tap(app, "Log in")
+    yield lambda: result.update(nav=[b.text for b in app.nav.values()],
+                                buttons=[screen.clear_btn.text, screen.card_btn.text, screen.cash_btn.text])
+    yield lambda: tap(app, "Bowls")
+    yield lambda: tap(app, "Quesadilla")
+    yield lambda: result.update(totals=screen.totals.text)
+    yield lambda: tap(app, "Efectivo")
+    yield lambda: result.update(cash_title=screen.popup.title)
+    yield lambda: screenshot(out, "spanish_cash")
+    yield lambda: tap(app, "Exacto")
+    yield lambda: result.update(paid=screen.message.text)
+    yield lambda: screenshot(out, "spanish_paid")
+    yield lambda: tap(app, "Listo")
+    yield lambda: tap(app, "Bloquear")
+    yield lambda: result.update(after_lock=app.login_screen.prompt.text)
+
+
+def scenario_tap_rate(app, out: Path, result: dict):
+    """5 taps a second on two item buttons for 10 s, from one xdotool process (no waiting between taps)."""
+    yield lambda: tap(app, "Drinks")
+    taps = []
+
+    def start():
+        targets = [X.point(find_button(app.root, name)) for name in ("Horchata", "Mexican Coke")]
+        chain = []
+        for i in range(50):
+            x, y = targets[i % 2]
+            chain += ["mousemove", "--window", X.wid, str(x), str(y), "sleep", "0.1", "click", "1", "sleep", "0.1"]
+        taps.append(subprocess.Popen(["xdotool", *chain]))
+        X.expected += 50
+
+    yield start
+    yield lambda: taps[0].wait(60)
+    yield Until(lambda: sum(ln.quantity for ln in app.register_screen.ticket.lines) >= 50, timeout=5)
+    yield lambda: result.update(lines=[(ln.sku, ln.quantity) for ln in app.register_screen.ticket.lines],
+                                touches=X.ups)
+
+
+TOUCHABLE = ("Button", "ToggleButton", "CheckBox", "TextInput", "KeyField", "TouchButton")
+
+
+def audit(app, result: dict, where: str) -> None:
+    """Every visible touch target >= 48 px both ways; every visible text >= 14 px; status slots inside the bar."""
+    small, tiny = [], []
+    for top in Window.children:
+        for w in top.walk(restrict=True):
+            kind = type(w).__name__
+            shown = w.width > 0 and w.height > 0 and visible_any(w)
+            if not shown:
+                continue
+            if kind in TOUCHABLE and (w.width < 47.5 or w.height < 47.5):
+                small.append(f"{kind} {str(getattr(w, 'text', ''))[:20]!r} {w.width:.0f}x{w.height:.0f}")
+            if hasattr(w, "font_size") and getattr(w, "text", "") and w.font_size < 13.9:
+                tiny.append(f"{kind} {str(w.text)[:20]!r} {w.font_size:.1f}px")
+    result.setdefault("small_targets", {})[where] = small
+    result.setdefault("tiny_text", {})[where] = tiny
+    bar = app.status
+    result.setdefault("status_overflow", {})[where] = [
+        name for name, label in bar.labels.items()
+        if label.texture_size[0] > label.width + 1 or label.right > Window.width + 1]
+
+
+def visible_any(w) -> bool:
+    """Like visible() but for any widget, disabled or not."""
+    x, y = w.to_window(*w.center)
+    node = w
+    while node is not None and node is not node.parent and hasattr(node, "opacity"):
+        if node.opacity == 0:
+            return False
+        node = node.parent
+    return 0 <= x < Window.width and 0 <= y < Window.height
+
+
+def scenario_layout(app, out: Path, result: dict):
+    """Every screen and popup at 800x480 with a long truck name: targets, text sizes, the status bar."""
+    yield lambda: audit(app, result, "register")
+    yield lambda: screenshot(out, "layout_register")
+    for nav, name in (("Pickup", "pickup"), ("Orders", "orders"), ("Reports", "reports"), ("Menu", "menu")):
+        yield lambda nav=nav: tap(app, nav)
+        yield lambda name=name: audit(app, result, name)
+        yield lambda name=name: screenshot(out, f"layout_{name}")
+    yield lambda: tap(app, "Register")
+    yield lambda: tap(app, "Tacos")
+    yield lambda: tap(app, "Veggie Taco")
+    for button, name, close in (("Cash", "cash", "Cancel"), ("Card", "card", "Cancel"), ("Code", "code", "Close"),
+                                ("Customer", "attach", "Close")):
+        yield lambda b=button: tap(app, b)
+        yield lambda name=name: audit(app, result, name)
+        yield lambda name=name: screenshot(out, f"layout_{name}")
+        yield lambda c=close: tap(app, c)
+    yield lambda: tap(app, "Customer view")
+    yield lambda: audit(app, result, "customer_view")
+    yield lambda: tap_widget(app.screens.current_screen.email)
+    yield lambda: audit(app, result, "customer_keyboard")
+    yield lambda: result.update(keyboard_rows=len(app.keyboard.children), keyboard_keys=[
+        b.key for b in app.keyboard.walk(restrict=True) if hasattr(b, "key")])
+
+
+BEFORE = {"login_and_manager_void": _two_staff, "customers": _known_customer, "spanish": _spanish_staff}
+SCENARIO_ENV = {"layout": {"TRUCK_POS_TRUCK_NAME": "The Very Long Named Taco Cloud Food Truck Company of Chicago"}}
+CAMPAIGN_DOCS = {"customers": {"loyalty": {"points_per_dollar": 1, "rewards": [{"points": 20, "cents": 200}]}}}
 SCENARIOS = {name[len("scenario_"):]: fn for name, fn in globals().items() if name.startswith("scenario_")}
 
 
 def main(name: str, db_path: str, out_dir: str) -> int:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    env = {"TRUCK_POS_STORE_PATH": db_path, "TRUCK_POS_TRUCK_NAME": "Taco Cloud"}
+    env = {"TRUCK_POS_STORE_PATH": db_path, "TRUCK_POS_TRUCK_NAME": "Taco Cloud", **SCENARIO_ENV.get(name, {})}
     clock = None
     if name in CAMPAIGN_SCENARIOS:
         clock, env, owner = _campaign_setup(out, env)
     services = build(load_settings(env=env), clock=clock)
     if name in CAMPAIGN_SCENARIOS:
-        from campaign_support import install
+        from campaign_support import demo_document, install
 
-        install(services, owner)
+        install(services, owner, demo_document(**CAMPAIGN_DOCS.get(name, {})))
     before = BEFORE.get(name)
     if before is not None:  # the state the app finds when it starts (staff, customers, balances)
         before(services)
@@ -414,7 +590,7 @@ def main(name: str, db_path: str, out_dir: str) -> int:
                 state["steps"] = SCENARIOS[name](app, out, result)
             now = time.monotonic()
             if X.ups < X.expected:  # a tap is on its way through X and Kivy: wait for it
-                if now - state["since"] > 15:
+                if now - state["since"] > 40:
                     raise TimeoutError(f"Kivy saw {X.ups} of {X.expected} taps")
                 Clock.schedule_once(step, 0.02)
                 return
@@ -427,12 +603,22 @@ def main(name: str, db_path: str, out_dir: str) -> int:
                     return
                 state["waiting"] = None
             action = next(state["steps"])
-            state["since"] = time.monotonic()
+            if not state.get("retrying"):
+                state["since"] = time.monotonic()
             if isinstance(action, Until):
                 state["waiting"] = action
                 Clock.schedule_once(step, 0.05)
                 return
-            follow = action()
+            try:
+                follow = action()
+            except NotReady:
+                if time.monotonic() - state["since"] > 5:
+                    raise
+                state["steps"] = _chain(action, state["steps"])
+                state["retrying"] = True
+                Clock.schedule_once(step, 0.1)
+                return
+            state["retrying"] = False
             if callable(follow):  # the second half of a tap: press once the pointer has arrived
                 state["steps"] = _chain(follow, state["steps"])
                 Clock.schedule_once(step, 0.06)

@@ -119,7 +119,8 @@ class RegisterScreen(Screen):
             btn = TouchButton(label, color=theme.PANEL)
             btn.sku = entry.sku
             btn.disabled = entry.sold_out
-            btn.bind(on_release=lambda b, e=entry: self.open_modifiers(e) if e.modifiers else self.on_item(e.sku))
+            # on press: inside the scrolling grid a release arrives 0.2 s late, and a quick next tap must not wait
+            btn.bind(on_press=lambda b, e=entry: self.open_modifiers(e) if e.modifiers else self.on_item(e.sku))
             self.grid.add_widget(btn)
 
     def refresh_ticket(self) -> None:
