@@ -24,6 +24,7 @@ configure_kivy(fullscreen=False, size=os.environ.get("UI_SIZE", "800x480"))
 from kivy.clock import Clock  # noqa: E402
 from kivy.core.window import Window  # noqa: E402
 from kivy.uix.modalview import ModalView  # noqa: E402
+from kivy.uix.screenmanager import Screen  # noqa: E402
 from kivy.uix.stencilview import StencilView  # noqa: E402
 
 from truck_pos.bootstrap import build  # noqa: E402
@@ -41,6 +42,8 @@ def visible(w) -> bool:
     while node is not None and node is not node.parent and hasattr(node, "opacity"):
         if node.opacity == 0:
             return False
+        if isinstance(node, Screen) and node.manager is not None and node.manager.current_screen is not node:
+            return False  # a screen on its way out
         if isinstance(node, StencilView):
             left, bottom = node.to_window(node.x, node.y)
             if not (left <= x < left + node.width and bottom <= y < bottom + node.height):
@@ -101,7 +104,7 @@ class X:
         return int(wx), int(Window.height - wy)  # X counts y from the top, Kivy from the bottom
 
     @classmethod
-    def click(cls, widget) -> None:
+    def click(cls, widget, steady: int = 0):
         x, y = cls.point(widget)
         if os.environ.get("UI_DEBUG"):
             print("click", repr(getattr(widget, "text", widget)), x, y, widget.pos, widget.size,
@@ -111,6 +114,10 @@ class X:
         subprocess.run(["xdotool", "mousemove", "--window", cls.wid, str(x), str(y)], check=True)
 
         def press():  # run by the step loop once Kivy has had a frame to see the pointer arrive
+            if cls.point(widget) != (x, y) or not visible(widget):  # the layout was still settling: follow it
+                return cls.click(widget)
+            if steady < 2:  # the same place over a few frames (a scroll view may still be placing its content)
+                return cls.click(widget, steady + 1)
             subprocess.run(["xdotool", "click", "1"], check=True)
             cls.expected += 1
         return press
@@ -524,6 +531,8 @@ def visible_any(w) -> bool:
     node = w
     while node is not None and node is not node.parent and hasattr(node, "opacity"):
         if node.opacity == 0:
+            return False
+        if isinstance(node, Screen) and node.manager is not None and node.manager.current_screen is not node:
             return False
         node = node.parent
     return 0 <= x < Window.width and 0 <= y < Window.height
