@@ -25,6 +25,7 @@ from kivy.clock import Clock  # noqa: E402
 from kivy.core.window import Window  # noqa: E402
 from kivy.uix.modalview import ModalView  # noqa: E402
 from kivy.uix.screenmanager import Screen  # noqa: E402
+from kivy.uix.scrollview import ScrollView  # noqa: E402
 from kivy.uix.stencilview import StencilView  # noqa: E402
 
 from truck_pos.bootstrap import build  # noqa: E402
@@ -81,11 +82,15 @@ def _parents(w):
         yield w
 
 
+SCROLL_SETTLE, QUICK_SETTLE = 0.3, 0.08
+
+
 class X:
     """Real input: xdotool sends X events (XTEST) to the Kivy window; we count the touches Kivy delivered."""
 
     ups = 0
     expected = 0
+    settle = QUICK_SETTLE
 
     @classmethod
     def start(cls) -> None:
@@ -116,10 +121,12 @@ class X:
         def press():  # run by the step loop once Kivy has had a frame to see the pointer arrive
             if cls.point(widget) != (x, y) or not visible(widget):  # the layout was still settling: follow it
                 return cls.click(widget)
-            if steady < 2:  # the same place over a few frames (a scroll view may still be placing its content)
+            if steady < 1:  # the same place over two frames (a scroll view may still be placing its content)
                 return cls.click(widget, steady + 1)
             subprocess.run(["xdotool", "click", "1"], check=True)
             cls.expected += 1
+            # Inside a scroll view Kivy delivers the release 0.2 s after the finger lifts: wait that long.
+            cls.settle = SCROLL_SETTLE if any(isinstance(p, ScrollView) for p in _parents(widget)) else QUICK_SETTLE
         return press
 
     @classmethod
@@ -587,7 +594,7 @@ def main(name: str, db_path: str, out_dir: str) -> int:
     app = TruckPosApp(services, require_login=os.environ.get("UI_LOGIN", "0") == "1")
     result: dict = {"scenario": name, "ok": False}
     state = {"steps": None, "waiting": None, "since": 0.0}
-    settle = float(os.environ.get("UI_SETTLE", "0.3"))  # ScrollView delivers a tap's release 0.2 s later
+    settle = float(os.environ.get("UI_SETTLE", "0.1"))  # after a step that is not a tap (a screenshot, a record)
 
     def step(dt):
         try:
@@ -632,7 +639,8 @@ def main(name: str, db_path: str, out_dir: str) -> int:
                 state["steps"] = _chain(follow, state["steps"])
                 Clock.schedule_once(step, 0.06)
                 return
-            Clock.schedule_once(step, settle)
+            Clock.schedule_once(step, X.settle if follow is None else settle)
+            X.settle = settle
         except StopIteration:
             result["ok"] = True
             app.stop()
