@@ -17,7 +17,6 @@ from kivy.uix.scrollview import ScrollView
 from truck_pos.domain.money import format_cents
 from truck_pos.errors import TruckPosError
 from truck_pos.ui import theme
-from truck_pos.ui.qr import qr_texture
 from truck_pos.ui.widgets import KeyField, MessageLine, Panel, TouchButton, wrap
 
 CONSENT_WORDING = "v1"
@@ -84,6 +83,8 @@ class CustomerScreen(Screen):
         text, url = services.campaigns.customer_offer()
         self.offer.text = text
         self.qr_url = url if url.startswith("https://") else services.customers.signup_url()
+        from truck_pos.ui.qr import qr_texture  # qrcode + PIL only when the customer screen is first shown
+
         self.qr.texture = qr_texture(self.qr_url)
         self.result.text = ""
         self.show_ticket()
