@@ -170,6 +170,7 @@ def test_customer_scanned_group_discount_loyalty_and_card(tmp_path, output_dir, 
     # reward 2.00 more: 9.40 net, spread 6.66 / 2.74 -> tax 0.55 + 0.23
     assert result["with_reward"] == ("Subtotal $12.00\nAcme Corporation, Accounting: 5% off -$0.60\n"
                                      "Reward 20 pts -$2.00\nTax $0.78\n[b]Total $10.18[/b]")
+    assert result["tiny_text"]["ticket_with_customer"] == [] and result["small_targets"]["ticket_with_customer"] == []
     assert result["card_prompt"] == ["Charge $10.18 on the card terminal", "Then tell the register what the terminal said."]
     assert result["declined"] == "Card declined. Nothing was recorded; the ticket is still open."
     assert result["lines_after_decline"] == 2

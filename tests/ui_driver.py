@@ -440,6 +440,7 @@ def scenario_customers(app, out: Path, result: dict):
     yield lambda: tap(app, "Close")
     yield lambda: tap(app, "Reward")
     yield lambda: result.update(with_reward=screen.totals.text)
+    yield lambda: audit(app, result, "ticket_with_customer")
     yield lambda: screenshot(out, "register_group_and_reward")
     yield lambda: tap(app, "Card")
     yield lambda: result.update(card_prompt=[w.text for w in screen.popup.body.walk() if isinstance(w, Label)][:2])
@@ -524,6 +525,8 @@ def audit(app, result: dict, where: str) -> None:
                 small.append(f"{kind} {str(getattr(w, 'text', ''))[:20]!r} {w.width:.0f}x{w.height:.0f}")
             if hasattr(w, "font_size") and getattr(w, "text", "") and w.font_size < 13.9:
                 tiny.append(f"{kind} {str(w.text)[:20]!r} {w.font_size:.1f}px")
+            if isinstance(w, Label) and not hasattr(w, "trigger_action") and w.text and w.texture_size[1] > w.height + 2:
+                tiny.append(f"{kind} {str(w.text)[:20]!r} cut: {w.texture_size[1]:.0f} px of text in {w.height:.0f} px")
     result.setdefault("small_targets", {})[where] = small
     result.setdefault("tiny_text", {})[where] = tiny
     bar = app.status

@@ -63,7 +63,7 @@ class RegisterScreen(Screen):
 
     def _build_ticket_side(self) -> BoxLayout:
         side = Panel(orientation="vertical", size_hint_x=0.4, spacing=4, padding=4)
-        self.goal = Label(text="", size_hint_y=None, height=theme.TOUCH * 0.5, font_size=theme.FONT * 0.85,
+        self.goal = Label(text="", size_hint_y=None, height=theme.FONT_SMALL * 1.5, font_size=theme.FONT_SMALL,
                           color=theme.ACCENT, halign="left", valign="middle")
         wrap(self.goal)
         side.add_widget(self.goal)
@@ -73,9 +73,11 @@ class RegisterScreen(Screen):
         scroll.add_widget(self.lines)
         side.add_widget(scroll)
         self.totals = Label(size_hint_y=None, height=theme.TOUCH * 1.7, font_size=theme.FONT, halign="right", valign="middle")
-        wrap(self.totals)
+        self.totals.bind(width=lambda w, width: setattr(w, "text_size", (width, None)),
+                         texture_size=lambda w, size: setattr(w, "height", size[1]))  # as tall as its lines, never cut
         side.add_widget(self.totals)
-        self.message = MessageLine(size_hint_y=None, height=theme.TOUCH * 0.8)
+        self.message = MessageLine(size_hint_y=None, height=theme.FONT * 1.5, font_size=theme.FONT_SMALL, shorten=True,
+                                   shorten_from="right", max_lines=1)
         side.add_widget(self.message)
         self.customer_line = Label(text="", size_hint_y=None, height=0, font_size=theme.FONT_SMALL, color=theme.ACCENT,
                                    halign="left", valign="middle", shorten=True, shorten_from="right")
