@@ -7,7 +7,7 @@ the hub reconciles and flags an overdraw across trucks, like a double spend.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,3 +75,34 @@ def best_reward(rules: LoyaltyRules, balance: int, due_cents: int) -> Reward | N
     """The biggest reward the balance pays for that does not exceed what is due."""
     fitting = [r for r in rules.rewards if r.points <= balance and r.cents <= due_cents]
     return max(fitting, key=lambda r: (r.cents, -r.points)) if fitting else None
+
+
+@dataclass(frozen=True)
+class Overdraw:
+    """Points spent that were not there once every truck's entries are added up (like a double spend)."""
+
+    customer_ref: str
+    entry_id: str
+    truck: str
+    points: int
+    balance_after: int  # below zero
+
+
+def reconcile(entries: Iterable[Mapping[str, Any]]) -> tuple[dict[str, int], list[Overdraw]]:
+    """Balances from every truck's ``loyalty`` entries, in time order; a spend that takes one below zero is flagged.
+
+    The balance stays as computed (it may go negative): the owner decides what to do about an overdraw.
+    """
+    balances: dict[str, int] = {}
+    flagged: list[Overdraw] = []
+    seen: set[str] = set()
+    for e in sorted(entries, key=lambda e: (str(e.get("at", "")), str(e.get("entry_id", "")))):
+        key = str(e.get("entry_id", ""))
+        ref, points = e.get("customer_ref"), e.get("points")
+        if key in seen or not isinstance(ref, str) or type(points) is not int:
+            continue  # a replay, or not an entry
+        seen.add(key)
+        balances[ref] = balances.get(ref, 0) + points
+        if points < 0 and balances[ref] < 0:
+            flagged.append(Overdraw(ref, key, str(e.get("truck", "")), points, balances[ref]))
+    return balances, flagged
