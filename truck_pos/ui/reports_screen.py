@@ -63,12 +63,12 @@ class ReportsScreen(Screen):
         report = reports.day_report()
         goal = next(iter(report.goals), None) or reports.goal_progress()
         self.headline.text = f"[b]{report.orders} order{'s' if report.orders != 1 else ''}, {format_cents(report.net_cents)}[/b]" + (f"   {goal.line()}" if goal else "")
-        self.segments.text = "\n".join(f"{name[:18]:<18} {units:>4} {format_cents(cents):>10}"
+        self.segments.text = "\n".join(f"{name[:16]:<16} {units:>3} {format_cents(cents):>9}"
                                        for name, (units, cents) in sorted(report.segments.items(), key=lambda kv: -kv[1][1])) or "no sales yet"
         self.channels.text = "\n".join(
-            f"{c.channel[:10]:<10} {c.redemptions:>4} used" + (f" / {c.reach} reached" if c.reach is not None else "")
+            f"{c.channel[:9]:<9} {c.redemptions:>3} used" + (f" / {c.reach}" if c.reach is not None else "")
             for c in report.channels) or "no redemptions yet"
         top = sorted(report.products, key=lambda p: -p.net_cents)[:8]
-        self.products.text = "\n".join(f"{p.name[:16]:<16} {p.units:>3} {format_cents(p.net_cents):>9}" for p in top) or "—"
+        self.products.text = "\n".join(f"{p.name[:14]:<14} {p.units:>3} {format_cents(p.net_cents):>9}" for p in top) or "—"
         self.chart.set_data([(name, cents, format_cents(cents))
                              for name, (units, cents) in sorted(report.segments.items(), key=lambda kv: -kv[1][1])])
