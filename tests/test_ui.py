@@ -180,12 +180,20 @@ def test_customer_scanned_group_discount_loyalty_and_card(tmp_path, output_dir, 
     assert result["quick"] == ["Exact", "$4.00", "$5.00", "$10.00", "$20.00"]
     assert result["paid2"] == "Order #2 paid. Change due: $0.00"
     assert result["balance"] == 30 - 20 + 10 + 3  # 1 point per whole dollar paid: $10.18 -> 10, $3.09 -> 3
+    # Her registrant code (one free Mexican Coke per customer): the first makes a $0.00 ticket that
+    # completes without the cash pad; the second is refused because she is on the ticket.
+    assert result["code_free"] == "pos registrants: Summer launch: free drink-soda (-$3.00)"
+    assert (result["total_free"], result["cash_button_free"]) == (0, "Complete")
+    assert result["paid_free"] == "Order #3 paid. Change due: $0.00" and result["popup_after_free"] is False
+    assert result["code_again"] == "Refused: already used at 11:30"
+    assert (result["total_again"], result["cash_button_again"]) == (309, "Cash")
     open_database(result["db"])
     try:
         from truck_pos.store.loyalty_models import LoyaltyEntry
         from truck_pos.store.outbox import Outbox
 
-        first, second = Order.select().order_by(Order.id)
+        first, second, free = Order.select().order_by(Order.id)
+        assert (free.total_cents, list(free.tenders), free.customer_ref) == (0, [], result["ref"])
         assert [(t.kind, t.amount_cents, t.reference) for t in first.tenders] == [("card", 1018, "card ****4242")]
         assert sorted((d.segment, d.amount_cents) for d in first.discounts) == [
             ("group:Acme Corporation, Accounting", 60), ("loyalty", 200)]
@@ -193,7 +201,7 @@ def test_customer_scanned_group_discount_loyalty_and_card(tmp_path, output_dir, 
         assert [(e.kind, e.points) for e in LoyaltyEntry.select().order_by(LoyaltyEntry.id)] == [
             ("redeem", -20), ("earn", 10), ("earn", 3)]
         kinds = [o.kind for o in Outbox.select().order_by(Outbox.seq)]
-        assert kinds.count("loyalty") == 3 and kinds.count("consent") == 1 and kinds.count("order") == 2
+        assert kinds.count("loyalty") == 3 and kinds.count("consent") == 1 and kinds.count("order") == 3
     finally:
         close_database()
     for shot in ("customer_attached", "register_group_and_reward", "card_terminal", "card_declined"):

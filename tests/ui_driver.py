@@ -461,6 +461,23 @@ def scenario_customers(app, out: Path, result: dict):
     yield lambda: result.update(quick=[b.text for b in screen.popup.walk() if isinstance(b, TouchButton)][:5])
     yield lambda: tap(app, "Exact")
     yield lambda: result.update(paid2=screen.message.text, balance=app.services.loyalty.balance(ref))
+    yield lambda: tap(app, "Done")
+    for attempt in ("free", "again"):  # her registrant code: one free Mexican Coke per customer
+        yield lambda: tap(app, "Mexican Coke")
+        yield lambda: tap(app, "Customer")
+        yield lambda: X.type(app.services.customers.customer_url(ref))
+        yield Until(lambda: screen.popup is not None and screen.popup.result.text)
+        yield lambda: tap(app, "Close")
+        yield lambda: tap(app, "Code")
+        yield from key_taps(app, "THANKSJOIN")
+        yield lambda: tap(app, "Enter")
+        yield lambda a=attempt: result.update({f"code_{a}": (screen.code_result.text if screen.popup else screen.message.text),
+                                               f"total_{a}": screen.ticket.totals.total_cents,
+                                               f"cash_button_{a}": screen.cash_btn.text})
+        if attempt == "free":
+            yield lambda: tap(app, "Complete")  # $0.00: no cash pad, no change popup
+            yield lambda: result.update(paid_free=screen.message.text, popup_after_free=screen.popup is not None)
+    yield lambda: screenshot(out, "code_once_per_customer")
 
 
 def _spanish_staff(services) -> None:
