@@ -27,7 +27,7 @@ def test_an_existing_register_keeps_its_staff_and_gets_their_language(tmp_path):
     con.execute("INSERT INTO staff (name, role, pin_salt, pin_hash, active, created_utc) VALUES ('Old Sam', 'staff', x'00', x'00', 1, '2026-01-01T00:00:00+00:00')")
     con.commit()
     con.close()
-    db = open_database(path)
+    open_database(path)
     try:
         from truck_pos.store.models import Staff
 
