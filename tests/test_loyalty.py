@@ -45,7 +45,7 @@ def _entry(truck: str, seq: int, ref: str, points: int, minutes: int) -> bytes:
                                              ts=NOW + timedelta(minutes=minutes), body=body))
 
 
-def test_the_hub_adds_up_every_trucks_entries_and_flags_an_overdraw(hub_url):  # noqa: F811
+def test_the_hub_adds_up_every_trucks_entries_and_flags_an_overdraw(hub_url, capsys):  # noqa: F811
     """Ana had 30 points; two trucks, both offline, each let her spend 20: the second spend is flagged."""
     hub = Hub(HubConfig(), clock=FakeClock(NOW))
     ref = "c-0123456789abcdef"
@@ -56,3 +56,9 @@ def test_the_hub_adds_up_every_trucks_entries_and_flags_an_overdraw(hub_url):  #
     balances, overdraws = loyalty_report()
     assert balances == {ref: 30 - 20 - 20 + 4}
     assert [(o.truck, o.points, o.balance_after) for o in overdraws] == [("truck-b", -20, -10)]
+    from sync.hub.cli import main
+
+    assert main(["--db", hub_url, "loyalty"]) == 2
+    printed = capsys.readouterr().out
+    assert printed.splitlines()[0].split() == [ref, "-6", "points"]
+    assert f"OVERDRAW {ref} at truck-b: spent 20 points, balance -10 (o-truck-b-1:redeem)" in printed

@@ -48,6 +48,7 @@ def parser() -> argparse.ArgumentParser:
     rs = sub.add_parser("resend-mobile-orders", help="send again every mobile order a truck has not confirmed")
     rs.add_argument("--older-than", type=float, default=600)
     sub.add_parser("status", help="per truck: acked seq, online/offline, last seen")
+    sub.add_parser("loyalty", help="loyalty balances over every truck, and points spent twice (overdraws)")
     return p
 
 
@@ -119,6 +120,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run(args)
     if args.command == "status":
         return status(args)
+    if args.command == "loyalty":
+        from sync.hub.loyalty import print_report
+
+        return print_report()
     return publish(args)
 
 

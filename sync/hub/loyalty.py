@@ -22,3 +22,13 @@ def loyalty_entries() -> list[dict]:
 def loyalty_report() -> tuple[dict[str, int], list[Overdraw]]:
     """(balance per customer, overdraws) over everything ingested so far."""
     return reconcile(loyalty_entries())
+
+
+def print_report() -> int:
+    """``truck-pos-hub loyalty``: balances, then every overdraw; exit status 2 when there is one."""
+    balances, overdraws = loyalty_report()
+    for ref, points in sorted(balances.items()):
+        print(f"{ref:<24} {points:>8} points")
+    for o in overdraws:
+        print(f"OVERDRAW {o.customer_ref} at {o.truck}: spent {-o.points} points, balance {o.balance_after} ({o.entry_id})")
+    return 2 if overdraws else 0
