@@ -233,6 +233,7 @@ def test_every_screen_fits_800x480_with_finger_sized_targets(tmp_path, output_di
     for where, spilled in result["status_overflow"].items():
         assert spilled == [], where
     assert len(result["small_targets"]) == 11  # every screen and popup was visited
+    assert result["chart_labels"] == ["walk_in", "$4.75"]  # the chart was drawn (its 14 px labels were audited)
     assert result["keyboard_rows"] == 5 and {"@", ".com", "Enter", "Del"} <= set(result["keyboard_keys"])
 
 

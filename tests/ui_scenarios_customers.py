@@ -134,10 +134,14 @@ def scenario_layout(app, out: Path, result: dict):
     """Every screen and popup at 800x480 with a long truck name: targets, text sizes, the status bar."""
     yield lambda: audit(app, result, "register")
     yield lambda: screenshot(out, "layout_register")
+    yield lambda: tap(app, "Sides")  # one sale first, so the orders, pickup and the chart have something to show
+    yield lambda: tap(app, "Elote")
+    yield from card_approved(app, "")
     for nav, name in (("Pickup", "pickup"), ("Orders", "orders"), ("Reports", "reports"), ("Menu", "menu")):
         yield lambda nav=nav: tap(app, nav)
         yield lambda name=name: audit(app, result, name)
         yield lambda name=name: screenshot(out, f"layout_{name}")
+    yield lambda: result.update(chart_labels=[w.text for w in app.screens.get_screen("reports").chart.labels])
     yield lambda: tap(app, "Register")
     yield lambda: tap(app, "Tacos")
     yield lambda: tap(app, "Veggie Taco")
