@@ -17,7 +17,7 @@ from typing import Any
 VERSION = 1
 ROOT = "tp/v1/trucks"
 UP_KINDS = ("order", "redemption", "registration", "group_join", "proximity", "pickup", "audit", "consent", "loyalty")
-DOWN_KINDS = ("campaign", "menu", "mobile_order", "ack")
+DOWN_KINDS = ("campaign", "menu", "mobile_order", "ack", "loyalty_balances")
 RETAINED_DOWN = ("campaign", "menu", "ack")
 HUB_SHARE_GROUP = "hub"
 MAX_PAYLOAD_BYTES = 1 << 20  # a signed campaign bundle with many codes stays well under this
@@ -208,6 +208,7 @@ MENU_ITEM = {"sku": Str(max=64, min=1), "name": Str(max=200, min=1), "price_cent
              "sold_out": F((bool,), required=False)}
 
 ID = Str(max=MAX_ID_LEN, min=1)
+MAX_LOYALTY_BALANCES = 5000  # customers per loyalty_balances message (~60 bytes each, well under the payload limit)
 TS = Str(max=40, min=10)  # ISO-8601 with offset
 CONSENT = {"granted": F((bool,)), "wording_version": Str(max=40, min=1), "at": TS}
 
@@ -235,6 +236,8 @@ SCHEMAS: dict[str, dict[str, F]] = {
     "mobile_order": {"order_id": Uuid(), "lines": Objs({**ORDER_LINE, "tax_rate_bp": Int(min=0, max=10_000)}, min=1, max=50),
                      "total_cents": Int(min=1, max=10**7), "customer_ref": Opt(str), "claim": Opt(str),
                      "note": Str(required=False, max=500), "payment_ref": Str(required=False, max=120)},
+    "loyalty_balances": {"as_of": TS, "balances": Objs({"customer_ref": ID, "points": Int(min=-10**9, max=10**9)},
+                                                         max=MAX_LOYALTY_BALANCES)},
     "ack": {"through_seq": Int(min=0, max=2**62), "max_seq": Int(required=False, min=0, max=2**62),
             "missing": F((list,), required=False, max=MAX_ACK_GAPS)},
 }

@@ -57,8 +57,43 @@ def test_the_hub_adds_up_every_trucks_entries_and_flags_an_overdraw(hub_url, cap
     assert balances == {ref: 30 - 20 - 20 + 4}
     assert [(o.truck, o.points, o.balance_after) for o in overdraws] == [("truck-b", -20, -10)]
     from sync.hub.cli import main
+    from sync.hub.loyalty import balances_bodies
 
+    [body] = balances_bodies(NOW)  # what `truck-pos-hub publish-loyalty TRUCK` sends down
+    assert body == {"as_of": NOW.isoformat(), "balances": [{"customer_ref": ref, "points": -6}]}
+    assert protocol.body_problem("loyalty_balances", body) == ""
     assert main(["--db", hub_url, "loyalty"]) == 2
     printed = capsys.readouterr().out
     assert printed.splitlines()[0].split() == [ref, "-6", "points"]
     assert f"OVERDRAW {ref} at truck-b: spent 20 points, balance -10 (o-truck-b-1:redeem)" in printed
+
+
+def test_the_trucks_offline_balance_starts_from_the_hubs_last_word(services, clock):
+    """The hub's loyalty_balances message, through the truck's real inbound path (the agent's Inbox):
+    spendable = the hub's balance + this truck's entries after it; a newer word from the hub replaces both."""
+    from sync.agent.cli import agent_for
+    from truck_pos.domain.loyalty import LoyaltyRules, Reward
+
+    services.loyalty.fallback = LoyaltyRules(1, (Reward(20, 200),))
+    ref, _ = services.registration.register(email="ana@example.com")
+    inbox = agent_for(services).inbox
+
+    def down(key: str, body: dict) -> tuple[bool, str]:
+        env = protocol.envelope(truck=services.settings.truck.id, seq=0, kind="loyalty_balances", key=key,
+                                ts=clock.now(), body=body)
+        return inbox.handle(protocol.down_topic(services.settings.truck.id, "loyalty_balances"), protocol.encode(env))
+
+    assert down("b-1", {"as_of": (clock.now() - timedelta(hours=1)).isoformat(),
+                        "balances": [{"customer_ref": ref, "points": 40}]})[0]
+    assert services.loyalty.balance(ref) == 40
+    tid = services.register.open_ticket().id
+    services.register.add_item(tid, "quesadilla")  # 8.50 + tax = 9.20 -> 9 points
+    services.customers.attach(tid, ref)
+    services.register.pay_card(tid)
+    assert services.loyalty.balance(ref) == 40 + 9
+    clock.advance(seconds=60)
+    assert down("b-2", {"as_of": clock.now().isoformat(), "balances": [{"customer_ref": ref, "points": 45}]})[0]
+    assert services.loyalty.balance(ref) == 45  # the hub counted this sale already (and another truck's spend)
+    applied, reason = down("b-3", {"balances": [{"customer_ref": ref, "points": "lots"}], "as_of": "yesterday"})
+    assert not applied and reason  # refused by the contract, kept as a dead letter
+    assert services.loyalty.balance(ref) == 45

@@ -31,10 +31,13 @@ def campaign_handler(campaigns: Any) -> BundleHandler:
 def agent_for(services: Any) -> SyncAgent:
     """The agent wired to the truck's services (menu, register, and campaigns when present)."""
     campaigns = getattr(services, "campaigns", None) or services.extras.get("campaigns")
-    return SyncAgent(services.db, services.clock, AgentConfig.from_settings(services.settings),
-                     on_campaign=campaign_handler(campaigns) if campaigns is not None else None,
-                     on_menu=menu_handler(services.menu),
-                     on_mobile_order=mobile_order_handler(services.register, services.db))
+    agent = SyncAgent(services.db, services.clock, AgentConfig.from_settings(services.settings),
+                      on_campaign=campaign_handler(campaigns) if campaigns is not None else None,
+                      on_menu=menu_handler(services.menu),
+                      on_mobile_order=mobile_order_handler(services.register, services.db))
+    if getattr(services, "loyalty", None) is not None:  # the hub's reconciled balances (offline spending starts there)
+        agent.inbox.handlers["loyalty_balances"] = services.loyalty.on_balances
+    return agent
 
 
 def print_status(agent: SyncAgent | None) -> None:

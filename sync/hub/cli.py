@@ -49,6 +49,8 @@ def parser() -> argparse.ArgumentParser:
     rs.add_argument("--older-than", type=float, default=600)
     sub.add_parser("status", help="per truck: acked seq, online/offline, last seen")
     sub.add_parser("loyalty", help="loyalty balances over every truck, and points spent twice (overdraws)")
+    lb = sub.add_parser("publish-loyalty", help="send the reconciled loyalty balances down to a truck")
+    lb.add_argument("truck")
     return p
 
 
@@ -87,6 +89,10 @@ def publish(args: argparse.Namespace) -> int:
             infos = [hub.publish_menu(args.truck, json.loads(args.file.read_text("utf-8")))]
         elif args.command == "publish-campaign":
             infos = [hub.publish_campaign(args.truck, args.campaign_id, args.file.read_bytes())]
+        elif args.command == "publish-loyalty":
+            from sync.hub.loyalty import balances_bodies
+
+            infos = [hub._publish(args.truck, "loyalty_balances", body) for body in balances_bodies(hub.clock.now())]
         elif args.command == "send-mobile-order":
             infos = [hub.send_mobile_order(args.truck, json.loads(args.file.read_text("utf-8")))]
         else:

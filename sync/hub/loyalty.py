@@ -7,8 +7,12 @@ balance per customer is their sum, and a spend that took it below zero is flagge
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
 from truck_pos.domain.loyalty import Overdraw, reconcile
 
+from sync import protocol
 from sync.hub.models import HubMessage
 
 
@@ -22,6 +26,15 @@ def loyalty_entries() -> list[dict]:
 def loyalty_report() -> tuple[dict[str, int], list[Overdraw]]:
     """(balance per customer, overdraws) over everything ingested so far."""
     return reconcile(loyalty_entries())
+
+
+def balances_bodies(now: datetime) -> list[dict[str, Any]]:
+    """``loyalty_balances`` down bodies (as of ``now``), split so none is over the protocol's limit."""
+    balances, _ = loyalty_report()
+    rows = [{"customer_ref": ref, "points": points} for ref, points in sorted(balances.items())]
+    size = protocol.MAX_LOYALTY_BALANCES
+    return [{"as_of": now.isoformat(), "balances": rows[i:i + size]} for i in range(0, len(rows), size)] or [
+        {"as_of": now.isoformat(), "balances": []}]
 
 
 def print_report() -> int:

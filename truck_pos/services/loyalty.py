@@ -61,6 +61,18 @@ class LoyaltyService:
                 row.points, row.as_of_utc = points, as_of
                 row.save()
 
+    def on_balances(self, body: dict) -> tuple[bool, str]:
+        """A ``loyalty_balances`` down message: the hub's reconciled balances as of ``as_of`` (the inbound handler)."""
+        try:
+            as_of = datetime.fromisoformat(body["as_of"])
+        except (KeyError, TypeError, ValueError):
+            return False, "loyalty_balances: as_of is not a time"
+        if as_of.tzinfo is None:
+            return False, "loyalty_balances: as_of has no UTC offset"
+        for entry in body.get("balances", []):
+            self.set_synced_balance(entry["customer_ref"], entry["points"], as_of)
+        return True, f"loyalty balances as of {as_of.isoformat()}: {len(body.get('balances', []))} customers"
+
     def reward_for(self, ticket: Ticket) -> Reward | None:
         """The reward this ticket's customer could take now (None without a customer, points or rules)."""
         if not ticket.customer_ref or META_KEY in ticket.meta:
