@@ -18,8 +18,8 @@ from typing import Any
 VERSION = 1
 ROOT = "tp/v1/trucks"
 UP_KINDS = ("order", "redemption", "registration", "group_join", "proximity", "pickup", "audit", "consent",
-            "order_voided", "order_refunded", "campaign_status")
-DOWN_KINDS = ("campaign", "menu", "mobile_order", "ack", "rejected", "erase")
+            "order_voided", "order_refunded", "campaign_status", "loyalty")
+DOWN_KINDS = ("campaign", "menu", "mobile_order", "ack", "rejected", "erase", "loyalty_balances")
 RETAINED_DOWN = ("campaign", "menu", "ack")
 HUB_SHARE_GROUP = "hub"
 MAX_PAYLOAD_BYTES = 1 << 20  # a signed campaign bundle with many codes stays well under this
@@ -334,6 +334,7 @@ MENU_ITEM = {"sku": Str(max=64, min=1), "name": Str(max=200, min=1), "price_cent
              "sold_out": F((bool,), required=False)}
 
 ID = Str(max=MAX_ID_LEN, min=1)
+MAX_LOYALTY_BALANCES = 5000  # customers per loyalty_balances message (~60 bytes each, well under the payload limit)
 TS = Str(max=40, min=10)  # ISO-8601 with offset
 # A void or refund of an order already sent up: the whole order, with the manager who allowed it.
 ORDER_CHANGE = {"order_id": ID, "amount_cents": Int(min=0, max=10**8), "tax_cents": Int(min=0, max=10**8),
@@ -351,6 +352,8 @@ SCHEMAS: dict[str, dict[str, F]] = {
     "registration": {"customer_ref": ID, "email": Opt(str), "phone": Opt(str), "registered_at": TS,
                      "consent": F((dict,))},
     "consent": {"customer_ref": ID, "granted": F((bool,)), "wording_version": Str(max=40, min=1), "at": TS},
+    "loyalty": {"entry_id": ID, "customer_ref": ID, "order_id": ID, "kind": Str(max=10, min=4),
+                "points": Int(min=-10**7, max=10**7), "balance_after": Int(min=0, max=10**9), "at": TS},
     "group_join": {"customer_ref": ID, "group": Str(max=200, min=1), "joined_at": TS},
     "proximity": {"event_key": Str(max=200, min=1), "customer_ref": ID, "segment": Str(max=64, min=1),
                   "campaign_id": Opt(str), "source": Str(max=20, min=1), "first_seen": TS},
@@ -364,6 +367,8 @@ SCHEMAS: dict[str, dict[str, F]] = {
     "mobile_order": {"order_id": Uuid(), "lines": Objs({**ORDER_LINE, "tax_rate_bp": Int(min=0, max=10_000)}, min=1, max=50),
                      "total_cents": Int(min=1, max=10**7), "customer_ref": Opt(str), "claim": Opt(str),
                      "note": Str(required=False, max=500), "payment_ref": Str(required=False, max=120)},
+    "loyalty_balances": {"as_of": TS, "balances": Objs({"customer_ref": ID, "points": Int(min=-10**9, max=10**9)},
+                                                         max=MAX_LOYALTY_BALANCES)},
     "erase": {"request_id": Str(max=MAX_ID_LEN, min=1), "customer_refs": F((list,), max=100),
               "device_ids": F((list,), max=100), "at": TS},
     "campaign_status": {"campaign_id": Str(max=MAX_ID_LEN, min=1), "accepted": F((bool,)), "reason": Str(max=500),

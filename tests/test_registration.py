@@ -6,7 +6,7 @@ import pytest
 
 from campaign_support import bare_svc, owner, svc  # noqa: F401 (fixtures)
 from truck_pos.domain.codes import CodeAccepted
-from truck_pos.errors import InvalidInput
+from truck_pos.errors import InvalidInput, TruckPosError
 from truck_pos.services.registration import normalize_email, normalize_phone
 from truck_pos.store.campaign_models import Consent, Customer, GroupMembership
 from truck_pos.store.models import Order
@@ -69,17 +69,46 @@ def test_consent_withdrawal_is_recorded_and_synced(svc):
     assert body["customer_ref"] == ref and body["granted"] is False
 
 
-def test_joining_a_group_is_idempotent_and_its_discount_applies(svc):
+def test_joining_a_group_is_idempotent(svc):
     ref, _ = svc.registration.register(email="bo@acme.example")
     assert svc.registration.join_group(ref, "Acme Corporation,  Accounting") is True
     assert svc.registration.join_group(ref, "acme corporation, accounting") is False
     assert svc.registration.groups_of(ref) == ["Acme Corporation, Accounting"]
     assert Outbox.select().where(Outbox.kind == "group_join").count() == 1
+
+
+def test_a_group_members_discount_applies_when_the_register_attaches_them(svc):
+    """Through the product's entry point: the register attaches the customer (as a scan or a lookup does),
+    the group discount lands on the ticket, follows the items, and is recorded with the paid order."""
+    ref, _ = svc.registration.register(email="bo@acme.example", phone="312 555 0199")
+    svc.registration.join_group(ref, "Acme Corporation, Accounting")
     tid = svc.register.open_ticket().id
     svc.register.add_item(tid, "bowl-burrito")
-    svc.register.set_customer(tid, ref)
-    discount = svc.registration.group_discount(svc.register.ticket(tid))
-    assert discount.amount_cents == 55 and discount.source == "group"  # 5 % of 10.95, half up
+    ticket, card = svc.customers.attach(tid, f"https://hub.example.com/c/{ref}")  # the customer's QR
+    assert card.groups == ("Acme Corporation, Accounting",)
+    [discount] = ticket.discounts
+    assert (discount.amount_cents, discount.source) == (55, "group")  # the campaign's 5 % of 10.95, half up
+    svc.register.add_item(tid, "drink-soda")  # 13.95 -> 5 % = 0.6975 -> 0.70
+    ticket, _refused = svc.customers.reprice(tid)
+    assert [d.amount_cents for d in ticket.discounts] == [70]
+    paid = svc.register.pay_card(tid)
+    order = Order.get(Order.uuid == paid.order_uuid)
+    assert order.customer_ref == ref and order.discount_cents == 70
+    assert [(d.segment, d.amount_cents) for d in order.discounts] == [("group:Acme Corporation, Accounting", 70)]
+    other = svc.register.open_ticket().id
+    svc.register.add_item(other, "bowl-burrito")
+    assert svc.customers.attach(other, "(312) 555-0199")[1].ref == ref  # by phone, any format
+    assert svc.customers.attach(other, "BO@acme.example")[1].ref == ref  # by email, any case
+
+
+def test_attaching_refuses_unknown_and_garbage_input_without_changing_the_ticket(svc):
+    tid = svc.register.open_ticket().id
+    svc.register.add_item(tid, "bowl-burrito")
+    for text in ("", "https://hub.example.com/c/c-0000000000000000", "nobody@example.com", "x" * 100_000,
+                 "\x00\udcff☃", "12"):
+        with pytest.raises(TruckPosError):
+            svc.customers.attach(tid, text)
+    assert svc.register.ticket(tid).customer_ref is None and svc.register.ticket(tid).discounts == ()
 
 
 def test_registrant_code_redeems_once_per_registered_customer(svc):

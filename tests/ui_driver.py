@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 import traceback
 from pathlib import Path
 
@@ -20,191 +21,17 @@ from truck_pos.__main__ import configure_kivy  # noqa: E402
 configure_kivy(fullscreen=False, size=os.environ.get("UI_SIZE", "800x480"))
 
 from kivy.clock import Clock  # noqa: E402
-from kivy.core.window import Window  # noqa: E402
 
+import ui_scenarios  # noqa: E402
+import ui_scenarios_customers  # noqa: E402
 from truck_pos.bootstrap import build  # noqa: E402
 from truck_pos.config import load_settings  # noqa: E402
 from truck_pos.ui.app import TruckPosApp  # noqa: E402
+from ui_input import NotReady, Until, X, _chain  # noqa: E402
+from ui_scenarios import _two_staff  # noqa: E402
+from ui_scenarios_customers import _known_customer, _spanish_staff  # noqa: E402
 
-
-def find_button(root, text: str):
-    """An enabled button showing ``text`` (exact match first, else prefix), popups first, then the screen."""
-    buttons = [w for top in Window.children for w in top.walk(restrict=True)
-               if hasattr(w, "trigger_action") and not w.disabled]
-    for match in (lambda t: t == text, lambda t: t.startswith(text)):
-        for w in buttons:
-            if match(str(getattr(w, "text", ""))):
-                return w
-    raise LookupError(f"no enabled button {text!r} on screen")
-
-
-def type_digits(app, digits: str):
-    for d in digits:
-        yield lambda d=d: tap(app, d)
-
-
-def tap(app, text: str) -> None:
-    find_button(app.root, text).trigger_action(duration=0)
-
-
-def screenshot(out: Path, name: str) -> None:
-    """Save the whole window (popups included) as OUTPUT_DIR/<name>.png."""
-    made = Window.screenshot(name=str(out / f"{name}-tmp.png"))  # Kivy adds a counter to the name
-    os.replace(made, out / f"{name}.png")
-
-
-def scenario_ring_up_cash(app, out: Path, result: dict):
-    """Tap two tacos and a drink, pay cash with a quick $20 button, see the change."""
-    for _ in range(2):  # an item with options asks which; none chosen
-        yield lambda: tap(app, "Al Pastor Taco")
-        yield lambda: tap(app, "Add Al Pastor Taco")
-    yield lambda: tap(app, "Drinks")
-    yield lambda: tap(app, "Horchata")
-    yield lambda: result.update(totals=app.register_screen.totals.text)
-    yield lambda: screenshot(out, "register_ticket")
-    yield lambda: tap(app, "Cash")
-    yield lambda: screenshot(out, "register_cash")
-    yield lambda: tap(app, "$20.00")
-    yield lambda: result.update(message=app.register_screen.message.text)
-    yield lambda: screenshot(out, "register_paid")
-
-
-def scenario_short_cash_is_refused(app, out: Path, result: dict):
-    """Typing less cash than due shows the reason and keeps the ticket."""
-    yield lambda: tap(app, "Bowls")
-    yield lambda: tap(app, "Loaded Nachos")
-    yield lambda: tap(app, "Cash")
-    yield lambda: tap(app, "5")
-    yield lambda: tap(app, "00")
-    yield lambda: tap(app, "Take cash")
-    yield lambda: result.update(message=app.register_screen.message.text, lines=len(app.register_screen.ticket.lines))
-    yield lambda: screenshot(out, "register_short_cash")
-    yield lambda: tap(app, "Cancel")
-    yield lambda: tap(app, "Card")
-    yield lambda: result.update(after_card=app.register_screen.message.text)
-
-
-def scenario_login_and_manager_void(app, out: Path, result: dict):
-    """Wrong PIN, staff login, sell, void refused for staff, approved by manager, lock."""
-    app.services.staff.add("Sam", "1234", "staff")
-    app.services.staff.add("Maria", "9999", "manager")
-    yield lambda: screenshot(out, "login")
-    yield from type_digits(app, "4321")
-    yield lambda: tap(app, "Log in")
-    yield lambda: result.update(wrong_pin=app.login_screen.message.text)
-    yield from type_digits(app, "1234")
-    yield lambda: tap(app, "Log in")
-    yield lambda: result.update(after_login=app.screens.current, staff=app.staff.name)
-    yield lambda: tap(app, "Bowls")
-    yield lambda: tap(app, "Quesadilla")
-    yield lambda: tap(app, "Card")
-    yield lambda: tap(app, "Orders")
-    yield lambda: tap(app, "#1")
-    yield lambda: tap(app, "Void")
-    yield from type_digits(app, "1234")
-    yield lambda: tap(app, "Approve void")
-    yield lambda: result.update(staff_void=app.screens.current_screen.message.text)
-    yield lambda: tap(app, "Void")
-    yield from type_digits(app, "9999")
-    yield lambda: screenshot(out, "manager_pin")
-    yield lambda: tap(app, "Approve void")
-    yield lambda: result.update(manager_void=app.screens.current_screen.message.text)
-    yield lambda: screenshot(out, "orders_voided")
-    yield lambda: tap(app, "Lock")
-    yield lambda: result.update(after_lock=app.screens.current)
-
-
-def scenario_pickup_scan(app, out: Path, result: dict):
-    """Sell two orders, mark one ready, scan its claim at the window, scan it again."""
-    paid = []
-    for sku in ("taco-veggie", "taco-fish"):
-        t = app.services.register.open_ticket()
-        t = app.services.register.add_item(t.id, sku)
-        paid.append(app.services.register.pay_card(t.id))
-    from truck_pos.store.models import Order
-
-    claim = app.services.pickup.claim_for(Order.get(Order.uuid == paid[0].order_uuid))
-    yield lambda: tap(app, "Pickup")
-    yield lambda: tap(app, "#1")  # preparing -> ready
-    yield lambda: screenshot(out, "pickup_ready")
-    yield lambda: app.screens.current_screen.on_claim(claim)
-    yield lambda: result.update(first_scan=app.screens.current_screen.message.text)
-    yield lambda: screenshot(out, "pickup_handed_over")
-    yield lambda: app.screens.current_screen.on_claim(claim)
-    yield lambda: result.update(second_scan=app.screens.current_screen.message.text)
-    yield lambda: app.screens.current_screen.on_claim("garbage%%")
-    yield lambda: result.update(garbage=app.screens.current_screen.message.text)
-
-
-def scenario_story(app, out: Path, result: dict):
-    """The acceptance story at the register: login, a code, a refused code, cash with change, reprint,
-    pickup scan, manager void, customer registration, reports."""
-    app.services.staff.add("Sam", "1234", "staff")
-    app.services.staff.add("Maria", "9999", "manager")
-    yield from type_digits(app, "1234")
-    yield lambda: tap(app, "Log in")
-    yield lambda: tap(app, "Bowls")
-    yield lambda: tap(app, "Burrito Bowl")
-    yield lambda: tap(app, "Add Burrito Bowl")
-    yield lambda: tap(app, "Drinks")
-    yield lambda: tap(app, "Mexican Coke")
-    yield lambda: tap(app, "Code")
-    yield lambda: app.register_screen.on_code("NOSUCHCODE")
-    yield lambda: result.update(refused=app.register_screen.code_result.text)
-    yield lambda: screenshot(out, "register_code_refused")
-    yield lambda: app.register_screen.on_code("fb like 10")
-    yield lambda: result.update(accepted=app.register_screen.message.text, totals=app.register_screen.totals.text,
-                                goal_before=app.register_screen.goal.text)
-    yield lambda: screenshot(out, "register_code_applied")
-    yield lambda: tap(app, "Cash")
-    yield lambda: tap(app, "$20.00")
-    yield lambda: result.update(paid=app.register_screen.message.text, goal_after=app.register_screen.goal.text)
-    yield lambda: tap(app, "Done")
-    yield lambda: tap(app, "Orders")
-    yield lambda: tap(app, "#1")
-    yield lambda: tap(app, "Reprint")
-    yield lambda: result.update(reprint=app.screens.current_screen.message.text)
-    yield lambda: screenshot(out, "orders")
-    yield lambda: tap(app, "Pickup")
-    yield lambda: tap(app, "#1")
-    yield lambda: screenshot(out, "pickup")
-    yield lambda: app.screens.current_screen.on_claim(_claim_of_first_order(app))
-    yield lambda: result.update(pickup=app.screens.current_screen.message.text)
-    yield lambda: tap(app, "Register")
-    yield lambda: tap(app, "Tacos")
-    yield lambda: tap(app, "Veggie Taco")
-    yield lambda: tap(app, "Card")
-    yield lambda: tap(app, "Orders")
-    yield lambda: tap(app, "#2")
-    yield lambda: tap(app, "Void")
-    yield from type_digits(app, "9999")
-    yield lambda: tap(app, "Approve void")
-    yield lambda: result.update(void=app.screens.current_screen.message.text)
-    yield lambda: tap(app, "Customer")
-    yield lambda: _fill_registration(app)
-    yield lambda: tap(app, "Sign me up")
-    yield lambda: result.update(registered=app.screens.current_screen.result.text)
-    yield lambda: screenshot(out, "customer")
-    yield lambda: tap(app, "Reports")
-    yield lambda: result.update(headline=app.screens.current_screen.headline.text,
-                                segments=app.screens.current_screen.segments.text)
-    yield lambda: screenshot(out, "reports")
-
-
-def _claim_of_first_order(app) -> str:
-    from truck_pos.store.models import Order
-
-    return app.services.pickup.claim_for(Order.get(Order.number == 1))
-
-
-def _fill_registration(app) -> None:
-    screen = app.screens.current_screen
-    screen.email.text = "Ada@Example.com"
-    screen.group.text = "Acme Corporation, Accounting"
-    screen.consent.active = True
-
-
-CAMPAIGN_SCENARIOS = {"story"}
+CAMPAIGN_SCENARIOS = {"story", "customers"}
 
 
 def _campaign_setup(out: Path, env: dict):
@@ -218,52 +45,82 @@ def _campaign_setup(out: Path, env: dict):
 
     owner = Ed25519PrivateKey.generate()
     pub = write_public_key(owner, Path(env["TRUCK_POS_STORE_PATH"]).with_suffix(".pub.pem"))
-    return FakeClock(datetime(2026, 6, 1, 16, 30, tzinfo=timezone.utc)), {**env, "TRUCK_POS_SECURITY_CAMPAIGN_PUBLIC_KEY_FILE": str(pub)}, owner
+    env = {**env, "TRUCK_POS_SECURITY_CAMPAIGN_PUBLIC_KEY_FILE": str(pub)}
+    return FakeClock(datetime(2026, 6, 1, 16, 30, tzinfo=timezone.utc)), env, owner
 
 
-def scenario_modifiers_and_sold_out(app, out: Path, result: dict):
-    """An item with options gets a choice; a sold-out toggle greys the item on the register."""
-    yield lambda: tap(app, "Al Pastor Taco")
-    yield lambda: tap(app, "Extra cheese")
-    yield lambda: screenshot(out, "register_modifiers")
-    yield lambda: tap(app, "Add Al Pastor Taco")
-    yield lambda: result.update(lines=[(ln.name, [m.name for m in ln.modifiers]) for ln in app.register_screen.ticket.lines],
-                                total=app.register_screen.ticket.totals.total_cents)
-    yield lambda: tap(app, "Menu")
-    yield lambda: tap(app, "Baja Fish Taco")
-    yield lambda: result.update(menu_message=app.screens.current_screen.message.text)
-    yield lambda: screenshot(out, "menu_sold_out")
-    yield lambda: tap(app, "Register")
-    yield lambda: result.update(fish_disabled=[w.disabled for w in app.register_screen.grid.children if getattr(w, "sku", "") == "taco-fish"])
-
-
-SCENARIOS = {name[len("scenario_"):]: fn for name, fn in globals().items() if name.startswith("scenario_")}
+BEFORE = {"login_and_manager_void": _two_staff, "customers": _known_customer, "spanish": _spanish_staff}
+SCENARIO_ENV = {"layout": {"TRUCK_POS_TRUCK_NAME": "The Very Long Named Taco Cloud Food Truck Company of Chicago"}}
+CAMPAIGN_DOCS = {"customers": {"loyalty": {"points_per_dollar": 1, "rewards": [{"points": 20, "cents": 200}]}}}
+SCENARIOS = {name[len("scenario_"):]: fn for module in (ui_scenarios, ui_scenarios_customers)
+             for name, fn in vars(module).items() if name.startswith("scenario_")}
 
 
 def main(name: str, db_path: str, out_dir: str) -> int:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    env = {"TRUCK_POS_STORE_PATH": db_path, "TRUCK_POS_TRUCK_NAME": "Taco Cloud"}
+    env = {"TRUCK_POS_STORE_PATH": db_path, "TRUCK_POS_TRUCK_NAME": "Taco Cloud", **SCENARIO_ENV.get(name, {})}
     clock = None
     if name in CAMPAIGN_SCENARIOS:
         clock, env, owner = _campaign_setup(out, env)
     services = build(load_settings(env=env), clock=clock)
     if name in CAMPAIGN_SCENARIOS:
-        from campaign_support import install
+        from campaign_support import demo_document, install
 
-        install(services, owner)
+        install(services, owner, demo_document(**CAMPAIGN_DOCS.get(name, {})))
+    before = BEFORE.get(name)
+    if before is not None:  # the state the app finds when it starts (staff, customers, balances)
+        before(services)
     app = TruckPosApp(services, require_login=os.environ.get("UI_LOGIN", "0") == "1")
     result: dict = {"scenario": name, "ok": False}
-    steps = None
+    state = {"steps": None, "waiting": None, "since": 0.0}
+    settle = float(os.environ.get("UI_SETTLE", "0.1"))  # after a step that is not a tap (a screenshot, a record)
 
     def step(dt):
-        nonlocal steps
         try:
-            if steps is None:
-                steps = SCENARIOS[name](app, out, result)
-            action = next(steps)
-            action()
-            Clock.schedule_once(step, 0.15)
+            if Clock.frames_displayed < 10:  # the first frames lay the window out; taps before that miss
+                Clock.schedule_once(step, 0.05)
+                return
+            if state["steps"] is None:
+                X.start()
+                state["steps"] = SCENARIOS[name](app, out, result)
+            now = time.monotonic()
+            if X.ups < X.expected:  # a tap is on its way through X and Kivy: wait for it
+                if now - state["since"] > 40:
+                    raise TimeoutError(f"Kivy saw {X.ups} of {X.expected} taps")
+                Clock.schedule_once(step, 0.02)
+                return
+            waiting = state["waiting"]
+            if waiting is not None:
+                if not waiting.check():
+                    if now - state["since"] > waiting.timeout:
+                        raise TimeoutError("condition not reached: " + (waiting.check.__doc__ or repr(waiting.check)))
+                    Clock.schedule_once(step, 0.05)
+                    return
+                state["waiting"] = None
+            action = next(state["steps"])
+            if not state.get("retrying"):
+                state["since"] = time.monotonic()
+            if isinstance(action, Until):
+                state["waiting"] = action
+                Clock.schedule_once(step, 0.05)
+                return
+            try:
+                follow = action()
+            except NotReady:
+                if time.monotonic() - state["since"] > 5:
+                    raise
+                state["steps"] = _chain(action, state["steps"])
+                state["retrying"] = True
+                Clock.schedule_once(step, 0.1)
+                return
+            state["retrying"] = False
+            if callable(follow):  # the second half of a tap: press once the pointer has arrived
+                state["steps"] = _chain(follow, state["steps"])
+                Clock.schedule_once(step, 0.06)
+                return
+            Clock.schedule_once(step, X.settle if follow is None else settle)
+            X.settle = settle
         except StopIteration:
             result["ok"] = True
             app.stop()
@@ -271,7 +128,7 @@ def main(name: str, db_path: str, out_dir: str) -> int:
             result["error"] = traceback.format_exc()
             app.stop()
 
-    Clock.schedule_once(step, 0.5)
+    app.bind(on_start=lambda *_: Clock.schedule_once(step, 0.8))  # after the first layout passes
     app.run()
     services.close()
     (out / f"{name}.json").write_text(json.dumps(result, indent=2))
@@ -280,3 +137,4 @@ def main(name: str, db_path: str, out_dir: str) -> int:
 
 if __name__ == "__main__":
     sys.exit(main(*sys.argv[1:4]))
+

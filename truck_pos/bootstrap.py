@@ -18,8 +18,12 @@ from sync.agent.inbound import BundleHandler, menu_handler, mobile_order_handler
 from truck_pos.clock import Clock, SystemClock
 from truck_pos.config import Settings
 from truck_pos.domain.proximity import FilterSettings
+from truck_pos.domain.loyalty import LoyaltyRules, parse_tiers
 from truck_pos.errors import ConfigError
 from truck_pos.services.campaigns import CampaignService, trusted_keys
+from truck_pos.services.customers import CustomerService
+from truck_pos.services.first_start import FirstStartService
+from truck_pos.services.loyalty import LoyaltyService
 from truck_pos.services.menu import MenuService, demo_menu
 from truck_pos.services.pickup import PickupService
 from truck_pos.services.printing import PrintingService
@@ -52,6 +56,9 @@ class Services:
     registration: RegistrationService | None = None
     reports: ReportsService | None = None
     sync_status: SyncStatusService | None = None
+    first_start: FirstStartService | None = None
+    loyalty: LoyaltyService | None = None
+    customers: CustomerService | None = None
     extras: dict[str, Any] = field(default_factory=dict)
 
     def close(self) -> None:
@@ -79,8 +86,12 @@ def _core(settings: Settings, clock: Clock | None, load_demo: bool, overrides: d
                                stop=t.stop, day_start_hour=t.business_day_start_hour)
     campaigns = CampaignService(db, clock, public_keys=trusted_keys(settings.security.campaign_public_key_file),
                                 truck_id=t.id, timezone=t.timezone, day_start_hour=t.business_day_start_hour)
+    c = settings.customers
+    loyalty = LoyaltyService(db, clock, register, campaigns, truck_id=t.id,
+                             fallback=LoyaltyRules(c.loyalty_points_per_dollar, parse_tiers(c.loyalty_rewards)))
     return Services(settings=settings, db=db, clock=clock, menu=menu, staff=staff, register=register, campaigns=campaigns,
-                    redemption=RedemptionService(db, clock, register, campaigns, truck_id=t.id, timezone=t.timezone))
+                    redemption=RedemptionService(db, clock, register, campaigns, truck_id=t.id, timezone=t.timezone),
+                    loyalty=loyalty)
 
 
 def _with_proximity(services: Services, fs: FilterSettings, backend: Any) -> None:
@@ -110,6 +121,9 @@ def build_register(settings: Settings, *, clock: Clock | None = None, load_demo:
     s.registration = RegistrationService(s.db, s.clock, s.campaigns, truck_id=t.id, stop=t.stop)
     s.reports = ReportsService(s.db, s.clock, s.campaigns, timezone=t.timezone, day_start_hour=t.business_day_start_hour,
                                stop=t.stop)
+    s.first_start = FirstStartService(s.staff)
+    s.customers = CustomerService(s.db, s.register, s.registration, s.redemption, s.loyalty,
+                                  hub_url=settings.customers.hub_url, truck_id=t.id)
     s.extras = dict(overrides)
     if settings.mqtt.enabled and "sync" not in s.extras:
         s.extras["sync"] = agent_for(s)
@@ -164,10 +178,13 @@ def campaign_handler(campaigns: Any) -> BundleHandler:
 def agent_for(services: Services) -> SyncAgent:
     """The agent wired to the truck's services (menu, register, and campaigns when present)."""
     campaigns = services.campaigns or services.extras.get("campaigns")
-    return SyncAgent(services.db, services.clock, AgentConfig.from_settings(services.settings),
-                     on_campaign=campaign_handler(campaigns) if campaigns is not None else None,
-                     on_menu=menu_handler(services.menu),
-                     on_mobile_order=mobile_order_handler(services.register, services.db))
+    agent = SyncAgent(services.db, services.clock, AgentConfig.from_settings(services.settings),
+                      on_campaign=campaign_handler(campaigns) if campaigns is not None else None,
+                      on_menu=menu_handler(services.menu),
+                      on_mobile_order=mobile_order_handler(services.register, services.db))
+    if services.loyalty is not None:  # the hub's reconciled balances (offline spending starts there)
+        agent.inbox.handlers["loyalty_balances"] = services.loyalty.on_balances
+    return agent
 
 
 def _build_printing(settings: Settings, db: peewee.Database, clock: Clock, register: RegisterService,

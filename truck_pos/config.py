@@ -151,6 +151,15 @@ class SecuritySettings:
 
 
 @dataclass(frozen=True)
+class CustomerSettings:
+    """Customers at the register: the hub's customer page and loyalty when no campaign sets it."""
+
+    hub_url: str = "https://hub.example.com"  # sign-up QR: <hub_url>/t/<truck id>; customer QR: <hub_url>/c/<ref>
+    loyalty_points_per_dollar: int = 0  # 0: no points unless the active campaign sets "loyalty"
+    loyalty_rewards: str = ""  # points:cents tiers, e.g. "100:500, 250:1500"
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything configurable, in one frozen object."""
 
@@ -161,6 +170,7 @@ class Settings:
     ble: BleSettings = field(default_factory=BleSettings)
     mqtt: MqttSettings = field(default_factory=MqttSettings)
     security: SecuritySettings = field(default_factory=SecuritySettings)
+    customers: CustomerSettings = field(default_factory=CustomerSettings)
     config_file: str = ""
 
     @property

@@ -54,6 +54,9 @@ def parser() -> argparse.ArgumentParser:
     from sync.hub.web.serve import add_web_commands  # noqa: PLC0415 - keeps Starlette out of the plain hub
 
     add_web_commands(sub, r)
+    sub.add_parser("loyalty", help="loyalty balances over every truck, and points spent twice (overdraws)")
+    lb = sub.add_parser("publish-loyalty", help="send the reconciled loyalty balances down to a truck")
+    lb.add_argument("truck")
     return p
 
 
@@ -92,6 +95,10 @@ def publish(args: argparse.Namespace) -> int:
             infos = [hub.publish_menu(args.truck, json.loads(args.file.read_text("utf-8")))]
         elif args.command == "publish-campaign":
             infos = [hub.publish_campaign(args.truck, args.campaign_id, args.file.read_bytes())]
+        elif args.command == "publish-loyalty":
+            from sync.hub.loyalty import balances_bodies
+
+            infos = [hub._publish(args.truck, "loyalty_balances", body) for body in balances_bodies(hub.clock.now())]
         elif args.command == "send-mobile-order":
             infos = [hub.send_mobile_order(args.truck, json.loads(args.file.read_text("utf-8")))]
         else:
@@ -150,6 +157,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run(args)
     if args.command == "status":
         return status(args)
+    if args.command == "loyalty":
+        from sync.hub.loyalty import print_report
+
+        return print_report()
     return publish(args)
 
 

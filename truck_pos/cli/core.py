@@ -33,6 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     a.add_argument("name")
     a.add_argument("--role", choices=["staff", "manager"], default="staff")
     a.add_argument("--pin", help="4-8 digits (prefer the prompt: this ends up in shell history)")
+    a.add_argument("--language", choices=["en", "es"], default="en", help="the register's language for this person")
     a.set_defaults(handler=cmd_staff_add)
     ls = ss.add_parser("list", help="list active staff")
     ls.set_defaults(handler=cmd_staff_list)
@@ -67,7 +68,7 @@ def cmd_sold_out(args: argparse.Namespace, s: Services) -> int:
 
 def cmd_staff_add(args: argparse.Namespace, s: Services) -> int:
     pin = args.pin or getpass.getpass("PIN (4-8 digits): ")
-    member = s.staff.add(args.name, pin, args.role)
+    member = s.staff.add(args.name, pin, args.role, language=args.language)
     print(f"added {member.name} ({member.role})")
     return 0
 

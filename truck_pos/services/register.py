@@ -208,9 +208,14 @@ class RegisterService:
             self.staff.audit("override", staff=staff, manager=manager, target=order.uuid,
                              details={"label": entry["label"], "amount_cents": applied, "number": order.number})
 
-    def remove_discounts(self, ticket_id: str) -> Ticket:
-        """Take every discount off the ticket."""
-        return self._put(replace(self._editable(ticket_id), discounts=(), meta={}))
+    def remove_discounts(self, ticket_id: str, sources: tuple[str, ...] | None = None,
+                         meta_keys: tuple[str, ...] = ()) -> Ticket:
+        """Take every discount off the ticket, or only those from ``sources`` (dropping ``meta_keys``)."""
+        ticket = self._editable(ticket_id)
+        if sources is None:
+            return self._put(replace(ticket, discounts=(), meta={}))
+        return self._put(replace(ticket, discounts=tuple(d for d in ticket.discounts if d.source not in sources),
+                                 meta={k: v for k, v in ticket.meta.items() if k not in meta_keys}))
 
     def set_customer(self, ticket_id: str, customer_ref: str | None) -> Ticket:
         """Attach a known customer (registration, group member) to the ticket."""

@@ -22,7 +22,7 @@ import peewee
 from truck_pos.clock import Clock
 from truck_pos.errors import InvalidInput, NotAuthorized
 from truck_pos.store import outbox
-from truck_pos.store.models import ROLES, AuditLog, Staff
+from truck_pos.store.models import LANGUAGES, ROLES, AuditLog, Staff
 from truck_pos.store.staff_models import PinGuard
 
 log = logging.getLogger(__name__)
@@ -67,6 +67,7 @@ class StaffMember:
     id: int
     name: str
     role: str
+    language: str = "en"  # the register's language while this person is logged in
 
     @property
     def is_manager(self) -> bool:
@@ -74,7 +75,7 @@ class StaffMember:
 
 
 def _member(row: Staff) -> StaffMember:
-    return StaffMember(row.id, row.name, row.role)
+    return StaffMember(row.id, row.name, row.role, row.language or "en")
 
 
 class StaffService:
@@ -85,8 +86,10 @@ class StaffService:
         self.clock = clock
         self.terminal = terminal
 
-    def add(self, name: str, pin: str, role: str = "staff") -> StaffMember:
+    def add(self, name: str, pin: str, role: str = "staff", language: str = "en") -> StaffMember:
         """Create a staff member. PINs are 4-8 digits and unique among active staff."""
+        if language not in LANGUAGES:
+            raise InvalidInput(f"Language must be one of {', '.join(LANGUAGES)}")
         if role not in ROLES:
             raise InvalidInput(f"Role must be one of {', '.join(ROLES)}")
         if not (pin.isdigit() and 4 <= len(pin) <= 8):
@@ -99,7 +102,8 @@ class StaffService:
         with self.db.atomic():
             if Staff.select().where(Staff.name == name.strip()).exists():
                 raise InvalidInput(f"There is already a staff member called {name.strip()}")
-            row = Staff.create(name=name.strip(), role=role, pin_salt=salt, pin_hash=hash_pin(pin, salt), created_utc=self.clock.now())
+            row = Staff.create(name=name.strip(), role=role, pin_salt=salt, pin_hash=hash_pin(pin, salt), created_utc=self.clock.now(),
+                               language=language)
         return _member(row)
 
     def _find(self, pin: str) -> Staff | None:

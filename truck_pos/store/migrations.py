@@ -38,14 +38,23 @@ class SchemaVersion(BaseModel):
 Migration = Callable[[SchemaMigrator, peewee.Database], None]
 
 
+
 class MigrationFailed(TruckPosError):
     """A migration would leave the database inconsistent; it was rolled back and the data is as before."""
 
 # Version 1 is the initial schema (create_tables). Append field changes here, e.g. (a table rebuild):
-#   (2, "order.table_label", lambda m, db: migrate(m.add_column("order", "table_label", TextField(default=""))))
-MIGRATIONS: list[tuple[int, str, Migration]] = []
+#   (3, "order.table_label", lambda m, db: migrate(m.add_column("order", "table_label", TextField(default=""))))
+MIGRATIONS: list[tuple[int, str, Migration]] = [
+    (2, "staff.language", lambda m, db: _add_column(m, "staff", "language", peewee.CharField(default="en"))),
+]
 
 BASELINE = 1
+
+
+def _add_column(migrator: SchemaMigrator, table: str, name: str, field: peewee.Field) -> None:
+    from playhouse.migrate import migrate as run
+
+    run(migrator.add_column(table, name, field))
 
 
 def current_version(db: peewee.Database) -> int:

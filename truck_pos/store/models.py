@@ -10,6 +10,7 @@ ORDER_STATUSES = ("open", "paid", "voided", "refunded", "handed_over")
 CHANNELS = ("counter", "mobile")
 TENDER_KINDS = ("cash", "card", "prepaid")
 ROLES = ("staff", "manager")
+LANGUAGES = ("en", "es")  # staff-facing languages shipped (truck_pos/locale)
 
 
 class MenuCategory(BaseModel):
@@ -52,6 +53,7 @@ class Staff(BaseModel):
     pin_hash = peewee.BlobField()
     active = peewee.BooleanField(default=True)
     created_utc = UtcDateTimeField()
+    language = peewee.CharField(default="en")  # en | es: the register speaks it while this person is logged in
 
 
 class Order(BaseModel):

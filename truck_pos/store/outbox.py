@@ -16,7 +16,7 @@ from truck_pos.store.base import BaseModel, JsonField, UtcDateTimeField, databas
 from truck_pos.store.prepared import PreparedInsert
 
 UP_KINDS = ("order", "redemption", "registration", "group_join", "proximity", "pickup", "audit", "consent",
-            "order_voided", "order_refunded", "campaign_status")
+            "order_voided", "order_refunded", "campaign_status", "loyalty")
 
 
 class Outbox(BaseModel):

@@ -1,4 +1,4 @@
-"""The Kivy application: a status/nav bar over a ScreenManager of screens, wired to the services."""
+"""The Kivy application: a status bar and nav row over a ScreenManager of screens, wired to the services."""
 
 from __future__ import annotations
 
@@ -9,21 +9,27 @@ from kivy.app import App
 from kivy.clock import Clock
 from kivy.core.window import Window
 from kivy.uix.boxlayout import BoxLayout
-from kivy.uix.label import Label
 from kivy.uix.screenmanager import NoTransition, ScreenManager
 
 from truck_pos.domain.calendar import local
-from truck_pos.ui import theme
+from truck_pos.ui import i18n, theme
+from truck_pos.ui.customer_screen import CustomerScreen
+from truck_pos.ui.i18n import N_, _, bind_text
+from truck_pos.ui.keyboard import OnScreenKeyboard
 from truck_pos.ui.login_screen import LoginScreen
+from truck_pos.ui.setup_screen import SetupScreen
 from truck_pos.ui.menu_screen import MenuScreen
 from truck_pos.ui.orders_screen import OrdersScreen
-from truck_pos.ui.customer_screen import CustomerScreen
 from truck_pos.ui.pickup_screen import PickupScreen
 from truck_pos.ui.reports_screen import ReportsScreen
 from truck_pos.ui.register_screen import RegisterScreen
-from truck_pos.ui.widgets import Panel, TouchButton, wrap
+from truck_pos.ui.status_bar import StatusBar, StatusSlot
+from truck_pos.ui.widgets import Panel, TouchButton
 
 log = logging.getLogger(__name__)
+
+# Screens the customer sees: no status bar, no staff navigation.
+CUSTOMER_FACING = {"customer"}
 
 
 class TruckPosApp(App):
@@ -36,33 +42,31 @@ class TruckPosApp(App):
         self.require_login = require_login
         self.title = f"truck_pos — {services.settings.truck.name}"
         self._last_touch = time.monotonic()
+        self.keyboard = OnScreenKeyboard()
 
     # --- layout ----------------------------------------------------------------------------
     def build(self):
         Window.clearcolor = theme.BG
         root = BoxLayout(orientation="vertical")
-        bar = Panel(size_hint_y=None, height=theme.TOUCH * 0.75, padding=(6, 2), spacing=4)
-        self.status = Label(halign="left", valign="middle", font_size=theme.FONT * 0.72, markup=True)
-        wrap(self.status)
-        bar.add_widget(self.status)
+        self.keyboard.root = root
+        self.chrome = Panel(orientation="vertical", size_hint_y=None, height=theme.STATUS_H + theme.NAV_H)
+        self.status = StatusBar(self.status_slots())
+        self.chrome.add_widget(self.status)
+        nav = BoxLayout(size_hint_y=None, height=theme.NAV_H, spacing=3, padding=(3, 0, 3, 2))
         self.nav: dict[str, TouchButton] = {}
         for name, text in self.nav_items():
-            b = TouchButton(text, color=theme.BUTTON, size_hint_x=None, width=theme.TOUCH * 1.2, size_hint_min_y=None,
-                            font_size=theme.FONT * 0.78)
+            b = bind_text(TouchButton(color=theme.BUTTON, font_size=theme.FONT), text)
             b.bind(on_release=lambda btn, n=name: self.go(n))
             self.nav[name] = b
-            bar.add_widget(b)
-        root.add_widget(bar)
+            nav.add_widget(b)
+        self.chrome.add_widget(nav)
+        root.add_widget(self.chrome)
         self.screens = ScreenManager(transition=NoTransition())
         self.login_screen = LoginScreen(self)
         self.register_screen = RegisterScreen(self)
-        self.screens.add_widget(self.login_screen)
-        self.screens.add_widget(self.register_screen)
-        self.screens.add_widget(OrdersScreen(self))
-        self.screens.add_widget(PickupScreen(self))
-        self.screens.add_widget(CustomerScreen(self))
-        self.screens.add_widget(ReportsScreen(self))
-        self.screens.add_widget(MenuScreen(self))
+        for screen in (self.login_screen, SetupScreen(self), self.register_screen, OrdersScreen(self), PickupScreen(self),
+                       CustomerScreen(self), ReportsScreen(self), MenuScreen(self)):
+            self.screens.add_widget(screen)
         root.add_widget(self.screens)
         Window.bind(on_touch_down=self._touched)
         self.lock() if self.require_login else self.go("register")
@@ -72,8 +76,33 @@ class TruckPosApp(App):
         return root
 
     def nav_items(self) -> list[tuple[str, str]]:
-        return [("register", "Register"), ("pickup", "Pickup"), ("customer", "Customer"), ("orders", "Orders"),
-                ("reports", "Reports"), ("menu", "Menu"), ("lock", "Lock")]
+        return [("register", N_("Register")), ("pickup", N_("Pickup")), ("customer", N_("Customer view")),
+                ("orders", N_("Orders")), ("reports", N_("Reports")), ("menu", N_("Menu")), ("lock", N_("Lock"))]
+
+    def status_slots(self) -> list[StatusSlot]:
+        """The bar's fixed slots, left to right; a feature appends its own (name, text provider)."""
+        s = self.services
+        slots = [
+            StatusSlot("truck", lambda: s.settings.truck.name, 1.1),
+            StatusSlot("time", lambda: f"{local(s.clock.now(), s.settings.truck.timezone):%H:%M}", 0.45),
+            StatusSlot("who", lambda: self.staff.name if self.staff else _("locked"), 0.8),
+            StatusSlot("sync", s.sync_status.line, 1.1),
+            StatusSlot("campaign", s.campaigns.status_line, 1.3),
+            StatusSlot("printer", lambda: s.printing.printer_state().message, 1.1,
+                       warn=lambda: not s.printing.printer_state().ok),
+        ]
+        if s.scanner is not None:
+            slots.append(StatusSlot("scanner", lambda: f"scanner {s.scanner.state}", 0.8))
+        if s.proximity.scanner is not None:
+            slots.append(StatusSlot("nearby", s.proximity.status_text, 1.0))
+        return slots
+
+    # --- popups and the keyboard -----------------------------------------------------------
+    def open_popup(self, popup) -> None:
+        """Open a popup; the keyboard stays on top of it and goes away with it."""
+        popup.bind(on_dismiss=lambda *_: self.keyboard.hide())
+        popup.open()
+        self.keyboard.follow(popup)
 
     # --- navigation and login --------------------------------------------------------------
     def go(self, name: str) -> None:
@@ -81,20 +110,33 @@ class TruckPosApp(App):
             self.lock()
             return
         if self.require_login and self.staff is None:
-            name = "login"
+            name = "setup" if self.services.first_start.needed() else "login"
+        self.keyboard.hide()
         self.screens.current = name
+        self._show_chrome(name not in CUSTOMER_FACING)
         for n, b in self.nav.items():
             b.background_color = theme.ACCENT if n == name else theme.BUTTON
-            b.disabled = self.screens.current == "login" and n != "lock"
+            b.disabled = name in ("login", "setup") and n != "lock"
+
+    def _show_chrome(self, visible: bool) -> None:
+        """Staff controls (status and nav) are gone, not just hidden, while the customer holds the screen."""
+        self.chrome.height = theme.STATUS_H + theme.NAV_H if visible else 0
+        self.chrome.opacity = 1 if visible else 0
+        self.chrome.disabled = not visible
 
     def logged_in(self, member) -> None:
         self.staff = member
+        i18n.set_language(getattr(member, "language", "en"))
         self._last_touch = time.monotonic()
+        self.register_screen.refresh_ticket()
         self.go("register")
 
     def lock(self) -> None:
         self.staff = None
-        self.screens.current = "login"
+        i18n.set_language("en")
+        self.keyboard.hide()
+        self.screens.current = "setup" if self.services.first_start.needed() else "login"
+        self._show_chrome(True)
         for b in self.nav.values():
             b.disabled = True
 
@@ -120,20 +162,4 @@ class TruckPosApp(App):
 
     # --- status bar ------------------------------------------------------------------------
     def refresh_status(self) -> None:
-        s = self.services.settings
-        now = local(self.services.clock.now(), s.truck.timezone)
-        who = self.staff.name if self.staff else "locked"
-        first = [f"[b]{s.truck.name}[/b]", f"{now:%H:%M}", who]
-        self.status.text = " · ".join(first) + "\n" + " · ".join(self.device_status())
-
-    def device_status(self) -> list[str]:
-        """Short states for the bar; each answers from memory or one quick query (never the network)."""
-        s = self.services
-        state = s.printing.printer_state()
-        parts = [s.sync_status.line(), s.campaigns.status_line(),
-                 f"[color={'ffffff' if state.ok else 'ff6655'}]{state.message}[/color]"]
-        if s.scanner is not None:
-            parts.append(f"scanner {s.scanner.state}")
-        if s.proximity.scanner is not None:
-            parts.append(s.proximity.status_text())
-        return parts
+        self.status.refresh()

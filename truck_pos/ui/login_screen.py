@@ -8,6 +8,7 @@ from kivy.uix.screenmanager import Screen
 
 from truck_pos.errors import TruckPosError
 from truck_pos.ui import theme
+from truck_pos.ui.i18n import bind_text
 from truck_pos.ui.widgets import MessageLine, NumPad, TouchButton
 
 
@@ -20,7 +21,7 @@ class LoginScreen(Screen):
         outer = BoxLayout(orientation="horizontal", padding=12, spacing=12)
         left = BoxLayout(orientation="vertical", spacing=8)
         left.add_widget(Label(text=app.services.settings.truck.name, font_size=theme.FONT_BIG * 1.3, color=theme.ACCENT))
-        self.prompt = Label(text="Enter your PIN", font_size=theme.FONT_BIG)
+        self.prompt = bind_text(Label(font_size=theme.FONT_BIG), "Enter your PIN")
         left.add_widget(self.prompt)
         self.dots = Label(text="", font_size=theme.FONT_HUGE * 0.6)
         left.add_widget(self.dots)
@@ -30,7 +31,8 @@ class LoginScreen(Screen):
         right = BoxLayout(orientation="vertical", spacing=4, size_hint_x=0.9)
         self.pad = NumPad(self._typed, max_len=8)
         right.add_widget(self.pad)
-        enter = TouchButton("Log in", color=theme.OK, font_size=theme.FONT_BIG, size_hint_y=None, height=theme.TOUCH * 1.2)
+        enter = bind_text(TouchButton(color=theme.OK, font_size=theme.FONT_BIG, size_hint_y=None, height=theme.TOUCH * 1.2),
+                          "Log in")
         enter.bind(on_release=lambda *_: self.on_login())
         right.add_widget(enter)
         outer.add_widget(right)

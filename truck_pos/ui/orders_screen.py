@@ -11,6 +11,7 @@ from truck_pos.domain.calendar import local
 from truck_pos.domain.money import format_cents
 from truck_pos.errors import TruckPosError
 from truck_pos.ui import theme
+from truck_pos.ui.i18n import N_, bind_text
 from truck_pos.ui.pin_prompt import ManagerPinPrompt
 from truck_pos.ui.widgets import MessageLine, TouchButton
 
@@ -31,9 +32,9 @@ class OrdersScreen(Screen):
         self.message = MessageLine(size_hint_y=None, height=theme.TOUCH * 0.7)
         root.add_widget(self.message)
         actions = BoxLayout(size_hint_y=None, height=theme.TOUCH, spacing=4)
-        for text, color, handler in (("Reprint", theme.CARD, self.on_reprint), ("Void", theme.WARN, self.on_void),
-                                     ("Refund", theme.WARN, self.on_refund)):
-            b = TouchButton(text, color=color)
+        for text, color, handler in ((N_("Reprint"), theme.CARD, self.on_reprint), (N_("Void"), theme.WARN, self.on_void),
+                                     (N_("Refund"), theme.WARN, self.on_refund)):
+            b = bind_text(TouchButton(color=color), text)
             b.bind(on_release=lambda *_, h=handler: h())
             actions.add_widget(b)
         root.add_widget(actions)

@@ -14,11 +14,11 @@ from kivy.uix.gridlayout import GridLayout
 from kivy.uix.label import Label
 from kivy.uix.screenmanager import Screen
 from kivy.uix.scrollview import ScrollView
-from kivy.uix.textinput import TextInput
 
 from truck_pos.errors import TruckPosError
 from truck_pos.ui import theme
-from truck_pos.ui.widgets import MessageLine, Panel, TouchButton
+from truck_pos.ui.i18n import bind_text
+from truck_pos.ui.widgets import KeyField, MessageLine, Panel, TouchButton
 
 log = logging.getLogger(__name__)
 UNREADABLE = "Could not check that code - ask for the order number"
@@ -51,10 +51,10 @@ class PickupScreen(Screen):
             columns.add_widget(p)
         root.add_widget(columns)
         row = BoxLayout(size_hint_y=None, height=theme.TOUCH, spacing=4)
-        self.claim = TextInput(hint_text="Scan or type a claim code", multiline=False, font_size=theme.FONT, write_tab=False)
+        self.claim = KeyField("code", hint_text="Scan or type a claim code", height=theme.TOUCH)
         self.claim.bind(on_text_validate=lambda field: self.on_claim(field.text))
         row.add_widget(self.claim)
-        go = TouchButton("Hand over", color=theme.OK, size_hint_x=0.35)
+        go = bind_text(TouchButton(color=theme.OK, size_hint_x=0.35), "Hand over")
         go.bind(on_release=lambda *_: self.on_claim(self.claim.text))
         row.add_widget(go)
         root.add_widget(row)

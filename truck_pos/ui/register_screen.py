@@ -14,25 +14,20 @@ from kivy.uix.label import Label
 from kivy.uix.popup import Popup
 from kivy.uix.screenmanager import Screen
 from kivy.uix.scrollview import ScrollView
-from kivy.uix.textinput import TextInput
 from kivy.uix.togglebutton import ToggleButton
 
 from truck_pos.domain.money import format_cents
 from truck_pos.domain.order import Ticket
 from truck_pos.errors import TruckPosError
 from truck_pos.ui import theme
-from truck_pos.ui.widgets import MessageLine, NumPad, Panel, TouchButton, wrap
+from truck_pos.ui.customer_attach import CustomerAttach
+from truck_pos.ui.i18n import N_, _, bind_text
+from truck_pos.ui.payment import CardFlow, CashPopup, ChangePopup
+from truck_pos.ui.widgets import KeyField, MessageLine, Panel, TouchButton, wrap
 
 log = logging.getLogger(__name__)
 
-
-def quick_cash_amounts(due_cents: int) -> list[int]:
-    """Exact, then the next round notes above what is due ($5, $10, $20, $50, $100)."""
-    amounts = [due_cents]
-    for note in (500, 1000, 2000, 5000, 10000):
-        if note > due_cents and len(amounts) < 4:
-            amounts.append(note)
-    return amounts
+TOTAL_WORDS = (N_("Subtotal"), N_("Tax"), N_("Total"))  # translated inside refresh_ticket's f-strings
 
 
 class RegisterScreen(Screen):
@@ -68,7 +63,7 @@ class RegisterScreen(Screen):
 
     def _build_ticket_side(self) -> BoxLayout:
         side = Panel(orientation="vertical", size_hint_x=0.4, spacing=4, padding=4)
-        self.goal = Label(text="", size_hint_y=None, height=theme.TOUCH * 0.5, font_size=theme.FONT * 0.85,
+        self.goal = Label(text="", size_hint_y=None, height=theme.FONT_SMALL * 1.5, font_size=theme.FONT_SMALL,
                           color=theme.ACCENT, halign="left", valign="middle")
         wrap(self.goal)
         side.add_widget(self.goal)
@@ -78,20 +73,34 @@ class RegisterScreen(Screen):
         scroll.add_widget(self.lines)
         side.add_widget(scroll)
         self.totals = Label(size_hint_y=None, height=theme.TOUCH * 1.7, font_size=theme.FONT, halign="right", valign="middle")
-        wrap(self.totals)
+        self.totals.bind(width=lambda w, width: setattr(w, "text_size", (width, None)),
+                         texture_size=lambda w, size: setattr(w, "height", size[1]))  # as tall as its lines, never cut
         side.add_widget(self.totals)
-        self.message = MessageLine(size_hint_y=None, height=theme.TOUCH * 0.8)
+        self.message = MessageLine(size_hint_y=None, height=theme.FONT * 1.5, font_size=theme.FONT_SMALL, shorten=True,
+                                   shorten_from="right", max_lines=1)
         side.add_widget(self.message)
-        buttons = BoxLayout(size_hint_y=None, height=theme.TOUCH * 1.2, spacing=4)
-        self.clear_btn = TouchButton("Clear", color=theme.MUTED)
-        self.clear_btn.bind(on_release=lambda *_: self.on_clear())
-        self.code_btn = TouchButton("Code", color=theme.ACCENT)
+        self.customer_line = Label(text="", size_hint_y=None, height=0, font_size=theme.FONT_SMALL, color=theme.ACCENT,
+                                   halign="left", valign="middle", shorten=True, shorten_from="right")
+        self.customer_line.bind(size=self.customer_line.setter("text_size"))
+        side.add_widget(self.customer_line)
+        extra = BoxLayout(size_hint_y=None, height=theme.MIN_TOUCH, spacing=4)
+        self.customer_btn = bind_text(TouchButton(color=theme.BUTTON), "Customer")
+        self.customer_btn.bind(on_release=lambda *_: self.open_customer())
+        self.reward_btn = bind_text(TouchButton(color=theme.BUTTON), "Reward")
+        self.reward_btn.bind(on_release=lambda *_: self.on_reward())
+        self.code_btn = bind_text(TouchButton(color=theme.ACCENT), "Code")
         self.code_btn.bind(on_release=lambda *_: self.open_code())
-        self.card_btn = TouchButton("Card", color=theme.CARD, font_size=theme.FONT_BIG)
-        self.card_btn.bind(on_release=lambda *_: self.on_pay_card())
-        self.cash_btn = TouchButton("Cash", color=theme.OK, font_size=theme.FONT_BIG)
+        for b in (self.customer_btn, self.reward_btn, self.code_btn):
+            extra.add_widget(b)
+        side.add_widget(extra)
+        buttons = BoxLayout(size_hint_y=None, height=theme.TOUCH, spacing=4)
+        self.clear_btn = bind_text(TouchButton(color=theme.MUTED), "Clear")
+        self.clear_btn.bind(on_release=lambda *_: self.on_clear())
+        self.card_btn = bind_text(TouchButton(color=theme.CARD, font_size=theme.FONT_BIG), "Card")
+        self.card_btn.bind(on_release=lambda *_: self.open_card())
+        self.cash_btn = TouchButton(_("Cash"), color=theme.OK, font_size=theme.FONT_BIG)
         self.cash_btn.bind(on_release=lambda *_: self.open_cash())
-        for b in (self.clear_btn, self.code_btn, self.card_btn, self.cash_btn):
+        for b in (self.clear_btn, self.card_btn, self.cash_btn):
             buttons.add_widget(b)
         side.add_widget(buttons)
         return side
@@ -112,36 +121,42 @@ class RegisterScreen(Screen):
             btn = TouchButton(label, color=theme.PANEL)
             btn.sku = entry.sku
             btn.disabled = entry.sold_out
-            btn.bind(on_release=lambda b, e=entry: self.open_modifiers(e) if e.modifiers else self.on_item(e.sku))
+            # on press: inside the scrolling grid a release arrives 0.2 s late, and a quick next tap must not wait
+            btn.bind(on_press=lambda b, e=entry: self.open_modifiers(e) if e.modifiers else self.on_item(e.sku))
             self.grid.add_widget(btn)
 
     def refresh_ticket(self) -> None:
         self.lines.clear_widgets()
         totals = self.ticket.totals
         for index, (line, lt) in enumerate(zip(self.ticket.lines, totals.lines)):
-            row = BoxLayout(size_hint_y=None, height=theme.TOUCH, spacing=2)
+            row = BoxLayout(size_hint_y=None, height=theme.MIN_TOUCH, spacing=2)
             mods = "".join(f"\n  + {m.name}" for m in line.modifiers)
             name = Label(text=f"{line.quantity} x {line.name}{mods}", halign="left", valign="middle", font_size=theme.FONT)
             wrap(name)
             row.add_widget(name)
             row.add_widget(Label(text=format_cents(lt.gross_cents), size_hint_x=0.3, font_size=theme.FONT))
-            minus = TouchButton("-", color=theme.BUTTON, size_hint_x=None, width=theme.TOUCH)
+            minus = TouchButton("-", color=theme.BUTTON, size_hint_x=None, width=theme.MIN_TOUCH)
             minus.bind(on_release=lambda b, i=index, q=line.quantity: self.on_quantity(i, q - 1))
-            plus = TouchButton("+", color=theme.BUTTON, size_hint_x=None, width=theme.TOUCH)
+            plus = TouchButton("+", color=theme.BUTTON, size_hint_x=None, width=theme.MIN_TOUCH)
             plus.bind(on_release=lambda b, i=index, q=line.quantity: self.on_quantity(i, q + 1))
             row.add_widget(minus)
             row.add_widget(plus)
             self.lines.add_widget(row)
-        text = f"Subtotal {format_cents(totals.subtotal_cents)}\n"
-        if totals.discount_cents:
-            labels = ", ".join(d.label for d in self.ticket.discounts)
-            text += f"{labels} -{format_cents(totals.discount_cents)}\n"
-        text += f"Tax {format_cents(totals.tax_cents)}{' (incl.)' if self.ticket.tax_mode == 'inclusive' else ''}\n"
-        text += f"[b]Total {format_cents(totals.total_cents)}[/b]"
+        text = f"{_('Subtotal')} {format_cents(totals.subtotal_cents)}\n"
+        for d, amount in zip(self.ticket.discounts, totals.discounts_applied):
+            text += f"{d.label} -{format_cents(amount)}\n"
+        text += f"{_('Tax')} {format_cents(totals.tax_cents)}{' (incl.)' if self.ticket.tax_mode == 'inclusive' else ''}\n"
+        text += f"[b]{_('Total')} {format_cents(totals.total_cents)}[/b]"
         self.totals.markup = True
         self.totals.text = text
         empty = not self.ticket.lines
-        self.cash_btn.disabled = self.card_btn.disabled = self.code_btn.disabled = empty
+        free = not empty and self.ticket.due_cents == 0
+        self.cash_btn.text = _("Complete") if free else _("Cash")  # a $0 ticket needs no cash pad
+        self.cash_btn.disabled = self.code_btn.disabled = empty
+        self.card_btn.disabled = empty or free
+        self.customer_line.text = self.customer.line(self.ticket) if self.ticket.customer_ref else ""
+        self.customer_line.height = theme.FONT_SMALL * 1.6 if self.customer_line.text else 0
+        self.reward_btn.disabled = empty or not self.customer.reward_available(self.ticket)
 
     def refresh_goal(self) -> None:
         """The campaign goal line ("First hour: 23 / 40 customers, $410 / $600"); blank without a campaign."""
@@ -190,7 +205,7 @@ class RegisterScreen(Screen):
         body.add_widget(row)
         self.popup = Popup(title=entry.name, content=body, size_hint=(0.6, min(0.95, 0.3 + 0.15 * len(toggles))),
                            auto_dismiss=False)
-        self.popup.open()
+        self.app.open_popup(self.popup)
 
     def on_quantity(self, index: int, quantity: int) -> None:
         self._changed(self._do(self.services.register.set_quantity, self.ticket.id, index, quantity))
@@ -199,11 +214,11 @@ class RegisterScreen(Screen):
         """After the items changed: codes are checked again (a percent code follows the items)."""
         if ticket is None:
             return
-        if ticket.discounts:
-            for result in self._do(self.services.redemption.reapply_codes, ticket.id) or []:
-                if getattr(result, "reason", None):
-                    self.message.show(f"Code taken off: {result.reason}", error=True)
-            ticket = self.services.register.ticket(ticket.id)
+        if ticket.discounts or ticket.customer_ref:
+            repriced = self._do(self.customer.reprice, ticket.id)
+            ticket, refused = repriced if repriced is not None else (self.services.register.ticket(ticket.id), [])
+            for result in refused:
+                self.message.show(_("Code taken off: {reason}").format(reason=result.reason), error=True)
         self.ticket = ticket
         self.refresh_ticket()
 
@@ -215,98 +230,105 @@ class RegisterScreen(Screen):
         self.ticket = self.services.register.open_ticket()
         self.refresh_ticket()
 
-    def on_pay_card(self) -> None:
-        paid = self._do(self.services.register.pay_card, self.ticket.id, self.app.staff)
+    def open_card(self) -> None:
+        """Charge on the external terminal first; the sale is recorded only when staff confirm it was approved."""
+        self.popup = CardFlow(self.ticket.due_cents, on_approved=self.on_card_approved, on_declined=self.on_card_declined)
+        self.app.open_popup(self.popup)
+
+    def on_card_approved(self, reference: str) -> None:
+        paid = self._do(self.services.register.pay_card, self.ticket.id, self.app.staff, reference)
         if paid is not None:
-            self.message.show(f"Order #{paid.order_number} paid by card: {format_cents(paid.total_cents)}")
-            self.new_ticket()
-            self.refresh_goal()
+            self.dismiss_popup()
+            self.message.show(_("Order #{number} paid by card: {total}").format(number=paid.order_number,
+                                                                               total=format_cents(paid.total_cents)))
+            self._sold()
+
+    def on_card_declined(self) -> None:
+        self.dismiss_popup()
+        self.message.show(_("Card declined. Nothing was recorded; the ticket is still open."), error=True)
 
     def on_pay_cash(self, tendered_cents: int) -> None:
         paid = self._do(self.services.register.pay_cash, self.ticket.id, tendered_cents, self.app.staff)
         if paid is None:
             return
         self.dismiss_popup()
-        self.message.show(f"Order #{paid.order_number} paid. Change due: {format_cents(paid.change_cents)}", seconds=30)
-        self.show_change(paid.order_number, paid.change_cents)
+        self.message.show(_("Order #{number} paid. Change due: {change}").format(
+            number=paid.order_number, change=format_cents(paid.change_cents)), seconds=30)
+        if paid.total_cents:
+            self.popup = ChangePopup(paid.order_number, paid.change_cents, on_done=self.dismiss_popup)
+            self.app.open_popup(self.popup)
+        self._sold()
+
+    def _sold(self) -> None:
         self.new_ticket()
         self.refresh_goal()
 
     # --- discount codes ------------------------------------------------------------------
     def open_code(self) -> None:
-        """Type a code, or scan it with a keyboard-mode scanner into the field."""
-        body = BoxLayout(orientation="vertical", spacing=6)
-        self.code_field = TextInput(multiline=False, font_size=theme.FONT_BIG, size_hint_y=None, height=theme.TOUCH,
-                                    hint_text="e.g. FBLIKE10", write_tab=False)
+        """Type a code on the on-screen keyboard, or scan it with a keyboard-mode scanner into the field."""
+        body = BoxLayout(orientation="vertical", spacing=4)
+        self.code_field = KeyField("code", font_size=theme.FONT_BIG, hint_text="e.g. FBLIKE10")
         self.code_field.bind(on_text_validate=lambda f: self.on_code(f.text))
         body.add_widget(self.code_field)
-        self.code_result = Label(text="", font_size=theme.FONT, halign="center", valign="middle")
-        wrap(self.code_result)
+        self.code_result = wrap(Label(text="", font_size=theme.FONT, halign="center", valign="middle"))
         body.add_widget(self.code_result)
-        row = BoxLayout(size_hint_y=None, height=theme.TOUCH, spacing=4)
-        close = TouchButton("Close", color=theme.MUTED)
+        row = BoxLayout(size_hint_y=None, height=theme.MIN_TOUCH, spacing=4)
+        close = bind_text(TouchButton(color=theme.MUTED), "Close")
         close.bind(on_release=lambda *_: self.dismiss_popup())
-        apply_btn = TouchButton("Apply code", color=theme.OK)
+        apply_btn = bind_text(TouchButton(color=theme.OK), "Apply code")
         apply_btn.bind(on_release=lambda *_: self.on_code(self.code_field.text))
         row.add_widget(close)
         row.add_widget(apply_btn)
         body.add_widget(row)
-        self.popup = Popup(title="Discount code", content=body, size_hint=(0.7, 0.6), auto_dismiss=False)
-        self.popup.open()
+        self.popup = Popup(title=_("Discount code"), content=body, size_hint=(0.7, 0.6), auto_dismiss=False)
+        self.app.open_popup(self.popup)
         self.code_field.focus = True
 
     def on_code(self, text: str) -> None:
-        if not text.strip():
+        if self.popup is None or not text.strip():
             return
         result = self._do(self.services.redemption.apply_code, self.ticket.id, text)
         if result is None:
             return
         if getattr(result, "reason", None) is not None:
             self.code_result.color = theme.WARN
-            self.code_result.text = f"Refused: {result.reason}"
+            self.code_result.text = _("Refused: {reason}").format(reason=result.reason)
+            self.code_field.text = ""
             return
         self.ticket = self.services.register.ticket(self.ticket.id)
         self.refresh_ticket()
         self.dismiss_popup()
         self.message.show(f"{result.segment.replace('_', ' ')}: {result.label} (-{format_cents(result.amount_cents)})")
 
-    # --- cash popup ------------------------------------------------------------------------
+    # --- payment popups --------------------------------------------------------------------
     def open_cash(self) -> None:
-        due = self.ticket.due_cents
-        body = BoxLayout(orientation="vertical", spacing=4)
-        self.cash_entry = Label(text=f"Due {format_cents(due)}", font_size=theme.FONT_BIG, size_hint_y=None, height=theme.TOUCH * 0.8)
-        body.add_widget(self.cash_entry)
-        quick = BoxLayout(size_hint_y=None, height=theme.TOUCH, spacing=4)
-        for amount in quick_cash_amounts(due):
-            b = TouchButton("Exact" if amount == due else format_cents(amount), color=theme.ACCENT)
-            b.bind(on_release=lambda btn, a=amount: self.on_pay_cash(a))
-            quick.add_widget(b)
-        body.add_widget(quick)
-        self.numpad = NumPad(self._typed_cash)
-        body.add_widget(self.numpad)
-        row = BoxLayout(size_hint_y=None, height=theme.TOUCH, spacing=4)
-        cancel = TouchButton("Cancel", color=theme.MUTED)
-        cancel.bind(on_release=lambda *_: self.dismiss_popup())
-        take = TouchButton("Take cash", color=theme.OK)
-        take.bind(on_release=lambda *_: self.on_pay_cash(int(self.numpad.value or 0)))
-        row.add_widget(cancel)
-        row.add_widget(take)
-        body.add_widget(row)
-        self.popup = Popup(title=f"Cash — due {format_cents(due)}", content=body, size_hint=(0.7, 0.98), auto_dismiss=False)
-        self.popup.open()
+        if self.ticket.due_cents == 0:
+            self.on_pay_cash(0)
+            return
+        self.popup = CashPopup(self.ticket.due_cents, on_cash=self.on_pay_cash, on_cancel=self.dismiss_popup)
+        self.app.open_popup(self.popup)
 
-    def _typed_cash(self, digits: str) -> None:
-        self.cash_entry.text = f"Tendered {format_cents(int(digits or 0))}"
+    # --- the customer on the ticket --------------------------------------------------------
+    @property
+    def customer(self):
+        return self.services.customers
 
-    def show_change(self, number: int, change_cents: int) -> None:
-        body = BoxLayout(orientation="vertical", spacing=8)
-        body.add_widget(Label(text=f"Order #{number}", font_size=theme.FONT_BIG))
-        body.add_widget(Label(text=f"Change {format_cents(change_cents)}", font_size=theme.FONT_HUGE * 0.7, color=theme.ACCENT))
-        done = TouchButton("Done", color=theme.OK)
-        done.bind(on_release=lambda *_: self.dismiss_popup())
-        body.add_widget(done)
-        self.popup = Popup(title="Paid", content=body, size_hint=(0.6, 0.7), auto_dismiss=True)
-        self.popup.open()
+    def open_customer(self) -> None:
+        """Scan the customer's QR or look them up by phone/email; their group discount applies at once."""
+        self.popup = CustomerAttach(self)
+        self.app.open_popup(self.popup)
+        self.popup.field.focus = True
+
+    def attached(self, ticket: Ticket, note: str) -> None:
+        self.ticket = ticket
+        self.refresh_ticket()
+        self.message.show(note)
+
+    def on_reward(self) -> None:
+        ticket = self._do(self.customer.redeem_reward, self.ticket.id)
+        if ticket is not None:
+            self.ticket = ticket
+            self.refresh_ticket()
 
     def dismiss_popup(self) -> None:
         if self.popup is not None:

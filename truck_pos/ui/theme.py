@@ -12,7 +12,11 @@ BUTTON = (0.26, 0.28, 0.33, 1)
 CARD = (0.20, 0.45, 0.80, 1)
 TEXT = (0.96, 0.96, 0.96, 1)
 
-TOUCH = dp(56)  # minimum finger target
+TOUCH = dp(56)  # comfortable finger target
+MIN_TOUCH = dp(48)  # nothing tappable is smaller than this (tests/test_ui.py checks every screen)
 FONT = dp(17)
+FONT_SMALL = dp(14)  # the smallest text on screen (status bar, chart labels)
 FONT_BIG = dp(24)
 FONT_HUGE = dp(64)
+STATUS_H = dp(26)
+NAV_H = dp(50)

@@ -1,17 +1,44 @@
-"""Small reusable widgets: touch-sized buttons, a message line, a numeric keypad."""
+"""Small reusable widgets: touch-sized buttons, text fields for the on-screen keyboard, a message line, a keypad."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+import kivy
+from kivy.app import App
 from kivy.clock import Clock
 from kivy.graphics import Color, Rectangle
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.button import Button
 from kivy.uix.gridlayout import GridLayout
 from kivy.uix.label import Label
+from kivy.uix import textinput as _textinput
+from kivy.uix.textinput import TextInput
 
 from truck_pos.ui import theme
+
+# Quiet start: a text field's first touch imports Kivy's clipboard, which probes xclip/xsel for a
+# "cut buffer" (tracebacks and a CRITICAL line when they are absent). The register needs none.
+kivy.kivy_options["cutbuffer"] = ()
+
+
+class _LocalClipboard:
+    """Copy/paste inside the register only; set before any TextInput imports Kivy's clipboard probing."""
+
+    _data = ""
+
+    def copy(self, data: str = "") -> None:
+        self._data = data
+
+    def paste(self) -> str:
+        return self._data
+
+    def get_types(self) -> list[str]:
+        return ["text/plain"]
+
+
+if _textinput.Clipboard is None:
+    _textinput.Clipboard = _LocalClipboard()
 
 
 def wrap(label: Label) -> Label:
@@ -25,9 +52,32 @@ class TouchButton(Button):
 
     def __init__(self, text: str = "", color: tuple = theme.PANEL, **kwargs):
         kwargs.setdefault("font_size", theme.FONT)
-        kwargs.setdefault("size_hint_min_y", theme.TOUCH)
+        kwargs.setdefault("size_hint_min_y", theme.MIN_TOUCH)
+        kwargs.setdefault("size_hint_min_x", theme.MIN_TOUCH)
         super().__init__(text=text, background_normal="", background_color=color, halign="center", valign="middle", **kwargs)
         self.bind(size=lambda w, s: setattr(w, "text_size", (s[0] - 8, None)))
+
+
+class KeyField(TextInput):
+    """A one-line text field typed with the on-screen keyboard (``kind`` picks its layout, see keyboard.py)."""
+
+    def __init__(self, kind: str = "text", **kwargs):
+        kwargs.setdefault("multiline", False)
+        kwargs.setdefault("write_tab", False)
+        kwargs.setdefault("font_size", theme.FONT)
+        kwargs.setdefault("size_hint_y", None)
+        kwargs.setdefault("height", theme.MIN_TOUCH)
+        kwargs.setdefault("padding", (8, (kwargs["height"] - kwargs["font_size"] * 1.2) / 2))
+        super().__init__(**kwargs)
+        self.kind = kind
+        self.unfocus_on_touch = False  # tapping a key must not take the field's focus (a scanner may type too)
+        self.text_validate_unfocus = False  # a keyboard-mode scanner's Enter: stay ready for the next scan
+        self.bind(focus=self._focused)
+
+    def _focused(self, field, focused: bool) -> None:
+        keyboard = getattr(App.get_running_app(), "keyboard", None)
+        if focused and keyboard is not None:
+            keyboard.attach(self)
 
 
 class Panel(BoxLayout):
