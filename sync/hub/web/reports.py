@@ -13,8 +13,8 @@ from sync.hub.models import HubMessage, HubMobileOrder, HubTruck
 from markupsafe import Markup
 
 from sync.hub.web import campaigns, places
+from sync.hub.models import HubDoubleSpend
 from sync.hub.web.models import HubWebCampaign, HubWebPublish
-from truck_pos.domain.reports import double_uses
 
 try:  # optional part of the hub (imported here so its tables are registered before create_web_tables)
     from sync.hub.messaging import report as messaging_report
@@ -22,6 +22,11 @@ except ImportError:  # pragma: no cover - depends on what is installed
     messaging_report = None
 
 MAX_ROWS = 20_000  # messages of one kind read for a report page (newest first)
+
+
+def double_spends(limit: int = 200) -> list[HubDoubleSpend]:
+    """Uses beyond what a code allows, as the hub flagged them when the second use arrived (sync/hub/spends.py)."""
+    return list(HubDoubleSpend.select().order_by(HubDoubleSpend.flagged_utc.desc()).limit(limit))
 
 
 def fleet_rows(now: datetime) -> list[dict[str, Any]]:
@@ -124,7 +129,7 @@ def overview(tz: str) -> dict[str, Any]:
     points = places.group_points(_bodies("group_join"), stops)
     return {"campaign": latest.campaign_id if latest else "", "goal": goal,
             "goals": goal_rows(order_bodies, goal, tz), "segments": segment_rows(redemptions, order_bodies),
-            "doubles": double_uses([r for r in redemptions if "truck" in r]),
+            "doubles": double_spends(),
             "reach": reach_rows(latest.campaign_id) if latest else None,
             "map": Markup(places.svg(points, stops)),  # noqa: S704 - built by places.svg with every text escaped
             "suggestions": places.suggest(points, stops)[:5]}
