@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from sync.hub import Hub, HubConfig
+from sync.hub.messaging import cli as reach_cli
 from sync.hub.models import HubTruck, open_hub_database
 from sync.transport import BrokerLogin
 
@@ -35,6 +36,7 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     r = sub.add_parser("run", help="ingest truck messages and publish acks until stopped")
     r.add_argument("--resend-every", type=float, default=600, help="seconds between re-sends of unconfirmed mobile orders")
+    reach_cli.add_run_options(r)
     m = sub.add_parser("publish-menu", help="publish a menu (retained) to a truck")
     m.add_argument("truck")
     m.add_argument("file", type=Path)
@@ -48,6 +50,7 @@ def parser() -> argparse.ArgumentParser:
     rs = sub.add_parser("resend-mobile-orders", help="send again every mobile order a truck has not confirmed")
     rs.add_argument("--older-than", type=float, default=600)
     sub.add_parser("status", help="per truck: acked seq, online/offline, last seen")
+    reach_cli.register(sub)  # audience import, campaign schedule, reach report
     return p
 
 
@@ -59,6 +62,7 @@ def config_from(args: argparse.Namespace, client_id: str | None = None) -> HubCo
 
 def run(args: argparse.Namespace) -> int:
     hub = Hub(config_from(args)).start()
+    stop_reach = reach_cli.start(args, lambda truck, kind, body, key: hub._publish(truck, kind, body, key=key))
     done = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: done.set())
@@ -72,6 +76,8 @@ def run(args: argparse.Namespace) -> int:
             count = hub.resend_mobile_orders(args.resend_every)
             if count:
                 log.warning("re-sent %d unconfirmed mobile orders", count)
+    if stop_reach is not None:
+        stop_reach()
     hub.stop()
     return 0
 
@@ -115,6 +121,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     open_hub_database(args.db)
+    if getattr(args, "reach_handler", None):
+        return args.reach_handler(args)
     if args.command == "run":
         return run(args)
     if args.command == "status":

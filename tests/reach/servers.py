@@ -45,21 +45,27 @@ class _SmtpHandler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802
-        msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
         with self.sink.lock:
-            self.sink.messages.append(msg)
+            self.sink.raw.append(envelope.content)
         return "250 Message accepted for delivery"
 
 
 class SmtpSink:
-    """aiosmtpd on a free port; ``messages`` are the parsed emails, ``refuse`` maps an address to an SMTP reply."""
+    """aiosmtpd on a free port; ``raw`` are the accepted messages' bytes, ``refuse`` maps an address to an SMTP reply."""
 
     def __init__(self) -> None:
-        self.messages: list[email.message.EmailMessage] = []
+        self.raw: list[bytes] = []
         self.refuse: dict[str, str] = {}
         self.lock = threading.Lock()
         self.port = free_port()
         self.controller = Controller(_SmtpHandler(self), hostname="127.0.0.1", port=self.port)
+
+    @property
+    def messages(self) -> list[email.message.EmailMessage]:
+        """Every accepted email, parsed."""
+        with self.lock:
+            raw = list(self.raw)
+        return [email.message_from_bytes(data, policy=email.policy.default) for data in raw]
 
     def __enter__(self) -> "SmtpSink":
         self.controller.start()

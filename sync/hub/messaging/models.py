@@ -59,6 +59,7 @@ class HubSend(HubModel):
     provider_id = peewee.TextField(default="")
     text = peewee.TextField(default="")  # what was sent (the owner copies social posts from here)
     sent_at = UtcDateTimeField(null=True)
+    sent_by = peewee.CharField(max_length=80, default="")  # the worker that sent it
     unsubscribed_at = UtcDateTimeField(null=True)
     trigger = peewee.CharField(max_length=20, default="schedule")  # schedule | proximity
 

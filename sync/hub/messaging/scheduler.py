@@ -26,7 +26,7 @@ from sync.hub import customers as cu
 from sync.hub.messaging import campaigns, document, unsubscribe
 from sync.hub.messaging.channels import Channel, Outgoing, SendError
 from sync.hub.messaging.config import ReachConfig
-from sync.hub.messaging.manners import code_for, daily_count, quiet_until, window_text
+from sync.hub.messaging.manners import Facts, code_for, quiet_until, window_text
 from sync.hub.messaging.models import DEAD, PENDING, SENDING, SENT, SKIPPED, HubSend, HubSendJob
 from sync.hub.models import hub_database
 from truck_pos.clock import Clock, SystemClock
@@ -54,6 +54,7 @@ class Scheduler:
         self.wake = threading.Event()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._local = threading.local()
         self.sent = 0
         # A batch is given up this long before its lease ends: the slowest send (its timeout) still finishes in time.
         self.margin_s = 2.0 + max((float(c.get("timeout", 10)) for c in config.channels.values()), default=10.0)
@@ -102,14 +103,21 @@ class Scheduler:
     def run_once(self, channels: dict[str, Channel], worker: str = "") -> int:
         """Expand due jobs, then claim and handle one batch of sends; returns how many rows were handled."""
         worker = worker or self.worker_id
+        if _is_pg() and not getattr(self._local, "async_commit", False):
+            # A lost commit only matters if PostgreSQL itself crashes (then a send is retried with its key);
+            # a hub process dying after COMMIT returned loses nothing. Saves an fsync per message.
+            hub_database.execute_sql("SET synchronous_commit TO OFF")
+            self._local.async_commit = True
         handled = self._expand_due(worker)
         rows = self._claim(worker)
         deadline = time.monotonic() + self.config.lease_s - self.margin_s
+        facts = Facts.of(rows, self.clock.now()) if rows else None
+        docs = {cid: campaigns.campaign_doc(cid) for cid in {r.campaign_id for r in rows}}
         for i, row in enumerate(rows):
             if self._stop.is_set() or time.monotonic() > deadline:
                 self._release(rows[i:], worker)  # never work past the lease: another worker may take them
                 break
-            self._handle(row, channels, worker)
+            self._handle(row, channels, worker, facts, docs[row.campaign_id])  # type: ignore[arg-type]
             handled += 1
         return handled
 
@@ -156,18 +164,14 @@ class Scheduler:
             HubSend.id.in_([r.id for r in rows]), HubSend.claimed_by == worker, HubSend.state == SENDING).execute()
 
     def _finish(self, row: HubSend, worker: str, **fields: Any) -> None:
-        with hub_database.atomic():
-            if _is_pg():
-                # A lost commit only matters if PostgreSQL itself crashes (then a send is retried with its key);
-                # a hub process dying after COMMIT returned loses nothing. Saves an fsync per message.
-                hub_database.execute_sql("SET LOCAL synchronous_commit TO OFF")
-            HubSend.update(claimed_by=None, claimed_until=None, **fields).where(
-                HubSend.id == row.id, HubSend.claimed_by == worker).execute()
+        """One UPDATE, committed on its own: the outcome of one send is never held back by the next."""
+        HubSend.update(claimed_by=None, claimed_until=None, **fields).where(
+            HubSend.id == row.id, HubSend.claimed_by == worker).execute()
 
     # --- one row -------------------------------------------------------------------------------------
-    def _handle(self, row: HubSend, channels: dict[str, Channel], worker: str) -> None:
+    def _handle(self, row: HubSend, channels: dict[str, Channel], worker: str, facts: Facts,
+                doc: document.HubCampaignDoc | None) -> None:
         now = self.clock.now()
-        doc = campaigns.campaign_doc(row.campaign_id)
         message = doc.message(row.message_id) if doc else None
         if doc is None or message is None:
             return self._finish(row, worker, state=DEAD, error="the campaign or message is no longer stored")
@@ -175,19 +179,19 @@ class Scheduler:
         if customer is not None:
             if customer.erased_at is not None:
                 return self._finish(row, worker, state=SKIPPED, error="the customer's data was erased")
-            if not cu.has_consent(customer, campaigns.CONSENT_OF[row.channel]):
+            if not facts.consent.get((customer.id, campaigns.CONSENT_OF[row.channel])):
                 return self._finish(row, worker, state=SKIPPED, error=f"no {campaigns.CONSENT_OF[row.channel]} consent")
             later = quiet_until(doc, now)
             if later is not None:
                 return self._finish(row, worker, state=PENDING, due_at=later, attempts=row.attempts - 1,
                                     error="quiet hours")
-            if doc.daily_cap and row.trigger == "schedule" and daily_count(customer, now) >= doc.daily_cap:
+            if doc.daily_cap and row.trigger == "schedule" and facts.sent_today[customer.id] >= doc.daily_cap:
                 return self._finish(row, worker, state=SKIPPED, error=f"daily cap of {doc.daily_cap} messages reached")
         channel = channels.get(row.channel)
         if channel is None:
             return self._retry_or_dead(row, worker, SendError(f"channel {row.channel} is not configured on this hub", True), now)
         try:
-            out, code = self._render(row, doc, message, customer)
+            out, code = self._render(row, doc, message, customer, facts)
         except SendError as exc:
             return self._retry_or_dead(row, worker, exc, now)
         except Exception as exc:  # noqa: BLE001 - a template error is this message's, not the scheduler's
@@ -196,14 +200,17 @@ class Scheduler:
             provider_id = channel.send(out)
         except SendError as exc:
             return self._retry_or_dead(row, worker, exc, now, code=code)
-        self._finish(row, worker, state=SENT, sent_at=now, provider_id=provider_id[:500], error="", text=out.text[:4000],
-                     **code)
+        self._finish(row, worker, state=SENT, sent_at=now, sent_by=worker, provider_id=provider_id[:500], error="",
+                     text=out.text[:4000], **code)
         self.sent += 1
+        if customer is not None:
+            facts.sent_today[customer.id] += 1
 
     def _render(self, row: HubSend, doc: document.HubCampaignDoc, message: document.Message,
-                customer: cu.HubCustomer | None) -> tuple[Outgoing, dict[str, str]]:
+                customer: cu.HubCustomer | None, facts: Facts) -> tuple[Outgoing, dict[str, str]]:
         variant = next((v for v in message.variants if v.name == row.variant), message.variants[0])
-        code = code_for(row, doc, customer, self.config.code_key)
+        ref = (facts.refs.get(customer.id) or f"hub-{customer.uuid}") if customer is not None else None
+        code = code_for(row, doc, ref, self.config.code_key)
         link = unsubscribe.link(self.config.base_url, self.config.secret, row.id, row.key) if customer is not None else ""
         seg = doc.segment(row.segment)
         variables = {"first_name": (customer.first_name if customer else "") or "there", "code": code["code"],
