@@ -46,7 +46,7 @@ def campaign_doc(campaign_id: str | None) -> HubCampaignDoc | None:
     row = HubCampaign.get_or_none(HubCampaign.campaign_id == campaign_id)
     if row is None:
         return None
-    stamp = (campaign_id, row.scheduled_at.isoformat())
+    stamp = (campaign_id, hashlib.sha256(json.dumps(row.document, sort_keys=True).encode()).hexdigest())
     doc = _cache.get(stamp)
     if doc is None:
         doc = parse_document(row.document, row.document.get("timezone", "UTC"))
