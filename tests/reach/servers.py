@@ -99,6 +99,7 @@ class Request:
     headers: dict[str, str]
     body: bytes
     plaintext: str = ""  # push: the decrypted payload
+    received: float = 0.0  # time.perf_counter() when it was recorded (latency benchmarks)
 
 
 class HttpSink:
@@ -149,6 +150,7 @@ class HttpSink:
         if path.startswith("/push/"):
             b = self.browsers[path.rsplit("/", 1)[1]]
             req.plaintext = http_ece.decrypt(body, private_key=b.key, auth_secret=b.auth, version="aes128gcm").decode("utf-8")
+        req.received = time.perf_counter()
         with self.lock:
             self.requests.append(req)
             n = len(self.requests)

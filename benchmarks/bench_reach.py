@@ -1,0 +1,166 @@
+"""Campaign reach: scheduled sends/s through the SMTP adapter vs raw smtplib, and proximity -> message latency.
+
+1. SMTP: the same local aiosmtpd server (its own process) receives N emails twice: from a raw ``smtplib`` loop
+   (one connection, an EmailMessage built per person: the floor) and from the hub's scheduler (claims from the
+   hub database, consent check, Jinja render, personal code signed, SmtpChannel, one commit per send).
+   Ratio = scheduler sends/s / raw sends/s (goal >= 0.8). Runs are interleaved, best of ``--rounds``.
+2. Proximity: proximity envelopes go through ``Hub.ingest`` (what the MQTT callback calls) with the scheduler's
+   threads running; latency = ingest call -> the push endpoint has decrypted the message. p50/p95 (goal p95 <= 5 s).
+
+    python benchmarks/bench_reach.py [--sends 1000] [--events 40] [--db sqlite|postgresql://...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import statistics
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from email.message import EmailMessage
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import smtplib  # noqa: E402
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
+
+from sync import protocol  # noqa: E402
+from sync.hub import Hub, HubConfig  # noqa: E402
+from sync.hub import customers as cu  # noqa: E402
+from sync.hub.messaging import campaigns  # noqa: E402
+from sync.hub.messaging.config import ReachConfig  # noqa: E402
+from sync.hub.messaging.models import SENT, HubSend  # noqa: E402
+from sync.hub.messaging.scheduler import Scheduler  # noqa: E402
+from tests.reach.db import fresh_database  # noqa: E402
+from tests.reach.seed import schedule_bulk, seed_people  # noqa: E402
+from tests.reach.servers import HttpSink, free_port  # noqa: E402
+from tests.reach.world import vapid_pem  # noqa: E402
+
+
+def _smtp_server(port: int, ready, count) -> None:
+    """A counting aiosmtpd server in its own process (so it does not share a GIL with the sender)."""
+    from aiosmtpd.controller import Controller
+
+    class Counter:
+        async def handle_DATA(self, server, session, envelope):  # noqa: N802
+            with count.get_lock():
+                count.value += 1
+            return "250 OK"
+
+    Controller(Counter(), hostname="127.0.0.1", port=port).start()
+    ready.set()
+    time.sleep(10**6)
+
+
+def raw_smtplib(port: int, n: int) -> float:
+    """Seconds for plain smtplib to send n personal emails over one connection."""
+    start = time.perf_counter()
+    with smtplib.SMTP("127.0.0.1", port, timeout=10) as smtp:
+        for i in range(n):
+            msg = EmailMessage()
+            msg["From"], msg["To"], msg["Subject"] = "Truck <hello@truck.test>", f"person{i}@example.com", f"Hello P{i}"
+            msg["Message-ID"] = f"<raw-{i}@truck.test>"
+            msg.set_content(f"Hi P{i}, your code is BULK-1.\n")
+            smtp.send_message(msg)
+    return time.perf_counter() - start
+
+
+def scheduled(db_url: str, port: int, n: int) -> float:
+    """Seconds for the scheduler (one worker) to send n scheduled emails, from claim to the last commit."""
+    db = fresh_database(db_url)
+    now = datetime(2026, 6, 1, 12, tzinfo=timezone.utc)
+    seed_people(n, now)
+    schedule_bulk(now)
+    config = ReachConfig(secret=b"s" * 32, code_key=Ed25519PrivateKey.generate(), lease_s=60, batch=100,
+                         channels={"email": {"host": "127.0.0.1", "port": port, "sender": "Truck <hello@truck.test>"}})
+    scheduler, channels = Scheduler(config), config.make_channels()
+    scheduler.run_once(channels)  # expands the job into n rows (not timed: scheduling happens the night before)
+    start = time.perf_counter()
+    while HubSend.select().where(HubSend.state == SENT).count() < n:
+        if not scheduler.run_once(channels):
+            break
+    elapsed = time.perf_counter() - start
+    channels["email"].close()
+    db.close()
+    return elapsed
+
+
+def smtp_ratio(db_url: str, n: int, rounds: int) -> dict:
+    port = free_port()
+    ready, count = multiprocessing.Event(), multiprocessing.Value("i", 0)
+    server = multiprocessing.Process(target=_smtp_server, args=(port, ready, count), daemon=True)
+    server.start()
+    ready.wait(20)
+    raw, sched = [], []
+    try:
+        for _ in range(rounds):
+            raw.append(n / raw_smtplib(port, n))
+            sched.append(n / scheduled(db_url, port, n))
+    finally:
+        server.terminate()
+    best_raw, best_sched = max(raw), max(sched)
+    return {"sends": n, "raw_per_s": best_raw, "scheduler_per_s": best_sched, "ratio": best_sched / best_raw}
+
+
+def proximity_latency(db_url: str, events: int, gap_s: float = 0.05) -> dict:
+    """Ingest ``events`` proximity envelopes with the scheduler running; latency to the decrypted push."""
+    db = fresh_database(db_url)
+    now = datetime.now(timezone.utc)
+    hub = Hub(HubConfig())
+    with HttpSink() as http:
+        for i in range(events):
+            c, _ = cu.upsert_profile({"truck_ref": f"c-{i}"}, f"N{i}", now=now)
+            b = http.browser(f"p{i}")
+            cu.add_push_subscription(c, b.endpoint, b.p256dh, b.auth_b64)
+            cu.record_consent(c, "push", True, source="bench", at=now)
+        doc = {"format": 1, "id": "near", "name": "Near", "issued_at": now.isoformat(), "timezone": "UTC",
+               "valid_from": (now - timedelta(hours=1)).isoformat(), "valid_until": (now + timedelta(hours=2)).isoformat(),
+               "segments": [{"name": "nearby_devices", "channel": "proximity", "benefit": {"kind": "percent_off", "percent": 15}}],
+               "messages": [{"id": "near-push", "segment": "nearby_devices", "channel": "push", "trigger": "proximity",
+                             "subject": "Close by", "template": "{{ first_name }}: {{ code }}"}]}
+        campaigns.schedule(doc, now)
+        config = ReachConfig(secret=b"s" * 32, code_key=Ed25519PrivateKey.generate(), workers=2, poll_s=0.25, lease_s=20,
+                             channels={"push": {"vapid_private_key": vapid_pem(), "subject": "mailto:o@truck.test", "timeout": 5}})
+        scheduler = Scheduler(config).start()
+        started = {}
+        for i in range(events):
+            body = {"event_key": f"e-{i}", "truck": "t1", "customer_ref": f"c-{i}", "segment": "nearby_devices",
+                    "campaign_id": "near", "source": "truck_scan", "first_seen": now.isoformat()}
+            env = protocol.envelope(truck="t1", seq=i + 1, kind="proximity", key=f"p-{i}", ts=now, body=body)
+            started[f"/push/p{i}"] = time.perf_counter()
+            hub.ingest(protocol.up_topic("t1", "proximity"), protocol.encode(env))
+            time.sleep(gap_s)
+        end = time.monotonic() + 60
+        while len(http.requests) < events and time.monotonic() < end:
+            time.sleep(0.01)
+        scheduler.stop()
+        latencies = sorted(r.received - started[r.path] for r in http.requests)
+    db.close()
+    q = statistics.quantiles(latencies, n=20) if len(latencies) >= 2 else latencies * 19
+    return {"events": events, "delivered": len(latencies), "p50_s": statistics.median(latencies), "p95_s": q[18]}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--sends", type=int, default=1000)
+    p.add_argument("--rounds", type=int, default=2)
+    p.add_argument("--events", type=int, default=40)
+    p.add_argument("--db", default="sqlite", help="sqlite (a temp file) or a PostgreSQL URL")
+    args = p.parse_args(argv)
+    with tempfile.TemporaryDirectory() as d:
+        url = f"sqlite:///{d}/hub.db" if args.db == "sqlite" else args.db
+        smtp = smtp_ratio(url, args.sends, args.rounds)
+        print(f"SMTP, {smtp['sends']} sends: raw smtplib {smtp['raw_per_s']:.0f}/s, scheduler {smtp['scheduler_per_s']:.0f}/s, "
+              f"ratio {smtp['ratio']:.2f} (goal >= 0.8)")
+        prox = proximity_latency(url, args.events)
+        print(f"proximity -> push, {prox['delivered']}/{prox['events']} delivered: p50 {prox['p50_s']:.2f} s, "
+              f"p95 {prox['p95_s']:.2f} s (goal p95 <= 5 s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
