@@ -99,7 +99,7 @@ def test_kill_9_during_the_sends_then_restart_every_message_is_sent_once(setup, 
     assert at_kill < N, "the hub finished before it was killed; raise REACH_SENDS"
     second = hub_process(settings, "hub-b", tmp_path / "hub-b.log")
     try:
-        wait_for(all_sent, 180, "every send marked sent", [second])
+        wait_for(all_sent, 120 + N / 20, "every send marked sent", [second])
     finally:
         second.send_signal(signal.SIGTERM)
         second.wait(30)
@@ -115,7 +115,7 @@ def test_two_hub_processes_share_the_sends_without_a_duplicate(setup, tmp_path):
     smtp, settings, owner = setup
     procs = [hub_process(settings, f"hub-{n}", tmp_path / f"hub-{n}.log") for n in ("a", "b")]
     try:
-        wait_for(all_sent, 180, "every send marked sent", procs)
+        wait_for(all_sent, 120 + N / 20, "every send marked sent", procs)
     finally:
         for p in procs:
             p.send_signal(signal.SIGTERM)

@@ -31,7 +31,8 @@ def one_email_campaign(**manners) -> dict:
 
 
 def person(name: str, now) -> cu.HubCustomer:
-    c, _ = cu.upsert_profile({"email": f"{name}@example.com", "truck_ref": f"c-{name}", "phone": "+13125550199"}, name, now=now)
+    phone = f"+1312555{sum(map(ord, name)) % 10000:04d}" if name != "ana" else "+13125550199"
+    c, _ = cu.upsert_profile({"email": f"{name}@example.com", "truck_ref": f"c-{name}", "phone": phone}, name, now=now)
     cu.join_group(c, "g")
     cu.record_consent(c, "email", True, source="test", at=now)
     cu.record_consent(c, "sms", True, source="test", at=now)
@@ -42,6 +43,7 @@ def test_quiet_hours_hold_a_message_until_morning_and_the_daily_cap_skips_the_re
     clock = FakeClock(utc(2026, 5, 31, 12))
     with SmtpSink() as smtp, HttpSink() as http:
         person("ana", clock.now())
+        bo = person("bo", clock.now())
         config = reach_config(smtp, http, Ed25519PrivateKey.generate())
         # window starts 11:00 Chicago (16:00Z): messages at 01:00, 02:00, 03:00 local, inside 21:00-08:00 quiet hours
         campaigns.schedule(one_email_campaign(quiet_hours={"start": "21:00", "end": "08:00"}, daily_cap=2), clock.now())
@@ -50,11 +52,14 @@ def test_quiet_hours_hold_a_message_until_morning_and_the_daily_cap_skips_the_re
         drain(scheduler, channels)
         assert smtp.messages == []
         assert {(s.state, s.due_at, s.error) for s in HubSend.select()} == {(PENDING, utc(2026, 6, 1, 13), "quiet hours")}
+        cu.record_consent(bo, "email", False, source="unsubscribe", at=clock.now())  # during the night
         clock.set(utc(2026, 6, 1, 13))  # 08:00 local
         drain(scheduler, channels)
-        assert sorted(m.get_content().splitlines()[0] for m in smtp.messages) == ["message 0", "message 1"]
-        assert [(s.state, s.error) for s in HubSend.select().where(HubSend.message_id == "m2")] == [
+        assert sorted((m["To"], m.get_content().splitlines()[0]) for m in smtp.messages) == [
+            ("ana@example.com", "message 0"), ("ana@example.com", "message 1")]
+        assert [(s.state, s.error) for s in HubSend.select().where(HubSend.message_id == "m2", HubSend.customer != bo)] == [
             (SKIPPED, "daily cap of 2 messages reached")]
+        assert {(s.state, s.error) for s in HubSend.select().where(HubSend.customer == bo)} == {(SKIPPED, "no email consent")}
         for ch in channels.values():
             ch.close()
 
