@@ -16,14 +16,19 @@ import smtplib
 import socket
 import time
 from dataclasses import dataclass
-from email.message import EmailMessage
-from email.utils import formatdate
+from email.header import Header
+from email.policy import compat32
+from email.mime.text import MIMEText
+from email.utils import formataddr, formatdate, parseaddr
 from typing import Protocol
 
 import requests
 
 from truck_pos.domain.contacts import normalize_email, normalize_phone
 from truck_pos.errors import InvalidInput
+
+
+_WIRE = compat32.clone(linesep="\r\n")  # SMTP wants CRLF line ends; smtplib sends bytes as they are
 
 
 class SendError(Exception):
@@ -76,7 +81,9 @@ class SmtpChannel:
                  starttls: bool = False, timeout: float = 10.0):
         self.host, self.port, self.sender = host, port, sender
         self.username, self.password, self.starttls, self.timeout = username, password, starttls, timeout
-        self.domain = sender.rsplit("@", 1)[-1].strip(">") or "localhost"
+        name, self._from_addr = parseaddr(sender)
+        self._from = formataddr((name, self._from_addr), charset="utf-8")
+        self.domain = self._from_addr.rsplit("@", 1)[-1] or "localhost"
         self._smtp: smtplib.SMTP | None = None
 
     def _connection(self) -> smtplib.SMTP:
@@ -89,28 +96,35 @@ class SmtpChannel:
             self._smtp = smtp
         return self._smtp
 
-    def build(self, m: Outgoing) -> EmailMessage:
-        """The email for one message (public so a benchmark can build the same bytes)."""
+    def build(self, m: Outgoing) -> tuple[str, str, bytes]:
+        """(recipient, Message-ID, bytes) of one email; plain text, UTF-8 only when needed.
+
+        Built with the compat32 ``MIMEText``: the header registry of ``EmailMessage`` cost more per
+        message than the SMTP exchange itself.
+        """
         try:
             to = normalize_email(m.to)
         except InvalidInput as exc:
             raise SendError(f"malformed email address: {exc}", transient=False) from None
         if not to:
             raise SendError("no email address", transient=False)
-        msg = EmailMessage()
-        msg["From"], msg["To"], msg["Subject"] = self.sender, to, m.subject.replace("\r", " ").replace("\n", " ")
+        plain = m.text.isascii() and max(map(len, m.text.splitlines() or [""])) <= 900
+        msg = MIMEText(m.text, "plain", "us-ascii" if plain else "utf-8")
+        subject = " ".join(m.subject.split())
+        msg["From"], msg["To"] = self._from, to
+        msg["Subject"] = subject if subject.isascii() else Header(subject, "utf-8")
         msg["Date"] = formatdate(localtime=False)
-        msg["Message-ID"] = f"<{key_token(m.key)}@{self.domain}>"
+        msg_id = f"<{key_token(m.key)}@{self.domain}>"
+        msg["Message-ID"] = msg_id
         if m.unsubscribe_link:
             msg["List-Unsubscribe"] = f"<{m.unsubscribe_link}>"
             msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-        msg.set_content(m.text)
-        return msg
+        return to, msg_id, msg.as_bytes(policy=_WIRE)
 
     def send(self, m: Outgoing) -> str:
-        msg = self.build(m)
+        to, msg_id, data = self.build(m)
         try:
-            refused = self._connection().send_message(msg)
+            refused = self._connection().sendmail(self._from_addr, [to], data)
         except smtplib.SMTPRecipientsRefused as exc:
             code, text = next(iter(exc.recipients.values()))
             raise SendError(f"the mail server refused {m.to!r}: {code} {text.decode('utf-8', 'replace')[:200]}", code < 500) from None
@@ -122,7 +136,7 @@ class SmtpChannel:
             raise SendError(f"mail server unreachable or timed out: {type(exc).__name__}: {exc}", True) from None
         if refused:
             raise SendError(f"the mail server refused {m.to!r}: {refused}", False)
-        return msg["Message-ID"]
+        return msg_id
 
     def close(self) -> None:
         if self._smtp is not None:
