@@ -34,7 +34,6 @@ from sync.hub import Hub, HubConfig  # noqa: E402
 from sync.hub import customers as cu  # noqa: E402
 from sync.hub.messaging import campaigns  # noqa: E402
 from sync.hub.messaging.config import ReachConfig  # noqa: E402
-from sync.hub.messaging.models import SENT, HubSend  # noqa: E402
 from sync.hub.messaging.scheduler import Scheduler  # noqa: E402
 from tests.reach.db import fresh_database  # noqa: E402
 from tests.reach.seed import schedule_bulk, seed_people  # noqa: E402

@@ -15,10 +15,11 @@ import json
 import smtplib
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.header import Header
-from email.policy import compat32
 from email.mime.text import MIMEText
+from email.policy import compat32
 from email.utils import formataddr, formatdate, parseaddr
 from typing import Protocol
 
@@ -71,6 +72,17 @@ def http_failure(status: int, text: str, what: str) -> SendError:
     return SendError(f"{what} answered HTTP {status}: {text[:200]}", transient)
 
 
+def address(normalize: Callable[[str], str | None], value: str, what: str) -> str:
+    """The normalized address, or a permanent SendError naming what is wrong with it."""
+    try:
+        norm = normalize(value)
+    except InvalidInput as exc:
+        raise SendError(f"malformed {what}: {exc}", transient=False) from None
+    if not norm:
+        raise SendError(f"no {what}", transient=False)
+    return norm
+
+
 # --- email -------------------------------------------------------------------------------------------
 class SmtpChannel:
     """Email over SMTP (``smtplib``), one kept-open connection; STARTTLS and login when configured."""
@@ -102,12 +114,7 @@ class SmtpChannel:
         Built with the compat32 ``MIMEText``: the header registry of ``EmailMessage`` cost more per
         message than the SMTP exchange itself.
         """
-        try:
-            to = normalize_email(m.to)
-        except InvalidInput as exc:
-            raise SendError(f"malformed email address: {exc}", transient=False) from None
-        if not to:
-            raise SendError("no email address", transient=False)
+        to = address(normalize_email, m.to, "email address")
         plain = m.text.isascii() and max(map(len, m.text.splitlines() or [""])) <= 900
         msg = MIMEText(m.text, "plain", "us-ascii" if plain else "utf-8")
         subject = " ".join(m.subject.split())
@@ -165,12 +172,7 @@ class TwilioChannel:
     def send(self, m: Outgoing) -> str:
         from twilio.base.exceptions import TwilioException, TwilioRestException
 
-        try:
-            to = normalize_phone(m.to)
-        except InvalidInput as exc:
-            raise SendError(f"malformed phone number: {exc}", transient=False) from None
-        if not to:
-            raise SendError("no phone number", transient=False)
+        to = address(normalize_phone, m.to, "phone number")
         try:
             return self.client.messages.create(to=to, from_=self.from_number, body=m.text).sid or ""
         except TwilioRestException as exc:
