@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import peewee
 
+from sync.hub import customers as _customers
 from sync.hub.customers import HubCustomer
 from sync.hub.models import HUB_MODELS, HubModel
 from truck_pos.store.base import JsonField, UtcDateTimeField
@@ -91,3 +92,24 @@ class HubConsentDown(HubModel):
 
 REACH_MODELS = [HubCampaign, HubSendJob, HubSend, HubProximity, HubConsentDown]
 HUB_MODELS.extend(m for m in REACH_MODELS if m not in HUB_MODELS)
+
+
+def _export_sends(customer: HubCustomer) -> dict[str, object]:
+    return {"messages": [{"campaign": s.campaign_id, "message": s.message_id, "channel": s.channel, "state": s.state,
+                          "sent_at": s.sent_at.isoformat() if s.sent_at else None, "text": s.text}
+                         for s in HubSend.select().where(HubSend.customer == customer).order_by(HubSend.id)]}
+
+
+def _erase_sends(customer: HubCustomer) -> None:
+    # the rows stay for the campaign's counts; who they went to and what they said go
+    HubSend.update(recipient="", text="", code="").where(HubSend.customer == customer).execute()
+
+
+def _merge_sends(keep: HubCustomer, other: HubCustomer) -> None:
+    HubSend.update(customer=keep).where(HubSend.customer == other).execute()
+    HubProximity.update(customer=keep).where(HubProximity.customer == other).execute()
+
+
+_customers.EXPORTERS.append(_export_sends)
+_customers.ERASERS.append(_erase_sends)
+_customers.MERGERS.append(_merge_sends)
