@@ -6,6 +6,7 @@ import hashlib
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -67,6 +68,7 @@ def code_for(row: HubSend, doc: HubCampaignDoc, ref: str | None, key: Ed25519Pri
     return {"code": code, "code_key": code_key(code)}
 
 
+@lru_cache(maxsize=256)
 def window_text(seg: Segment, tz: str) -> str:
     """'Mon Jun 1, 11:00-12:00' (one day) or 'Jun 1 10:00 - Jun 7 22:00', in the campaign's time zone."""
     zone = ZoneInfo(tz)

@@ -32,7 +32,8 @@ from sync.hub.models import hub_database
 from truck_pos.clock import Clock, SystemClock
 
 log = logging.getLogger(__name__)
-RUNNING: list["Scheduler"] = []  # schedulers of this process, woken when a proximity event arrives
+RUNNING: list["Scheduler"] = []
+_FINISH_SQL: dict[tuple[int, tuple[str, ...]], str] = {}  # schedulers of this process, woken when a proximity event arrives
 
 
 def _is_pg() -> bool:
@@ -164,9 +165,21 @@ class Scheduler:
             HubSend.id.in_([r.id for r in rows]), HubSend.claimed_by == worker, HubSend.state == SENDING).execute()
 
     def _finish(self, row: HubSend, worker: str, **fields: Any) -> None:
-        """One UPDATE, committed on its own: the outcome of one send is never held back by the next."""
-        HubSend.update(claimed_by=None, claimed_until=None, **fields).where(
-            HubSend.id == row.id, HubSend.claimed_by == worker).execute()
+        """One UPDATE, committed on its own: the outcome of one send is never held back by the next.
+
+        The statement text is made once per set of columns: building it through the query builder
+        for every message cost more than running it.
+        """
+        fields.update(claimed_by=None, claimed_until=None)
+        db = hub_database.obj
+        key = (id(db), tuple(fields))
+        sql = _FINISH_SQL.get(key)
+        if sql is None:
+            ph = db.param
+            cols = ", ".join(f'"{getattr(HubSend, n).column_name}" = {ph}' for n in fields)
+            sql = _FINISH_SQL[key] = (f'UPDATE "{HubSend._meta.table_name}" SET {cols} '
+                                      f'WHERE "id" = {ph} AND "claimed_by" = {ph}')
+        db.execute_sql(sql, [getattr(HubSend, n).db_value(v) for n, v in fields.items()] + [row.id, worker])
 
     # --- one row -------------------------------------------------------------------------------------
     def _handle(self, row: HubSend, channels: dict[str, Channel], worker: str, facts: Facts,
