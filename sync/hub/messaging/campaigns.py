@@ -68,11 +68,9 @@ def variant_for(message: Message, customer_uuid: str) -> str:
     return message.variants[-1].name
 
 
-def push_subscription(customer_id: int) -> str:
-    """The customer's newest push subscription as the JSON the push adapter takes ("" if none)."""
-    sub = (cu.HubPushSubscription.select().where(cu.HubPushSubscription.customer == customer_id)
-           .order_by(cu.HubPushSubscription.id.desc()).first())
-    return json.dumps({"endpoint": sub.endpoint, "keys": {"p256dh": sub.p256dh, "auth": sub.auth}}) if sub else ""
+def _subscription_json(sub: cu.HubPushSubscription) -> str:
+    """A push subscription as the JSON the push adapter takes."""
+    return json.dumps({"endpoint": sub.endpoint, "keys": {"p256dh": sub.p256dh, "auth": sub.auth}})
 
 
 def addresses(channel: str, ids: list[int]) -> dict[int, str]:
@@ -85,7 +83,11 @@ def addresses(channel: str, ids: list[int]) -> dict[int, str]:
             out[cid] = value  # the oldest wins (iterated newest first)
         return out
     if channel == "push":
-        return {cid: push_subscription(cid) for cid in ids if push_subscription(cid)}
+        subs: dict[int, str] = {}
+        for sub in (cu.HubPushSubscription.select().where(cu.HubPushSubscription.customer.in_(ids))
+                    .order_by(cu.HubPushSubscription.id)):
+            subs[sub.customer_id] = _subscription_json(sub)  # the newest wins
+        return subs
     return {c.id: c.uuid for c in cu.HubCustomer.select().where(cu.HubCustomer.id.in_(ids))}
 
 
