@@ -96,7 +96,7 @@ def smtp_ratio(db_url: str, n: int, rounds: int, workers: int = 1) -> dict:
     ready, count = multiprocessing.Event(), multiprocessing.Value("i", 0)
     server = multiprocessing.Process(target=_smtp_server, args=(port, ready, count), daemon=True)
     server.start()
-    ready.wait(20)
+    ready.wait(120)
     raw, sched, ratios = [], [], []
     try:
         for _ in range(rounds):  # interleaved, so both see the same machine load

@@ -56,10 +56,11 @@ def test_each_bad_message_gets_its_own_error_and_the_rest_are_sent(hub_url):
         smtp.refuse["evan@example.com"] = "550 5.1.1 mailbox unavailable"
         smtp.refuse["faye@example.com"] = "451 4.3.0 try again later"
         http.faults["/2010-04-01/"] = [500, 500]  # Twilio fails twice, then works
-        http.faults["/2/tweets"] = [3.0]  # one answer slower than the 2 s timeout
+        http.faults["/2/tweets"] = [8.0]  # one answer slower than the X adapter's timeout
         http.faults["/hook"] = [500] * 30  # the webhook never works
 
         config = reach_config(smtp, http, Ed25519PrivateKey.generate(), workers=1)
+        config.channels["x"]["timeout"] = 3  # the server below answers the first post after 8 s
         campaigns.schedule(document(), clock.now())
         scheduler, channels = Scheduler(config, clock), config.make_channels()
         drain(scheduler, channels)
@@ -90,7 +91,7 @@ def test_each_bad_message_gets_its_own_error_and_the_rest_are_sent(hub_url):
 
         assert rows[("x-post", "")].state == SENT and rows[("x-post", "")].attempts == 2  # the timeout was retried
         # the slow answer did arrive: the retry carries the same Idempotency-Key, so X can drop the copy
-        for _ in range(100):  # the slow request is still sleeping in the server; let it finish
+        for _ in range(400):  # the slow request is still sleeping in the server; let it finish
             if len(http.on("/2/tweets")) == 2:
                 break
             time.sleep(0.05)

@@ -25,17 +25,17 @@ def vapid_pem() -> bytes:
 
 
 def reach_config(smtp: SmtpSink, http: HttpSink, code_key: Ed25519PrivateKey, **kw: Any) -> ReachConfig:
-    """Settings whose every channel points at the local servers (short timeouts and leases for tests)."""
+    """Settings whose every channel points at the local servers (timeouts generous: CI machines get loaded)."""
     channels = {
-        "email": {"host": "127.0.0.1", "port": smtp.port, "sender": "Taco Truck <hello@truck.test>", "timeout": 2},
-        "sms": {"account_sid": SID, "auth_token": "test-token", "from": "+13125550000", "base_url": http.base, "timeout": 2},
-        "push": {"vapid_private_key": vapid_pem(), "subject": "mailto:owner@truck.test", "timeout": 2},
-        "facebook": {"base_url": http.base, "token": "fb-token", "page_id": "4242", "timeout": 2},
-        "x": {"base_url": http.base, "token": "x-token", "timeout": 2},
-        "webhook": {"url": f"{http.base}/hook", "secret": b"hook-secret", "timeout": 2},
+        "email": {"host": "127.0.0.1", "port": smtp.port, "sender": "Taco Truck <hello@truck.test>", "timeout": 10},
+        "sms": {"account_sid": SID, "auth_token": "test-token", "from": "+13125550000", "base_url": http.base, "timeout": 10},
+        "push": {"vapid_private_key": vapid_pem(), "subject": "mailto:owner@truck.test", "timeout": 10},
+        "facebook": {"base_url": http.base, "token": "fb-token", "page_id": "4242", "timeout": 10},
+        "x": {"base_url": http.base, "token": "x-token", "timeout": 10},
+        "webhook": {"url": f"{http.base}/hook", "secret": b"hook-secret", "timeout": 10},
     }
     defaults = dict(base_url="https://hub.test", secret=b"s" * 32, code_key=code_key, timezone="America/Chicago",
-                    lease_s=8.0, poll_s=0.05, backoff_s=60.0, max_attempts=3, channels=channels)
+                    lease_s=30.0, poll_s=0.05, backoff_s=60.0, max_attempts=3, channels=channels)
     return ReachConfig(**{**defaults, **kw})
 
 

@@ -33,7 +33,7 @@ from truck_pos.clock import Clock, SystemClock
 
 log = logging.getLogger(__name__)
 RUNNING: list["Scheduler"] = []
-_FINISH_SQL: dict[tuple[int, tuple[str, ...]], str] = {}  # schedulers of this process, woken when a proximity event arrives
+_FINISH_SQL: dict[tuple[str, tuple[str, ...]], str] = {}  # schedulers of this process, woken when a proximity event arrives
 
 
 def _is_pg() -> bool:
@@ -172,7 +172,7 @@ class Scheduler:
         """
         fields.update(claimed_by=None, claimed_until=None)
         db = hub_database.obj
-        key = (id(db), tuple(fields))
+        key = (db.param, tuple(fields))  # the text depends only on the placeholder style and the columns
         sql = _FINISH_SQL.get(key)
         if sql is None:
             ph = db.param
