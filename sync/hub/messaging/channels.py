@@ -134,10 +134,12 @@ class SmtpChannel:
             refused = self._connection().sendmail(self._from_addr, [to], data)
         except smtplib.SMTPRecipientsRefused as exc:
             code, text = next(iter(exc.recipients.values()))
-            raise SendError(f"the mail server refused {m.to!r}: {code} {text.decode('utf-8', 'replace')[:200]}", code < 500) from None
+            reason = text.decode("utf-8", "replace")[:200]
+            raise SendError(f"the mail server refused {m.to!r}: {code} {reason}", code < 500) from None
         except smtplib.SMTPResponseException as exc:
             self.close()
-            raise SendError(f"the mail server answered {exc.smtp_code} {str(exc.smtp_error)[:200]}", exc.smtp_code < 500) from None
+            reason = str(exc.smtp_error)[:200]
+            raise SendError(f"the mail server answered {exc.smtp_code} {reason}", exc.smtp_code < 500) from None
         except (smtplib.SMTPException, OSError) as exc:
             self.close()  # a dropped or timed-out connection: reconnect on the next message
             raise SendError(f"mail server unreachable or timed out: {type(exc).__name__}: {exc}", True) from None

@@ -94,8 +94,9 @@ class ReachConfig:
             elif name == "push":
                 made[name] = WebPushChannel(c["vapid_private_key"], c["subject"], timeout=timeout)
             elif name in ("facebook", "x"):
-                made[name] = (SocialChannel(name, c.get("base_url") or _SOCIAL_URL[name], c["token"],
-                                            page_id=c.get("page_id", ""), timeout=timeout) if c.get("token") else ManualChannel(name))
+                url = c.get("base_url") or _SOCIAL_URL[name]
+                made[name] = (SocialChannel(name, url, c["token"], page_id=c.get("page_id", ""), timeout=timeout)
+                              if c.get("token") else ManualChannel(name))
             elif name == "webhook":
                 made[name] = WebhookChannel(c["url"], c["secret"], timeout=timeout)
         for name in ("facebook", "x"):

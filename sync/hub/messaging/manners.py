@@ -37,8 +37,9 @@ class Facts:
     def of(cls, rows: list[HubSend], now: datetime) -> "Facts":
         ids = list({r.customer_id for r in rows if r.customer_id is not None}) or [0]
         consent: dict[tuple[int, str], bool] = {}
-        for cid, channel, granted in (cu.HubConsent.select(cu.HubConsent.customer, cu.HubConsent.channel, cu.HubConsent.granted)
-                                      .where(cu.HubConsent.customer.in_(ids)).order_by(cu.HubConsent.at, cu.HubConsent.id).tuples()):
+        consents = (cu.HubConsent.select(cu.HubConsent.customer, cu.HubConsent.channel, cu.HubConsent.granted)
+                    .where(cu.HubConsent.customer.in_(ids)).order_by(cu.HubConsent.at, cu.HubConsent.id))
+        for cid, channel, granted in consents.tuples():
             consent[(cid, channel)] = granted  # the latest wins
         refs: dict[int, str] = {}
         for cid, value in (cu.HubIdentity.select(cu.HubIdentity.customer, cu.HubIdentity.value)
@@ -46,7 +47,8 @@ class Facts:
                            .order_by(cu.HubIdentity.id.desc()).tuples()):
             refs[cid] = value  # the oldest wins
         today = Counter(dict(HubSend.select(HubSend.customer, fn.COUNT(HubSend.id))
-                             .where(HubSend.customer.in_(ids), HubSend.state == SENT, HubSend.sent_at >= now - timedelta(hours=24))
+                             .where(HubSend.customer.in_(ids), HubSend.state == SENT,
+                                    HubSend.sent_at >= now - timedelta(hours=24))
                              .group_by(HubSend.customer).tuples()))
         return cls(consent, refs, today)
 

@@ -97,7 +97,9 @@ def geo_report(customer: cu.HubCustomer, lat: float, lon: float, now: datetime, 
     for row in rows:
         doc = campaigns.campaign_doc(row.campaign_id)
         stop = doc.stop if doc else None
-        if doc is None or stop is None or stop.lat is None or not doc.campaign.valid_from_utc <= now <= doc.campaign.valid_until_utc:
+        if doc is None or stop is None or stop.lat is None:
+            continue
+        if not doc.campaign.valid_from_utc <= now <= doc.campaign.valid_until_utc:
             continue
         if distance_m(lat, lon, stop.lat, stop.lon) <= stop.radius_m:  # type: ignore[arg-type]
             segment = next((m.segment for m in doc.messages if m.trigger == "proximity"), "nearby_devices")

@@ -143,12 +143,14 @@ class Scheduler:
                 HubSendJob.update(state="done", recipients=count, error="").where(HubSendJob.id == job.id).execute()
             except Exception as exc:  # noqa: BLE001 - one broken message must not stop the others
                 log.exception("could not expand %s", job.key)
-                HubSendJob.update(state=DEAD, error=f"{type(exc).__name__}: {exc}"[:2000]).where(HubSendJob.id == job.id).execute()
+                error = f"{type(exc).__name__}: {exc}"[:2000]
+                HubSendJob.update(state=DEAD, error=error).where(HubSendJob.id == job.id).execute()
         return len(jobs)
 
     def _claim(self, worker: str) -> list[HubSend]:
         now = self.clock.now()
-        due = ((HubSend.state == PENDING) & (HubSend.due_at <= now)) | ((HubSend.state == SENDING) & (HubSend.claimed_until < now))
+        due = (((HubSend.state == PENDING) & (HubSend.due_at <= now)) |
+               ((HubSend.state == SENDING) & (HubSend.claimed_until < now)))  # a dead worker's claim
         with claim_txn():
             query = HubSend.select(HubSend.id).where(due).order_by(HubSend.due_at, HubSend.id).limit(self.config.batch)
             ids = [i for (i,) in (query.for_update("FOR UPDATE SKIP LOCKED") if _is_pg() else query).tuples()]
@@ -237,7 +239,8 @@ class Scheduler:
             text = f"{text.rstrip()} Reply STOP to opt out."
         return Outgoing(row.key, row.recipient, subject, text, link), code
 
-    def _retry_or_dead(self, row: HubSend, worker: str, exc: SendError, now: datetime, code: dict[str, str] | None = None) -> None:
+    def _retry_or_dead(self, row: HubSend, worker: str, exc: SendError, now: datetime,
+                       code: dict[str, str] | None = None) -> None:
         if exc.transient and row.attempts < self.config.max_attempts:
             delay = min(self.config.backoff_s * (2 ** (row.attempts - 1)), 6 * 3600)
             log.warning("send %s failed (attempt %d), retry in %.0fs: %s", row.key, row.attempts, delay, exc)

@@ -65,7 +65,8 @@ def sms_reply(phone: str, text: str, now: datetime) -> str:
 
 def _latest_sms(customer: cu.HubCustomer, now: datetime) -> None:
     """Count the STOP against the last SMS the person got (the report's "unsubscribed")."""
-    last = (HubSend.select(HubSend.id).where(HubSend.customer == customer, HubSend.channel == "sms", HubSend.sent_at.is_null(False))
+    last = (HubSend.select(HubSend.id)
+            .where(HubSend.customer == customer, HubSend.channel == "sms", HubSend.sent_at.is_null(False))
             .order_by(HubSend.sent_at.desc()).first())
     if last is not None:
         HubSend.update(unsubscribed_at=now).where(HubSend.id == last.id, HubSend.unsubscribed_at.is_null()).execute()
@@ -79,7 +80,8 @@ def withdraw(customer: cu.HubCustomer, channel: str, *, source: str, now: dateti
 
 def queue_down(customer: cu.HubCustomer, channel: str, granted: bool, wording: str, now: datetime) -> int:
     """One ``consent`` down body per truck reference the customer has (trucks know people by those)."""
-    refs = [i.value for i in cu.HubIdentity.select().where(cu.HubIdentity.customer == customer, cu.HubIdentity.kind == "truck_ref")]
+    refs = [i.value for i in cu.HubIdentity.select()
+            .where(cu.HubIdentity.customer == customer, cu.HubIdentity.kind == "truck_ref")]
     for ref in refs:
         body = {"customer_ref": ref, "granted": granted, "channel": channel, "wording_version": wording,
                 "at": now.isoformat(), "source": "hub"}
