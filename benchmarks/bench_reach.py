@@ -7,7 +7,7 @@
 2. Proximity: proximity envelopes go through ``Hub.ingest`` (what the MQTT callback calls) with the scheduler's
    threads running; latency = ingest call -> the push endpoint has decrypted the message. p50/p95 (goal p95 <= 5 s).
 
-    python benchmarks/bench_reach.py [--sends 1000] [--events 40] [--db sqlite|postgresql://...]
+    python benchmarks/bench_reach.py [--sends 1000] [--events 40] [--db sqlite|postgresql://...] [--workers N | --processes N]
 """
 
 from __future__ import annotations
@@ -91,7 +91,48 @@ def scheduled(db_url: str, port: int, n: int, workers: int = 1) -> float:
     return elapsed
 
 
-def smtp_ratio(db_url: str, n: int, rounds: int, workers: int = 1) -> dict:
+def scheduled_processes(db_url: str, port: int, n: int, processes: int, count) -> float:
+    """Seconds from the first to the last delivery when ``processes`` ``truck-pos-hub run`` processes share n sends."""
+    import json
+    import subprocess
+
+    from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
+
+    db = fresh_database(db_url)
+    now = datetime(2026, 6, 1, 12, tzinfo=timezone.utc)
+    seed_people(n, now)
+    schedule_bulk(now)
+    db.close()
+    root = Path(__file__).resolve().parent.parent
+    with tempfile.TemporaryDirectory() as d:
+        key = Path(d) / "code.key"
+        key.write_bytes(Ed25519PrivateKey.generate().private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
+        settings = Path(d) / "reach.json"
+        settings.write_text(json.dumps({"secret_file": "s", "code_key_file": str(key), "workers": 1, "lease_s": 60, "batch": 100,
+                                        "poll_s": 0.01, "email": {"host": "127.0.0.1", "port": port, "sender": "T <h@t.test>"}}))
+        start_count = count.value
+        cmd = [sys.executable, "-m", "sync.hub.cli", "--db", db_url, "--port", str(free_port()), "run", "--reach-config", str(settings)]
+        procs = [subprocess.Popen([*cmd[:7], "--client-id", f"bench-{i}", *cmd[7:]], cwd=root, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL) for i in range(processes)]
+        try:
+            give_up = time.perf_counter() + 120
+            while count.value == start_count:
+                if time.perf_counter() > give_up or any(p.poll() is not None for p in procs):
+                    raise RuntimeError("the hub processes did not start sending")
+                time.sleep(0.001)
+            first = time.perf_counter()
+            end = first + 600
+            while count.value - start_count < n and time.perf_counter() < end:
+                time.sleep(0.002)
+            return (time.perf_counter() - first) * n / max(1, n - 1)
+        finally:
+            for p in procs:
+                p.terminate()
+            for p in procs:
+                p.wait(30)
+
+
+def smtp_ratio(db_url: str, n: int, rounds: int, workers: int = 1, processes: int = 0) -> dict:
     port = free_port()
     ready, count = multiprocessing.Event(), multiprocessing.Value("i", 0)
     server = multiprocessing.Process(target=_smtp_server, args=(port, ready, count), daemon=True)
@@ -101,11 +142,12 @@ def smtp_ratio(db_url: str, n: int, rounds: int, workers: int = 1) -> dict:
     try:
         for _ in range(rounds):  # interleaved, so both see the same machine load
             raw.append(n / raw_smtplib(port, n))
-            sched.append(n / scheduled(db_url, port, n, workers))
+            elapsed = scheduled_processes(db_url, port, n, processes, count) if processes else scheduled(db_url, port, n, workers)
+            sched.append(n / elapsed)
             ratios.append(sched[-1] / raw[-1])
     finally:
         server.terminate()
-    return {"sends": n, "workers": workers, "raw_per_s": statistics.median(raw), "scheduler_per_s": statistics.median(sched),
+    return {"sends": n, "workers": workers, "processes": processes, "raw_per_s": statistics.median(raw), "scheduler_per_s": statistics.median(sched),
             "ratio": statistics.median(ratios), "ratios": ratios}
 
 
@@ -154,11 +196,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=1, help="scheduler worker threads (each its own SMTP connection)")
     p.add_argument("--events", type=int, default=40)
     p.add_argument("--db", default="sqlite", help="sqlite (a temp file) or a PostgreSQL URL")
+    p.add_argument("--processes", type=int, default=0, help="instead of threads here: N truck-pos-hub run processes (PostgreSQL)")
     args = p.parse_args(argv)
     with tempfile.TemporaryDirectory() as d:
         url = f"sqlite:///{d}/hub.db" if args.db == "sqlite" else args.db
-        smtp = smtp_ratio(url, args.sends, args.rounds, args.workers)
-        print(f"SMTP, {smtp['sends']} sends, {args.workers} worker(s): raw smtplib {smtp['raw_per_s']:.0f}/s, scheduler "
+        smtp = smtp_ratio(url, args.sends, args.rounds, args.workers, args.processes)
+        who = f"{args.processes} hub processes" if args.processes else f"{args.workers} worker(s)"
+        print(f"SMTP, {smtp['sends']} sends, {who}: raw smtplib {smtp['raw_per_s']:.0f}/s, scheduler "
               f"{smtp['scheduler_per_s']:.0f}/s, ratio {smtp['ratio']:.2f} (median of {', '.join(f'{r:.2f}' for r in smtp['ratios'])};"
               " goal >= 0.8)")
         prox = proximity_latency(url, args.events)
