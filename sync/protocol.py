@@ -19,7 +19,7 @@ VERSION = 1
 ROOT = "tp/v1/trucks"
 UP_KINDS = ("order", "redemption", "registration", "group_join", "proximity", "pickup", "audit", "consent",
             "order_voided", "order_refunded", "campaign_status", "loyalty")
-DOWN_KINDS = ("campaign", "menu", "mobile_order", "ack", "rejected", "erase", "loyalty_balances")
+DOWN_KINDS = ("campaign", "menu", "mobile_order", "ack", "rejected", "erase", "loyalty_balances", "consent")
 RETAINED_DOWN = ("campaign", "menu", "ack")
 HUB_SHARE_GROUP = "hub"
 MAX_PAYLOAD_BYTES = 1 << 20  # a signed campaign bundle with many codes stays well under this
@@ -351,7 +351,9 @@ SCHEMAS: dict[str, dict[str, F]] = {
                    "customer_ref": Opt(str), "amount_cents": Int(min=0, max=10**8), "redeemed_at": TS},
     "registration": {"customer_ref": ID, "email": Opt(str), "phone": Opt(str), "registered_at": TS,
                      "consent": F((dict,))},
-    "consent": {"customer_ref": ID, "granted": F((bool,)), "wording_version": Str(max=40, min=1), "at": TS},
+    # consent goes both ways: up (withdrawn at the truck), down (an unsubscribe at the hub; adds channel, source)
+    "consent": {"customer_ref": ID, "granted": F((bool,)), "wording_version": Str(max=40, min=1), "at": TS,
+                "channel": Str(required=False, max=20, min=1), "source": Str(required=False, max=80)},
     "loyalty": {"entry_id": ID, "customer_ref": ID, "order_id": ID, "kind": Str(max=10, min=4),
                 "points": Int(min=-10**7, max=10**7), "balance_after": Int(min=0, max=10**9), "at": TS},
     "group_join": {"customer_ref": ID, "group": Str(max=200, min=1), "joined_at": TS},

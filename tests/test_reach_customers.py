@@ -9,6 +9,7 @@ import pytest
 from sync import protocol
 from sync.hub import Hub, HubConfig
 from sync.hub import customers as cu
+from sync.hub.messaging.models import HubSend
 from tests.reach.db import hub_url  # noqa: F401 (fixture)
 from truck_pos.clock import FakeClock
 from truck_pos.errors import InvalidInput
@@ -50,9 +51,13 @@ def test_consent_history_latest_wins_export_and_erase(hub_url):
     assert not cu.has_consent(c, "email") and cu.has_consent(c, "push") and not cu.has_consent(c, "sms")
     cu.join_group(c, "Acme  Corp")
     assert not cu.join_group(c, "Acme Corp")
+    HubSend.create(key="k", campaign_id="cb", message_id="m", segment="s", channel="email", customer=c, due_at=NOW,
+                   recipient="e@x.io", text="Hi Eve", state="sent", sent_at=NOW)
     doc = cu.export(c)
     assert [x["granted"] for x in doc["consents"]] == [True, True, False] and doc["groups"] == ["Acme Corp"]
+    assert [(m["channel"], m["text"]) for m in doc["messages"]] == [("email", "Hi Eve")]
     cu.erase(c, now=NOW)
+    assert [(s.recipient, s.text, s.state) for s in HubSend.select()] == [("", "", "sent")]  # counts stay, the person goes
     gone = cu.by_uuid(c.uuid)
     assert gone.erased_at == NOW and gone.first_name == ""
     assert cu.find("email", "e@x.io") is None and cu.export(gone)["identities"] == [] and cu.search("eve") == []

@@ -15,6 +15,7 @@ from pathlib import Path
 from sync.hub import Hub, HubConfig
 from peewee import fn
 
+from sync.hub.messaging import cli as reach_cli
 from sync.hub.models import HubDeadLetter, HubTruck, open_hub_database
 from sync.transport import BrokerLogin
 
@@ -37,6 +38,7 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     r = sub.add_parser("run", help="ingest truck messages and publish acks until stopped")
     r.add_argument("--resend-every", type=float, default=600, help="seconds between re-sends of unconfirmed mobile orders")
+    reach_cli.add_run_options(r)
     m = sub.add_parser("publish-menu", help="publish a menu (retained) to a truck")
     m.add_argument("truck")
     m.add_argument("file", type=Path)
@@ -57,6 +59,7 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("loyalty", help="loyalty balances over every truck, and points spent twice (overdraws)")
     lb = sub.add_parser("publish-loyalty", help="send the reconciled loyalty balances down to a truck")
     lb.add_argument("truck")
+    reach_cli.register(sub)  # audience import, campaign schedule, reach report
     return p
 
 
@@ -68,6 +71,7 @@ def config_from(args: argparse.Namespace, client_id: str | None = None) -> HubCo
 
 def run(args: argparse.Namespace) -> int:
     hub = Hub(config_from(args)).start()
+    stop_reach = reach_cli.start(args, lambda truck, kind, body, key: hub._publish(truck, kind, body, key=key))
     done = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: done.set())
@@ -81,6 +85,8 @@ def run(args: argparse.Namespace) -> int:
             count = hub.resend_mobile_orders(args.resend_every)
             if count:
                 log.warning("re-sent %d unconfirmed mobile orders", count)
+    if stop_reach is not None:
+        stop_reach()
     hub.stop()
     return 0
 
@@ -148,6 +154,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     open_hub_database(args.db)
+    if getattr(args, "reach_handler", None):
+        return args.reach_handler(args)
     # --- web face (sync/hub/web) ---
     from sync.hub.web.serve import WEB_COMMANDS, web_main  # noqa: PLC0415
 

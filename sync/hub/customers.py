@@ -286,7 +286,8 @@ def export(customer: HubCustomer) -> dict[str, Any]:
                       "wording_version": c.wording_version}
                      for c in HubConsent.select().where(HubConsent.customer == customer).order_by(HubConsent.at, HubConsent.id)],
         "current_consents": current_consents(customer),
-        "groups": [g.group for g in HubGroupMember.select().where(HubGroupMember.customer == customer).order_by(HubGroupMember.group)],
+        "groups": [g.group for g in HubGroupMember.select().where(HubGroupMember.customer == customer)
+                   .order_by(HubGroupMember.group)],
         "push_subscriptions": [p.endpoint for p in HubPushSubscription.select().where(HubPushSubscription.customer == customer)],
     }
     for exporter in EXPORTERS:

@@ -16,11 +16,9 @@ BACKENDS = ["sqlite", pytest.param("postgresql", marks=PG_ONLY)]
 def fresh_database(url: str):
     """Open ``url`` with every hub table dropped and made again."""
     db = open_hub_database(url)
-    if not url.startswith("sqlite"):
-        db.drop_tables(HUB_MODELS, safe=True, cascade=True)
-        db.close()
-        db = open_hub_database(url)
-    return db
+    db.drop_tables(HUB_MODELS, safe=True, **({} if url.startswith("sqlite") else {"cascade": True}))
+    db.close()
+    return open_hub_database(url)
 
 
 @pytest.fixture(params=BACKENDS)

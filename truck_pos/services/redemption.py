@@ -8,6 +8,7 @@ limits are checked once more against the database (two open tickets cannot both 
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 from datetime import datetime
@@ -128,6 +129,8 @@ class RedemptionService:
                           stop: str = "", customer_ref: str | None = None) -> bool:
         """Write one redemption and its outbox row; a replay (same order and code) changes nothing."""
         key = f"{order_uuid}:{entry['code']}"
+        if len(key) > 50:  # a personal code runs to ~170 characters; the sync envelope id is at most 64
+            key = f"{order_uuid}:{hashlib.sha256(entry['code'].encode('utf-8')).hexdigest()[:12]}"
         customer = entry.get("customer_ref") or customer_ref
         with self.db.atomic():
             if Redemption.select().where(Redemption.key == key).exists():

@@ -127,12 +127,18 @@ def web_main(args: argparse.Namespace, hub_config: Any) -> int:
     ingest = args.command == "run"
     hub = Hub(hub_config).start(ingest=ingest)
     stop = threading.Event()
+    stop_reach = None
     if ingest:
         threading.Thread(target=_resend_loop, args=(hub, args.resend_every, stop), daemon=True).start()
+        from sync.hub.messaging import cli as reach_cli  # noqa: PLC0415 - the scheduler, with --reach-config
+
+        stop_reach = reach_cli.start(args, lambda truck, kind, body, key: hub._publish(truck, kind, body, key=key))
     try:
         return serve(args, hub)
     finally:
         stop.set()
+        if stop_reach is not None:
+            stop_reach()
         hub.stop()
 
 

@@ -1,0 +1,215 @@
+"""Campaign reach: scheduled sends/s through the SMTP adapter vs raw smtplib, and proximity -> message latency.
+
+1. SMTP: the same local aiosmtpd server (its own process) receives N emails twice: from a raw ``smtplib`` loop
+   (one connection, an EmailMessage built per person: the floor) and from the hub's scheduler (claims from the
+   hub database, consent check, Jinja render, personal code signed, SmtpChannel, one commit per send).
+   Ratio = scheduler sends/s / raw sends/s (goal >= 0.8). Runs are interleaved; the median of ``--rounds`` ratios.
+2. Proximity: proximity envelopes go through ``Hub.ingest`` (what the MQTT callback calls) with the scheduler's
+   threads running; latency = ingest call -> the push endpoint has decrypted the message. p50/p95 (goal p95 <= 5 s).
+
+    python benchmarks/bench_reach.py [--sends 1000] [--events 40] [--db sqlite|postgresql://...] [--workers N | --processes N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import statistics
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from email.mime.text import MIMEText
+from email.policy import compat32
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import smtplib  # noqa: E402
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
+
+from sync import protocol  # noqa: E402
+from sync.hub import Hub, HubConfig  # noqa: E402
+from sync.hub import customers as cu  # noqa: E402
+from sync.hub.messaging import campaigns  # noqa: E402
+from sync.hub.messaging.config import ReachConfig  # noqa: E402
+from sync.hub.messaging.scheduler import Scheduler  # noqa: E402
+from tests.reach.db import fresh_database  # noqa: E402
+from tests.reach.seed import schedule_bulk, seed_people  # noqa: E402
+from tests.reach.servers import HttpSink, free_port  # noqa: E402
+from tests.reach.world import vapid_pem  # noqa: E402
+
+
+WIRE = compat32.clone(linesep="\r\n")
+
+
+def _smtp_server(port: int, ready, count) -> None:
+    """A counting aiosmtpd server in its own process (so it does not share a GIL with the sender)."""
+    from aiosmtpd.controller import Controller
+
+    class Counter:
+        async def handle_DATA(self, server, session, envelope):  # noqa: N802
+            with count.get_lock():
+                count.value += 1
+            return "250 OK"
+
+    Controller(Counter(), hostname="127.0.0.1", port=port).start()
+    ready.set()
+    time.sleep(10**6)
+
+
+def raw_smtplib(port: int, n: int) -> float:
+    """Seconds for plain smtplib to send n personal emails over one connection."""
+    start = time.perf_counter()
+    with smtplib.SMTP("127.0.0.1", port, timeout=10) as smtp:
+        for i in range(n):
+            msg = MIMEText(f"Hi P{i}, your code is BULK-1.\n", "plain", "us-ascii")
+            msg["From"], msg["To"], msg["Subject"] = "Truck <hello@truck.test>", f"person{i}@example.com", f"Hello P{i}"
+            msg["Message-ID"] = f"<raw-{i}@truck.test>"
+            smtp.sendmail("hello@truck.test", [f"person{i}@example.com"], msg.as_bytes(policy=WIRE))
+    return time.perf_counter() - start
+
+
+def scheduled(db_url: str, port: int, n: int, workers: int = 1) -> float:
+    """Seconds for the scheduler's worker threads to send n scheduled emails, from the first claim to the last commit."""
+    db = fresh_database(db_url)
+    now = datetime(2026, 6, 1, 12, tzinfo=timezone.utc)
+    seed_people(n, now)
+    schedule_bulk(now)
+    config = ReachConfig(secret=b"s" * 32, code_key=Ed25519PrivateKey.generate(), lease_s=60, batch=100, workers=workers,
+                         poll_s=0.01, channels={"email": {"host": "127.0.0.1", "port": port, "sender": "Truck <hello@truck.test>"}})
+    scheduler = Scheduler(config)
+    scheduler._expand_due("bench")  # the job becomes n rows (not timed: that happens when the message comes due)
+    start = time.perf_counter()
+    scheduler.start()
+    while scheduler.sent < n and time.perf_counter() - start < 600:
+        time.sleep(0.005)
+    elapsed = time.perf_counter() - start
+    scheduler.stop()
+    db.close()
+    return elapsed
+
+
+def scheduled_processes(db_url: str, port: int, n: int, processes: int, count) -> float:
+    """Seconds from the first to the last delivery when ``processes`` ``truck-pos-hub run`` processes share n sends."""
+    import json
+    import subprocess
+
+    from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
+
+    db = fresh_database(db_url)
+    now = datetime(2026, 6, 1, 12, tzinfo=timezone.utc)
+    seed_people(n, now)
+    schedule_bulk(now)
+    db.close()
+    root = Path(__file__).resolve().parent.parent
+    with tempfile.TemporaryDirectory() as d:
+        key = Path(d) / "code.key"
+        key.write_bytes(Ed25519PrivateKey.generate().private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
+        settings = Path(d) / "reach.json"
+        settings.write_text(json.dumps({"secret_file": "s", "code_key_file": str(key), "workers": 1, "lease_s": 60, "batch": 100,
+                                        "poll_s": 0.01, "email": {"host": "127.0.0.1", "port": port, "sender": "T <h@t.test>"}}))
+        start_count = count.value
+        cmd = [sys.executable, "-m", "sync.hub.cli", "--db", db_url, "--port", str(free_port()), "run", "--reach-config", str(settings)]
+        procs = [subprocess.Popen([*cmd[:7], "--client-id", f"bench-{i}", *cmd[7:]], cwd=root, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL) for i in range(processes)]
+        try:
+            give_up = time.perf_counter() + 120
+            while count.value == start_count:
+                if time.perf_counter() > give_up or any(p.poll() is not None for p in procs):
+                    raise RuntimeError("the hub processes did not start sending")
+                time.sleep(0.001)
+            first = time.perf_counter()
+            end = first + 600
+            while count.value - start_count < n and time.perf_counter() < end:
+                time.sleep(0.002)
+            return (time.perf_counter() - first) * n / max(1, n - 1)
+        finally:
+            for p in procs:
+                p.terminate()
+            for p in procs:
+                p.wait(30)
+
+
+def smtp_ratio(db_url: str, n: int, rounds: int, workers: int = 1, processes: int = 0) -> dict:
+    port = free_port()
+    ready, count = multiprocessing.Event(), multiprocessing.Value("i", 0)
+    server = multiprocessing.Process(target=_smtp_server, args=(port, ready, count), daemon=True)
+    server.start()
+    ready.wait(120)
+    raw, sched, ratios = [], [], []
+    try:
+        for _ in range(rounds):  # interleaved, so both see the same machine load
+            raw.append(n / raw_smtplib(port, n))
+            elapsed = scheduled_processes(db_url, port, n, processes, count) if processes else scheduled(db_url, port, n, workers)
+            sched.append(n / elapsed)
+            ratios.append(sched[-1] / raw[-1])
+    finally:
+        server.terminate()
+    return {"sends": n, "workers": workers, "processes": processes, "raw_per_s": statistics.median(raw), "scheduler_per_s": statistics.median(sched),
+            "ratio": statistics.median(ratios), "ratios": ratios}
+
+
+def proximity_latency(db_url: str, events: int, gap_s: float = 0.05) -> dict:
+    """Ingest ``events`` proximity envelopes with the scheduler running; latency to the decrypted push."""
+    db = fresh_database(db_url)
+    now = datetime.now(timezone.utc)
+    hub = Hub(HubConfig())
+    with HttpSink() as http:
+        for i in range(events):
+            c, _ = cu.upsert_profile({"truck_ref": f"c-{i}"}, f"N{i}", now=now)
+            b = http.browser(f"p{i}")
+            cu.add_push_subscription(c, b.endpoint, b.p256dh, b.auth_b64)
+            cu.record_consent(c, "push", True, source="bench", at=now)
+        doc = {"format": 1, "id": "near", "name": "Near", "issued_at": now.isoformat(), "timezone": "UTC",
+               "valid_from": (now - timedelta(hours=1)).isoformat(), "valid_until": (now + timedelta(hours=2)).isoformat(),
+               "segments": [{"name": "nearby_devices", "channel": "proximity", "benefit": {"kind": "percent_off", "percent": 15}}],
+               "messages": [{"id": "near-push", "segment": "nearby_devices", "channel": "push", "trigger": "proximity",
+                             "subject": "Close by", "template": "{{ first_name }}: {{ code }}"}]}
+        campaigns.schedule(doc, now)
+        config = ReachConfig(secret=b"s" * 32, code_key=Ed25519PrivateKey.generate(), workers=2, poll_s=0.25, lease_s=20,
+                             channels={"push": {"vapid_private_key": vapid_pem(), "subject": "mailto:o@truck.test", "timeout": 5}})
+        scheduler = Scheduler(config).start()
+        started = {}
+        for i in range(events):
+            body = {"event_key": f"e-{i}", "truck": "t1", "customer_ref": f"c-{i}", "segment": "nearby_devices",
+                    "campaign_id": "near", "source": "truck_scan", "first_seen": now.isoformat()}
+            env = protocol.envelope(truck="t1", seq=i + 1, kind="proximity", key=f"p-{i}", ts=now, body=body)
+            started[f"/push/p{i}"] = time.perf_counter()
+            hub.ingest(protocol.up_topic("t1", "proximity"), protocol.encode(env))
+            time.sleep(gap_s)
+        end = time.monotonic() + 60
+        while len(http.requests) < events and time.monotonic() < end:
+            time.sleep(0.01)
+        scheduler.stop()
+        latencies = sorted(r.received - started[r.path] for r in http.requests)
+    db.close()
+    q = statistics.quantiles(latencies, n=20) if len(latencies) >= 2 else latencies * 19
+    return {"events": events, "delivered": len(latencies), "p50_s": statistics.median(latencies), "p95_s": q[18]}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--sends", type=int, default=1000)
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--workers", type=int, default=1, help="scheduler worker threads (each its own SMTP connection)")
+    p.add_argument("--events", type=int, default=40)
+    p.add_argument("--db", default="sqlite", help="sqlite (a temp file) or a PostgreSQL URL")
+    p.add_argument("--processes", type=int, default=0, help="instead of threads here: N truck-pos-hub run processes (PostgreSQL)")
+    args = p.parse_args(argv)
+    with tempfile.TemporaryDirectory() as d:
+        url = f"sqlite:///{d}/hub.db" if args.db == "sqlite" else args.db
+        smtp = smtp_ratio(url, args.sends, args.rounds, args.workers, args.processes)
+        who = f"{args.processes} hub processes" if args.processes else f"{args.workers} worker(s)"
+        print(f"SMTP, {smtp['sends']} sends, {who}: raw smtplib {smtp['raw_per_s']:.0f}/s, scheduler "
+              f"{smtp['scheduler_per_s']:.0f}/s, ratio {smtp['ratio']:.2f} (median of {', '.join(f'{r:.2f}' for r in smtp['ratios'])};"
+              " goal >= 0.8)")
+        prox = proximity_latency(url, args.events)
+        print(f"proximity -> push, {prox['delivered']}/{prox['events']} delivered: p50 {prox['p50_s']:.2f} s, "
+              f"p95 {prox['p95_s']:.2f} s (goal p95 <= 5 s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

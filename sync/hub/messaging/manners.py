@@ -1,0 +1,99 @@
+"""What a message says and when it may go: the code it carries, the window in words, quiet hours, the daily cap."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from peewee import fn
+
+from sync.hub import customers as cu
+from sync.hub.messaging.channels import SendError
+from sync.hub.messaging.document import HubCampaignDoc
+from sync.hub.messaging.models import SENT, HubSend
+from truck_pos.domain.campaign import Segment, normalize
+from truck_pos.domain.codes import PersonalCode, issue_personal_code
+
+
+def code_key(code: str) -> str:
+    """How a code is looked up when a redemption comes back: sha256 of its normalized form."""
+    return hashlib.sha256(normalize(code).encode("utf-8")).hexdigest() if code else ""
+
+
+@dataclass
+class Facts:
+    """What the rows of one claimed batch need to know about their people, read in three queries, not per row."""
+
+    consent: dict[tuple[int, str], bool]  # (customer id, consent channel) -> current decision
+    refs: dict[int, str]  # customer id -> truck ref (personal codes name it, so the truck knows the person)
+    sent_today: Counter[int]  # customer id -> messages sent in the last 24 hours
+
+    @classmethod
+    def of(cls, rows: list[HubSend], now: datetime) -> "Facts":
+        ids = list({r.customer_id for r in rows if r.customer_id is not None}) or [0]
+        consent: dict[tuple[int, str], bool] = {}
+        consents = (cu.HubConsent.select(cu.HubConsent.customer, cu.HubConsent.channel, cu.HubConsent.granted)
+                    .where(cu.HubConsent.customer.in_(ids)).order_by(cu.HubConsent.at, cu.HubConsent.id))
+        for cid, channel, granted in consents.tuples():
+            consent[(cid, channel)] = granted  # the latest wins
+        refs: dict[int, str] = {}
+        for cid, value in (cu.HubIdentity.select(cu.HubIdentity.customer, cu.HubIdentity.value)
+                           .where(cu.HubIdentity.customer.in_(ids), cu.HubIdentity.kind == "truck_ref")
+                           .order_by(cu.HubIdentity.id.desc()).tuples()):
+            refs[cid] = value  # the oldest wins
+        today = Counter(dict(HubSend.select(HubSend.customer, fn.COUNT(HubSend.id))
+                             .where(HubSend.customer.in_(ids), HubSend.state == SENT,
+                                    HubSend.sent_at >= now - timedelta(hours=24))
+                             .group_by(HubSend.customer).tuples()))
+        return cls(consent, refs, today)
+
+
+def code_for(row: HubSend, doc: HubCampaignDoc, ref: str | None, key: Ed25519PrivateKey | None) -> dict[str, str]:
+    """The code this send carries, and its lookup key (Ed25519 is deterministic: a re-send carries the same code).
+
+    ``ref`` is what a personal code names: the truck's own customer ref when the person registered at a
+    truck, else ``hub-<uuid>``.
+    """
+    if row.code_mode == "segment":
+        code = doc.segment(row.segment).code
+    elif row.code_mode == "personal" and ref is not None:
+        if key is None:
+            raise SendError("personal codes need code_key_file in the reach settings", transient=False)
+        code = issue_personal_code(PersonalCode(doc.campaign.id, row.segment, ref), key)
+    else:
+        code = ""
+    return {"code": code, "code_key": code_key(code)}
+
+
+@lru_cache(maxsize=256)
+def window_text(seg: Segment, tz: str) -> str:
+    """'Mon Jun 1, 11:00-12:00' (one day) or 'Jun 1 10:00 - Jun 7 22:00', in the campaign's time zone."""
+    zone = ZoneInfo(tz)
+    start, end = seg.valid_from_utc.astimezone(zone), seg.valid_until_utc.astimezone(zone)  # type: ignore[union-attr]
+    if start.date() == end.date():
+        return f"{start:%a %b} {start.day}, {start:%H:%M}-{end:%H:%M}"
+    return f"{start:%b} {start.day} {start:%H:%M} - {end:%b} {end.day} {end:%H:%M}"
+
+
+def quiet_until(doc: HubCampaignDoc, now: datetime) -> datetime | None:
+    """When quiet hours end if ``now`` is inside them (campaign time zone), else None."""
+    if doc.quiet_hours is None:
+        return None
+    start, end = doc.quiet_hours
+    local = now.astimezone(ZoneInfo(doc.timezone))
+    t = local.time().replace(tzinfo=None)
+    if start <= end:
+        inside = start <= t < end
+        day = local.date()
+    else:  # wraps midnight, e.g. 21:00-08:00
+        inside = t >= start or t < end
+        day = local.date() + timedelta(days=1) if t >= start else local.date()
+    if not inside:
+        return None
+    return datetime.combine(day, end, tzinfo=ZoneInfo(doc.timezone)).astimezone(now.tzinfo)
+
