@@ -128,6 +128,9 @@ def record(verdict: Verdict, now: datetime) -> tuple[str, str]:
     try:
         with hub_database.atomic():
             insert_message(key, body["truck"], 0, "proximity", datetime.fromisoformat(body["first_seen"]), now, "ok", "", body)
+            from sync.hub import messaging  # noqa: PLC0415 - reach: the same proximity -> code as a truck's own event
+
+            messaging.on_stored("proximity", body["truck"], body, now)
     except peewee.IntegrityError:
         return "duplicate", body["event_key"]
     return "new", body["event_key"]

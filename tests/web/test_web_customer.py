@@ -89,3 +89,18 @@ def test_what_a_customer_types_is_shown_as_text_never_as_markup(c):
     page = c.get("/me").text
     assert "<script>alert(1)" not in page and "<img src=x" not in page
     assert "&lt;img src=x onerror=alert(2)&gt;" in page
+
+
+def test_a_location_from_the_page_needs_the_session_csrf_and_location_consent(c):
+    pos = {"lat": 41.884, "lon": -87.63}
+    assert c.post("/me/location", json=pos).status_code == 403  # no CSRF header
+    token = csrf_of(c.get("/t/truck-a/register").text)
+    assert c.post("/me/location", json=pos, headers={"x-csrf-token": token}).status_code == 404  # nobody registered
+    register(c, email="geo@example.com")
+    token = csrf_of(c.get("/me").text)
+    assert c.post("/me/location", json={"lat": "north"}, headers={"x-csrf-token": token}).status_code == 400
+    assert c.post("/me/location", json=pos, headers={"x-csrf-token": token}).json() == {"outcome": "no location consent"}
+    me = c.get("/me")
+    c.post("/me", data={"csrf": csrf_of(me.text), "action": "consent", "consent-location": "yes"})
+    # consented, and no campaign stop near: reach's geo_report answers (tests/test_reach_proximity.py covers a stop)
+    assert c.post("/me/location", json=pos, headers={"x-csrf-token": token}).json() == {"outcome": "not near a stop"}

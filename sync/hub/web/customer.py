@@ -277,6 +277,36 @@ async def push_subscribe(request: Request) -> Response:
     return JSONResponse({"ok": ok}, 200 if ok else 404)
 
 
+async def location_report(request: Request) -> Response:
+    """The page's script posts {lat, lon} when the customer allowed location: near a stop, the code is sent.
+
+    Needs the customer's session, a CSRF header and the location consent (checked by ``geo_report``);
+    the position itself is never stored, only the proximity event it raises.
+    """
+    from sync.hub.messaging import geo_report  # noqa: PLC0415 - reach is part of the hub extra
+    from sync.hub.web.security import csrf_ok  # noqa: PLC0415
+
+    if not csrf_ok(request.session.get("csrf"), request.headers.get("x-csrf-token")):
+        return JSONResponse({"error": "csrf"}, 403)
+    if limited(request, "register"):
+        return JSONResponse({"error": "too many reports; try again in a minute"}, 429)
+    try:
+        doc = await request.json()
+        lat, lon = float(doc["lat"]), float(doc["lon"])
+    except Exception:  # noqa: BLE001 - any malformed body is the client's problem
+        return JSONResponse({"error": "not a position"}, 400)
+    ctx = web(request)
+
+    def report():
+        me = _me(request)
+        return None if me is None else geo_report(me, lat, lon, ctx.clock.now())
+
+    outcome = await in_thread(report)
+    if outcome is None:
+        return JSONResponse({"error": "register first"}, 404)
+    return JSONResponse({"outcome": outcome})
+
+
 routes = [
     Route("/t/{truck}", truck_page, methods=["GET"]),
     Route("/t/{truck}/order", place_order, methods=["POST"]),
@@ -288,5 +318,6 @@ routes = [
     Route("/me", me_page, methods=["GET"]),
     Route("/me", me_update, methods=["POST"]),
     Route("/me/push", push_subscribe, methods=["POST"]),
+    Route("/me/location", location_report, methods=["POST"]),
     Route("/payments/webhook", payment_webhook, methods=["POST"]),
 ]
