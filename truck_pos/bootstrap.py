@@ -14,7 +14,7 @@ from typing import Any
 import peewee
 
 from sync.agent import AgentConfig, SyncAgent
-from sync.agent.inbound import BundleHandler, menu_handler, mobile_order_handler
+from sync.agent.inbound import BundleHandler, consent_handler, menu_handler, mobile_order_handler
 from truck_pos.clock import Clock, SystemClock
 from truck_pos.config import Settings
 from truck_pos.domain.proximity import FilterSettings
@@ -184,6 +184,8 @@ def agent_for(services: Services) -> SyncAgent:
                       on_mobile_order=mobile_order_handler(services.register, services.db))
     if services.loyalty is not None:  # the hub's reconciled balances (offline spending starts there)
         agent.inbox.handlers["loyalty_balances"] = services.loyalty.on_balances
+    agent.inbox.handlers["consent"] = consent_handler(RegistrationService(
+        services.db, services.clock, services.campaigns, truck_id=services.settings.truck.id))  # unsubscribes at the hub
     return agent
 
 

@@ -151,6 +151,18 @@ def menu_handler(menu: Any) -> BodyHandler:
     return handle
 
 
+def consent_handler(registration: Any) -> BodyHandler:
+    """Apply a ``consent`` change made at the hub (an unsubscribe) with ``RegistrationService.record_hub_consent``."""
+
+    def handle(body: dict[str, Any]) -> Outcome:
+        at = protocol.parse_ts(body["at"])
+        known = registration.record_hub_consent(body["customer_ref"], bool(body["granted"]), body.get("channel", "all"),
+                                                body["wording_version"], at)
+        return True, "consent recorded" if known else "consent for a customer this truck does not know: ignored"
+
+    return handle
+
+
 def mobile_ticket(body: dict[str, Any], tax_mode: str) -> Ticket:
     """The paid ticket for a prepaid mobile order (ticket id = the mobile order's id)."""
     lines = tuple(

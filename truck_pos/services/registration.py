@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import asdict
+from datetime import datetime
 
 import peewee
 
@@ -88,6 +89,20 @@ class RegistrationService:
             Consent.create(customer=customer, granted=False, wording_version=wording_version, ts_utc=now)
             outbox.enqueue("consent", {"customer_ref": customer.ref, "truck": self.truck_id, "granted": False,
                                        "wording_version": wording_version, "at": now.isoformat()}, now=now)
+
+    def record_hub_consent(self, customer_ref: str, granted: bool, channel: str, wording_version: str,
+                           at: datetime) -> bool:
+        """A consent change made at the hub (unsubscribe link, SMS STOP): kept here, not sent back up.
+
+        The truck keeps one marketing consent, so a withdrawal on any channel reads as withdrawn here
+        (the hub keeps the per-channel truth). False when the truck does not know the customer.
+        """
+        customer = Customer.get_or_none(Customer.ref == customer_ref)
+        if customer is None:
+            return False
+        Consent.create(customer=customer, granted=granted, wording_version=f"hub:{channel}:{wording_version}"[:120],
+                       ts_utc=at)
+        return True
 
     def has_consent(self, customer_ref: str) -> bool:
         """The latest consent record decides."""
