@@ -8,7 +8,6 @@ import threading
 import time
 from collections import Counter
 
-import paho.mqtt.client as mqtt
 import pytest
 
 from sync import protocol

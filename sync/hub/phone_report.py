@@ -26,7 +26,6 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-import peewee
 
 from sync import protocol
 from sync.hub.models import hub_database, insert_message
@@ -125,14 +124,15 @@ def record(verdict: Verdict, now: datetime) -> tuple[str, str]:
     assert verdict.ok and verdict.body is not None
     body = verdict.body
     key = str(uuid.uuid5(REPORT_NS, body["event_key"]))
-    try:
-        with hub_database.atomic():
-            insert_message(key, body["truck"], 0, "proximity", datetime.fromisoformat(body["first_seen"]), now, "ok", "", body)
-            from sync.hub import messaging  # noqa: PLC0415 - reach: the same proximity -> code as a truck's own event
+    body_text = protocol.canonical(body)
+    with hub_database.atomic():
+        # seq 0: made at the hub, not in the truck's outbox numbering (the ack counts seqs from 1)
+        if not insert_message(key, body["truck"], 0, "proximity", datetime.fromisoformat(body["first_seen"]), now, "ok", "",
+                              protocol.text_hash(body_text), body_text=body_text):
+            return "duplicate", body["event_key"]
+        from sync.hub import messaging  # noqa: PLC0415 - reach: the same proximity -> code as a truck's own event
 
-            messaging.on_stored("proximity", body["truck"], body, now)
-    except peewee.IntegrityError:
-        return "duplicate", body["event_key"]
+        messaging.on_stored("proximity", body["truck"], body, now)
     return "new", body["event_key"]
 
 

@@ -9,7 +9,6 @@ that code turns the page to "collected". Screenshots go to test-output/web/.
 from __future__ import annotations
 
 import json
-import os
 import re
 from datetime import datetime, timedelta, timezone
 
