@@ -71,7 +71,7 @@ def test_the_hub_adds_up_every_trucks_entries_and_flags_an_overdraw(hub_url, cap
 def test_the_trucks_offline_balance_starts_from_the_hubs_last_word(services, clock):
     """The hub's loyalty_balances message, through the truck's real inbound path (the agent's Inbox):
     spendable = the hub's balance + this truck's entries after it; a newer word from the hub replaces both."""
-    from sync.agent.cli import agent_for
+    from truck_pos.bootstrap import agent_for
     from truck_pos.domain.loyalty import LoyaltyRules, Reward
 
     services.loyalty.fallback = LoyaltyRules(1, (Reward(20, 200),))

@@ -18,7 +18,8 @@ from truck_pos.store import migrations
 from truck_pos.store.campaign_models import Consent, Customer
 from truck_pos.store.db import open_database
 
-EXAMPLE = (2, "order.table_label", lambda m, db: run_migration(m.add_column("order", "table_label", TextField(default=""))))
+NEXT = max((n for n, _, _ in migrations.MIGRATIONS), default=1) + 1  # after the real migrations
+EXAMPLE = (NEXT, "order.table_label", lambda m, db: run_migration(m.add_column("order", "table_label", TextField(default=""))))
 
 
 def snapshot(path) -> dict[str, list[tuple]]:
@@ -69,10 +70,10 @@ def test_the_example_rebuild_of_order_keeps_every_row_of_every_table(full_databa
     before = snapshot(full_database)
     assert len(before["order"]) == 40 and len(before["order_line"]) == 79 and len(before["tender"]) >= 41
     order_columns = columns(full_database, "order")
-    monkeypatch.setattr(migrations, "MIGRATIONS", [EXAMPLE])
+    monkeypatch.setattr(migrations, "MIGRATIONS", [*migrations.MIGRATIONS, EXAMPLE])
     db = open_database(full_database)
     try:
-        assert migrations.current_version(db) == 2
+        assert migrations.current_version(db) == NEXT
         assert db.execute_sql("PRAGMA foreign_keys").fetchone()[0] == 1  # back on for the register
     finally:
         db.close()
@@ -103,7 +104,7 @@ def test_a_migration_that_leaves_dangling_references_is_rolled_back_with_a_plain
     def orphan_lines(m, db):
         db.execute_sql('DELETE FROM "order" WHERE id = 3')  # with foreign_keys off nothing cascades: lines dangle
 
-    monkeypatch.setattr(migrations, "MIGRATIONS", [(2, "drop an order", orphan_lines)])
+    monkeypatch.setattr(migrations, "MIGRATIONS", [*migrations.MIGRATIONS, (NEXT, "drop an order", orphan_lines)])
     with pytest.raises(migrations.MigrationFailed, match="dangling reference"):
         open_database(full_database)
     from truck_pos.store.base import database

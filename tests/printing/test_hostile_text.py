@@ -30,18 +30,29 @@ HOSTILE = [
     GS + "(k\x03\x001A2", GS + "v0\x00\x01\x00\x01\x00\xff", GS + "L\x00\x01", GS + "W\x10\x00",  # QR, image, margins
     "\x07", "\x08", "\x09", "\x0b", "\x0c", "\x0d", "\x18", "\x7f", "\x85", "\u2028", "\u202e", "\u200b", "\ufeff",
 ]
-NOTE = "extra salsa " + " ".join(HOSTILE) + " no onions"
+NOTE_WITH_NUL = "extra salsa " + " ".join(HOSTILE) + " no onions"
+# The sync contract refuses NUL anywhere in a body (no database text can hold it), so the note that reaches the
+# printer has every other byte of those commands, NUL replaced by SOH (still a control byte the printer must not see).
+NOTE = NOTE_WITH_NUL.replace("\x00", "\x01")
 ALLOWED = {"code page", "print mode", "bold", "justify", "QR", "raster image", "feed lines", "cut", "kanji on",
            "kanji off"}
 
 
 def mobile_order(note: str) -> bytes:
     body = {"order_id": str(uuid.uuid4()), "total_cents": 541, "note": note,
-            "lines": [{"sku": "taco-fish", "name": "Fish taco" + ESC + "p\x00\x19\xfa", "quantity": 1,
+            "lines": [{"sku": "taco-fish", "name": "Fish taco" + ESC + "p\x01\x19\xfa", "quantity": 1,
                        "unit_price_cents": 500, "tax_rate_bp": 825}]}
     env = protocol.envelope(truck="truck-demo", seq=1, kind="mobile_order", key=body["order_id"],
                             ts=SAMPLE.local_time, body=body)
     return json.dumps(env).encode()
+
+
+def test_a_mobile_order_whose_note_holds_nul_is_refused_by_the_contract_and_never_printed(wired, roll):
+    inbox = Inbox("truck-demo", wired.clock, {"mobile_order": mobile_order_handler(wired.register, wired.db)},
+                  on_ack=lambda body: (True, "ack"))
+    ok, why = inbox.handle(protocol.down_topic("truck-demo", "mobile_order"), mobile_order(NOTE_WITH_NUL))
+    assert not ok and "NUL" in why
+    assert wired.printing.run_once() == 0 and roll.jobs == []
 
 
 def test_a_mobile_order_note_full_of_escpos_commands_prints_as_text_only(wired, roll):

@@ -49,6 +49,11 @@ class StatusBar(BoxLayout):
         self.labels[slot.name] = label
         self.add_widget(label)
 
+    @property
+    def text(self) -> str:
+        """Every slot's full text, left to right (what the labels show before they are ellipsized)."""
+        return " · ".join(self.labels[slot.name].text for slot in self.slots)
+
     def refresh(self) -> None:
         """Ask every slot for its text; one failing provider never blanks the others."""
         for slot in self.slots:
