@@ -167,7 +167,7 @@ PAGE_ORDERS = 50  # orders whose WAL growth is counted (after the timed ones)
 
 
 def wal_pages(path, start: int) -> float:
-    """Pages (WAL frames) one order's commit writes: the WAL's growth over PAGE_ORDERS orders, no checkpoint between."""
+    """Pages (WAL frames) one order's commit writes: WAL growth over PAGE_ORDERS orders, no checkpoint between."""
     conn, wal = path.conn, path.wal
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     conn.execute("PRAGMA wal_autocheckpoint=0")

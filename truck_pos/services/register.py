@@ -45,8 +45,9 @@ OVERRIDES_KEY = "overrides"
 
 # The hot path's statements, prepared once (store/prepared.py). The order takes the next number of its
 # business day in its own INSERT (the write lock is held from BEGIN IMMEDIATE, so no other writer interleaves).
-_ORDER_FIELDS = ["uuid", "business_day", "number", "status", "channel", "created_utc", "paid_utc", "subtotal_cents",
-                 "discount_cents", "tax_cents", "total_cents", "tax_mode", "staff", "customer_ref", "stop", "note"]
+_ORDER_FIELDS = ["uuid", "business_day", "number", "status", "channel", "created_utc", "paid_utc",
+                 "subtotal_cents", "discount_cents", "tax_cents", "total_cents", "tax_mode", "staff",
+                 "customer_ref", "stop", "note"]
 _ORDER = PreparedInsert(Order, _ORDER_FIELDS, returning=("id", "number"), expressions={
     "number": '(SELECT COALESCE(MAX("number"), 0) + 1 FROM "order" WHERE "business_day" = ?)'})
 _LINES = PreparedInsert(OrderLine, ["order", "position", "sku", "name", "quantity", "unit_price_cents", "modifiers",
@@ -281,8 +282,8 @@ class RegisterService:
         totals = ticket.totals
         day = business_day(now, self.timezone, self.day_start_hour).isoformat()
         row = [ticket.id, day, day, "paid", channel, now, now, totals.subtotal_cents, totals.discount_cents,
-               totals.tax_cents, totals.total_cents, ticket.tax_mode, staff.id if staff else None, ticket.customer_ref,
-               self.stop, ticket.note]  # the 3rd value is the day the next number is counted in
+               totals.tax_cents, totals.total_cents, ticket.tax_mode, staff.id if staff else None,
+               ticket.customer_ref, self.stop, ticket.note]  # the 3rd value: the day the next number is counted in
         db = self.db
         with db.atomic():
             order_id, number = _ORDER.one(db, row)

@@ -64,7 +64,8 @@ class PreparedInsert:
         self._expressions = dict(expressions or {})
         self._columns = ", ".join(f'"{f.column_name}"' for f in self.fields)
         self._returning = ", ".join(f'"{model._meta.fields[name].column_name}"' for name in returning)
-        self._convert = tuple((i, conv) for i, f in enumerate(self.fields) if (conv := _converter(f)) is not None)
+        converters = ((i, _converter(f)) for i, f in enumerate(self.fields))
+        self._convert = tuple((i, conv) for i, conv in converters if conv is not None)
         self._sql: dict[str, str] = {}
 
     def sql(self, db: peewee.Database) -> str:
