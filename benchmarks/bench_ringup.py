@@ -234,7 +234,8 @@ def main(argv: list[str] | None = None) -> None:
           f"  (goal <= 1.5: {'met' if ratio_min <= 1.5 else 'NOT met'})")
     pages = result["pages"]
     print(f"the sale writes {result['rows']} statements, {pages['replay']:.1f} pages a commit (minimal sale "
-          f"{pages['minimal']:.1f}); beyond the minimal sale, per order (replay minus replay without):")
+          f"{pages['minimal']:.1f}, the replay without extras {pages['replay without extras']:.1f}); "
+          "beyond the minimal sale, per order (replay minus replay without):")
     for name in result["extras"]:
         if not result["extra_rows"][name]:
             continue
