@@ -5,7 +5,8 @@ Floor 2 ("minimal sale") is written here by hand, independently of the service: 
 must write (the order, 5 lines, the discount, the tender, one outbox row with a payload of the
 same size), one transaction each. Both use stdlib sqlite3, the same schema and pragmas (WAL,
 synchronous=FULL). The cost of each extra row the sale writes today (print jobs, pickup entry,
-the pickup's outbox row) is the replay's time minus the replay without that row.
+the pickup's outbox row) is the replay's time minus the replay without that row, and the pages
+(WAL frames) it adds to each commit, counted without noise after the timed orders.
 Usage: python benchmarks/bench_ringup.py [--orders 1000]
 """
 
@@ -24,20 +25,31 @@ from pathlib import Path
 from truck_pos.bootstrap import build
 from truck_pos.config import load_settings
 from truck_pos.domain.order import Discount
+from truck_pos.store.base import database
 from truck_pos.store.db import PRAGMAS, close_database
 
 SKUS = ["taco-al-pastor", "bowl-burrito", "side-chips", "drink-horchata", "drink-water"]
 
 
 class ServicePath:
-    """Orders through the register service (open, 5 x add_item, pay cash), recording the SQL it writes."""
+    """Orders through the register service (open, 5 x add_item, pay cash); ``record`` keeps the SQL it writes.
 
-    def __init__(self, path: Path):
+    sqlite3's trace callback (the SQL text with its values bound, for every statement) costs the
+    service ~0.07 ms an order, so the timed service runs without it and an untimed twin on its own
+    database records the statements floor 1 replays.
+    """
+
+    def __init__(self, path: Path, record: bool = False):
         # The print worker runs beside the register in real use; here it stays off so only ring-up is timed.
         self.services = build(load_settings(env={"TRUCK_POS_STORE_PATH": str(path)}), print_autostart=False)
         self.written: list[list[str]] = []
         self._current: list[str] = []
-        self.services.db.connection().set_trace_callback(self._trace)
+        if record:
+            self.services.db.connection().set_trace_callback(self._trace)
+
+    def bind(self) -> None:
+        """Point the models' shared database proxy (the outbox writes through it) at this service's file."""
+        database.initialize(self.services.db)
 
     def _trace(self, sql: str) -> None:
         if sql.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE")):
@@ -54,6 +66,7 @@ class ServicePath:
         self.written.append(self._current)
 
     def close(self) -> None:
+        self.bind()
         self.services.db.connection().set_trace_callback(None)
         self.services.close()
         close_database()
@@ -69,7 +82,7 @@ class FloorPath:
     """
 
     def __init__(self, path: Path, drop: tuple[str, ...] = ()):
-        self.conn = bare_database(path)
+        self.conn, self.wal = bare_database(path), Path(f"{path}-wal")
         self.batch: list[list[str]] = []
         self.drop = drop  # leave out these extra rows (see extra_row) to measure what they cost
 
@@ -111,7 +124,7 @@ class MinimalPath:
     """The rows any sale must write, by hand: order, 5 lines, 1 discount, 1 tender, 1 outbox row (~1.3 kB JSON)."""
 
     def __init__(self, path: Path):
-        self.conn = bare_database(path)
+        self.conn, self.wal = bare_database(path), Path(f"{path}-wal")
         self.line = json.dumps({"sku": "taco-al-pastor", "name": "Al Pastor Taco", "quantity": 1, "unit_price_cents": 375,
                                 "modifiers": [], "gross_cents": 375, "discount_cents": 20, "tax_cents": 29})
 
@@ -150,6 +163,24 @@ def timed(path, start: int, count: int) -> list[float]:
     return times
 
 
+PAGE_ORDERS = 50  # orders whose WAL growth is counted (after the timed ones)
+
+
+def wal_pages(path, start: int) -> float:
+    """Pages (WAL frames) one order's commit writes: WAL growth over PAGE_ORDERS orders, no checkpoint between."""
+    conn, wal = path.conn, path.wal
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.execute("PRAGMA wal_autocheckpoint=0")
+    try:
+        before = wal.stat().st_size
+        for n in range(start, start + PAGE_ORDERS):
+            path.order(n)
+        page = conn.execute("PRAGMA page_size").fetchone()[0]
+        return (wal.stat().st_size - max(before, 32)) / (page + 24) / PAGE_ORDERS  # 32-byte header, 24 per frame
+    finally:
+        conn.execute("PRAGMA wal_autocheckpoint=1000")
+
+
 def run(orders: int, rounds: int) -> dict:
     """Time the service, both floors and the replay without each extra row; alternate in chunks (same load on all)."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -158,19 +189,27 @@ def run(orders: int, rounds: int) -> dict:
         extras = ["print jobs (receipt + kitchen)", "pickup entry", "pickup outbox row"]  # the last: mobile orders only
         without = {name: FloorPath(Path(tmp) / f"without-{i}.db", drop=(name,)) for i, name in enumerate(extras)}
         without["replay without extras"] = FloorPath(Path(tmp) / "without-all.db", drop=tuple(extras))
+        recorder = ServicePath(Path(tmp) / "recorder.db", record=True)  # untimed: what floor 1 replays
         service_path = ServicePath(Path(tmp) / "service.db")
         times: dict[str, list[float]] = {"service": [], "replay": [], "minimal": [], **{n: [] for n in without}}
         chunk = max(1, orders // rounds)
         for r in range(rounds):
+            recorder.bind()
+            timed(recorder, r * chunk, chunk)
+            service_path.bind()
             times["service"] += timed(service_path, r * chunk, chunk)
             for name, path in [("replay", replay), *without.items()]:
-                path.batch = service_path.written
+                path.batch = recorder.written
                 times[name] += timed(path, r * chunk, chunk)
             times["minimal"] += timed(minimal, r * chunk, chunk)
-        written = service_path.written[0]
-        for path in (replay, minimal, service_path, *without.values()):
+        recorder.bind()
+        timed(recorder, chunk * rounds, PAGE_ORDERS)
+        pages = {name: wal_pages(path, chunk * rounds) for name, path in
+                 [("replay", replay), ("minimal", minimal), *without.items()]}
+        written = recorder.written[0]
+        for path in (replay, minimal, recorder, service_path, *without.values()):
             path.close()
-    return {"orders": chunk * rounds, "times": times, "extras": extras, "rows": len(written),
+    return {"orders": chunk * rounds, "times": times, "extras": extras, "rows": len(written), "pages": pages,
             "extra_rows": {n: sum(extra_row(q) == n for q in written) for n in extras}}
 
 
@@ -193,12 +232,16 @@ def main(argv: list[str] | None = None) -> None:
     print(f"ratio service/floor 1 (what it writes): total {ratio_replay:.2f}, median {med['service'] / med['replay']:.2f}")
     print(f"ratio service/floor 2 (minimal sale):   total {ratio_min:.2f}, median {med['service'] / med['minimal']:.2f}"
           f"  (goal <= 1.5: {'met' if ratio_min <= 1.5 else 'NOT met'})")
-    print(f"the sale writes {result['rows']} statements; beyond the minimal sale, per order (replay minus replay without):")
+    pages = result["pages"]
+    print(f"the sale writes {result['rows']} statements, {pages['replay']:.1f} pages a commit (minimal sale "
+          f"{pages['minimal']:.1f}, the replay without extras {pages['replay without extras']:.1f}); "
+          "beyond the minimal sale, per order (replay minus replay without):")
     for name in result["extras"]:
         if not result["extra_rows"][name]:
             continue
         cost = (sum(t["replay"]) - sum(t[name])) / len(t[name]) * 1e3
-        print(f"  {name:32} {result['extra_rows'][name]} row(s)  {cost:+.3f} ms" + ("" if math.isfinite(cost) else " ?"))
+        print(f"  {name:32} {result['extra_rows'][name]} row(s)  {pages['replay'] - pages[name]:+5.1f} pages  "
+              f"{cost:+.3f} ms" + ("" if math.isfinite(cost) else " ?"))
 
 
 if __name__ == "__main__":

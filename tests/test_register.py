@@ -30,6 +30,46 @@ def test_paid_order_is_written_with_lines_tenders_and_one_outbox_row(services):
     assert paid.change_cents == 1038
 
 
+def test_every_column_the_prepared_write_path_stores_reads_back_through_the_models(services, clock, staff_pin):
+    """The hot path skips peewee's SQL and most conversions: the rows must read back as peewee wrote them."""
+    from truck_pos.store.print_models import PickupEntry, PrintJob
+
+    cook = services.staff.login(staff_pin)
+    t = services.register.open_ticket()
+    t = services.register.add_item(t.id, "taco-al-pastor", 2, ("Extra cheese",))
+    t = services.register.add_item(t.id, "drink-water")
+    t = services.register.apply_discount(t.id, Discount("staff meal", 100, source="group"))
+    paid = services.register.pay_cash(t.id, 5000, cook)
+    order = Order.get(Order.uuid == paid.order_uuid)
+    now = clock.now()
+    assert (order.created_utc, order.paid_utc, order.business_day) == (now, now, "2026-06-01")
+    assert order.staff.name == "Sam"
+    # 2 x (3.75 + 0.75) + 1.50 = 10.50, less 1.00 = 9.50 before tax
+    assert (order.subtotal_cents, order.discount_cents) == (1050, 100)
+    lines = [(ln.position, ln.sku, ln.quantity, ln.unit_price_cents, ln.modifiers, ln.tax_rate_bp)
+             for ln in order.lines]
+    assert lines == [(0, "taco-al-pastor", 2, 375, [{"name": "Extra cheese", "price_cents": 75}], 825),
+                     (1, "drink-water", 1, 150, [], 0)]
+    assert [(d.label, d.amount_cents, d.code) for d in order.discounts] == [("staff meal", 100, None)]
+    assert [(x.kind, x.tendered_cents, x.reference) for x in order.tenders] == [("cash", 5000, "")]
+    jobs = PrintJob.select().where(PrintJob.order_uuid == order.uuid).order_by(PrintJob.id)
+    assert [(j.kind, j.reprint, j.status, j.attempts, j.created_utc, j.next_attempt_utc, j.last_error)
+            for j in jobs] == [("receipt", False, "pending", 0, now, now, ""), ("kitchen", False, "pending", 0, now, now, "")]
+    entry = PickupEntry.get(PickupEntry.order_uuid == order.uuid)
+    assert (entry.number, entry.state, entry.created_utc, entry.channel) == (paid.order_number, "preparing", now, "counter")
+    row = Outbox.get(Outbox.key == order.uuid)
+    assert row.created_utc == now and row.payload["staff"] == "Sam" and row.payload["paid_at"] == now.isoformat()
+    assert row.payload["lines"][0]["modifiers"] == [{"name": "Extra cheese", "price_cents": 75}]
+    stored = services.db.execute_sql('SELECT created_utc, paid_utc FROM "order"').fetchone()
+    assert stored == ("2026-06-01T17:00:00.000000+00:00",) * 2  # ISO-8601 UTC text, so it sorts
+    clock.advance(minutes=1)
+    reg = services.register
+    later = reg.pay_card(reg.add_item(reg.open_ticket().id, "drink-water").id)
+    jobs = PrintJob.select().where(PrintJob.order_uuid == later.order_uuid)
+    assert {j.created_utc for j in jobs} == {Order.get(Order.uuid == later.order_uuid).created_utc}
+    assert {j.created_utc for j in jobs} == {clock.now()}
+
+
 def test_order_numbers_restart_each_business_day(services, clock):
     first = services.register.pay_card(ring(services, "drink-soda").id)
     second = services.register.pay_card(ring(services, "drink-soda").id)

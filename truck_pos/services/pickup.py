@@ -84,8 +84,7 @@ class PickupService:
     # --- the register's completion hook (inside the order transaction) -------------------------
     def on_order_completed(self, order: Order, ticket: Ticket, totals: Totals, now: datetime) -> None:
         """Put the paid order in the queue; a mobile order's claim code goes up so the customer's phone gets it."""
-        _NEW_ENTRY.one(self.db, {"order_uuid": order.uuid, "business_day": order.business_day, "number": order.number,
-                                 "channel": order.channel, "state": "preparing", "created_utc": now})
+        _NEW_ENTRY.one(self.db, (order.uuid, order.business_day, order.number, order.channel, "preparing", now))
         if order.channel == "mobile":
             self._event(order, "queued", now, claim=self.claim_for(order))
 

@@ -67,8 +67,7 @@ def queue_print_jobs(db: peewee.Database, order: Order, now: datetime, *, kitche
     kinds = ["receipt"] if order.channel != "mobile" else []
     if kitchen_tickets or order.channel == "mobile":
         kinds.append("kitchen")
-    _NEW_JOBS.many(db, ({"order_uuid": order.uuid, "kind": kind, "created_utc": now, "next_attempt_utc": now}
-                        for kind in kinds))
+    _NEW_JOBS.many(db, [(order.uuid, kind, False, "pending", 0, now, now, "") for kind in kinds])
 
 
 class PrintingService:

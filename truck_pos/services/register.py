@@ -43,15 +43,17 @@ MAX_LINES = SCHEMAS["order"]["lines"].max or 200
 DISCOUNT_SOURCES = ("code", "group", "override")
 OVERRIDES_KEY = "overrides"
 
-_ORDER = PreparedInsert(Order, ["uuid", "business_day", "number", "status", "channel", "created_utc", "paid_utc",
-                                 "subtotal_cents", "discount_cents", "tax_cents", "total_cents", "tax_mode", "staff",
-                                 "customer_ref", "stop", "note"])
+# The hot path's statements, prepared once (store/prepared.py). The order takes the next number of its
+# business day in its own INSERT (the write lock is held from BEGIN IMMEDIATE, so no other writer interleaves).
+_ORDER_FIELDS = ["uuid", "business_day", "number", "status", "channel", "created_utc", "paid_utc",
+                 "subtotal_cents", "discount_cents", "tax_cents", "total_cents", "tax_mode", "staff",
+                 "customer_ref", "stop", "note"]
+_ORDER = PreparedInsert(Order, _ORDER_FIELDS, returning=("id", "number"), expressions={
+    "number": '(SELECT COALESCE(MAX("number"), 0) + 1 FROM "order" WHERE "business_day" = ?)'})
 _LINES = PreparedInsert(OrderLine, ["order", "position", "sku", "name", "quantity", "unit_price_cents", "modifiers",
                                     "tax_rate_bp", "gross_cents", "discount_cents", "tax_cents"])
 _DISCOUNTS = PreparedInsert(OrderDiscount, ["order", "label", "code", "segment", "amount_cents"])
 _TENDERS = PreparedInsert(Tender, ["order", "kind", "amount_cents", "tendered_cents", "change_cents", "reference"])
-
-_LAST_NUMBER_SQL = 'SELECT MAX("number") FROM "order" WHERE "business_day" = ?'
 
 # A hook runs inside the completing transaction: (order row, ticket, totals, now).
 CompletionHook = Callable[[Order, Ticket, Totals, datetime], None]
@@ -284,38 +286,29 @@ class RegisterService:
         now = self.clock.now()
         totals = ticket.totals
         day = business_day(now, self.timezone, self.day_start_hour).isoformat()
-        values = {
-            "uuid": ticket.id, "business_day": day, "status": "paid", "channel": channel, "created_utc": now,
-            "paid_utc": now, "subtotal_cents": totals.subtotal_cents, "discount_cents": totals.discount_cents,
-            "tax_cents": totals.tax_cents, "total_cents": totals.total_cents, "tax_mode": ticket.tax_mode,
-            "staff": staff.id if staff else None, "customer_ref": ticket.customer_ref, "stop": self.stop, "note": ticket.note,
-        }
-        with self.db.atomic():
-            last = self.db.execute_sql(_LAST_NUMBER_SQL, (day,)).fetchone()[0]
-            values["number"] = number = (last or 0) + 1
-            order = Order(id=_ORDER.one(self.db, values), **values)
-            _LINES.many(self.db, (
-                {"order": order.id, "position": i, "sku": ln.sku, "name": ln.name, "quantity": ln.quantity,
-                 "unit_price_cents": ln.unit_price_cents,
-                 "modifiers": [{"name": m.name, "price_cents": m.price_cents} for m in ln.modifiers],
-                 "tax_rate_bp": ln.tax_rate_bp, "gross_cents": lt.gross_cents, "discount_cents": lt.discount_cents,
-                 "tax_cents": lt.tax_cents}
+        row = [ticket.id, day, day, "paid", channel, now, now, totals.subtotal_cents, totals.discount_cents,
+               totals.tax_cents, totals.total_cents, ticket.tax_mode, staff.id if staff else None,
+               ticket.customer_ref, self.stop, ticket.note]  # the 3rd value: the day the next number is counted in
+        db = self.db
+        with db.atomic():
+            order_id, number = _ORDER.one(db, row)
+            row[2] = number
+            order = _order_row(order_id, row)
+            _LINES.many(db, [
+                (order_id, i, ln.sku, ln.name, ln.quantity, ln.unit_price_cents,
+                 [{"name": m.name, "price_cents": m.price_cents} for m in ln.modifiers],
+                 ln.tax_rate_bp, lt.gross_cents, lt.discount_cents, lt.tax_cents)
                 for i, (ln, lt) in enumerate(zip(ticket.lines, totals.lines))
-            ))
+            ])
             if ticket.discounts:
-                _DISCOUNTS.many(self.db, (
-                    {"order": order.id, "label": d.label, "code": d.code, "segment": d.segment, "amount_cents": a}
-                    for d, a in zip(ticket.discounts, totals.discounts_applied)
-                ))
-            _TENDERS.many(self.db, (
-                {"order": order.id, "kind": t.kind, "amount_cents": t.amount_cents, "tendered_cents": t.tendered_cents,
-                 "change_cents": t.change_cents, "reference": t.reference}
-                for t in ticket.tenders
-            ))
+                _DISCOUNTS.many(db, [(order_id, d.label, d.code, d.segment, a)
+                                     for d, a in zip(ticket.discounts, totals.discounts_applied)])
+            _TENDERS.many(db, [(order_id, t.kind, t.amount_cents, t.tendered_cents, t.change_cents, t.reference)
+                               for t in ticket.tenders])
             for hook in self.completion_hooks:
                 hook(order, ticket, totals, now)
             body = order_body(order, ticket, totals, self.truck_id, staff.name if staff else None)
-            outbox.enqueue("order", body, now=now, key=order.uuid)
+            outbox.append("order", body, now=now, key=ticket.id)
         if not self.db.in_transaction():  # else the caller's transaction commits it and calls committed()
             self.committed(order.uuid)
         return Paid(order.uuid, number, day, totals.total_cents, ticket.change_cents)
@@ -405,6 +398,13 @@ class RegisterService:
             "by_tender": by_tender,
             "money": dataclasses.asdict(day_money([day])),
         }
+
+
+def _order_row(order_id: int, row: list[Any]) -> Order:
+    """The just-inserted order as a model for the hooks, without peewee's per-field defaults and setters."""
+    order = Order(__no_default__=True)
+    order.__data__ = dict(zip(_ORDER_FIELDS, row), id=order_id)
+    return order
 
 
 def _check_quantity(quantity: int) -> None:

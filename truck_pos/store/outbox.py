@@ -36,13 +36,17 @@ _INSERT = PreparedInsert(Outbox, ["key", "kind", "payload", "created_utc"])
 
 def enqueue(kind: str, body: dict[str, Any], *, now: datetime, key: str | None = None) -> Outbox:
     """Add a message; call inside the ``db.atomic()`` that writes the fact it describes."""
+    key = key or str(uuid.uuid4())
+    return Outbox(seq=append(kind, body, now=now, key=key), key=key, kind=kind, payload=body, created_utc=now)
+
+
+def append(kind: str, body: dict[str, Any], *, now: datetime, key: str | None = None) -> int:
+    """``enqueue`` for the ring-up hot path: the same row, returns only its ``seq`` (no model built)."""
     if kind not in UP_KINDS:
         raise ValueError(f"unknown outbox kind {kind!r}")
     if not database.in_transaction():
         raise RuntimeError("outbox.enqueue must run inside the transaction of the fact it records")
-    values = {"key": key or str(uuid.uuid4()), "kind": kind, "payload": body, "created_utc": now}
-    seq = _INSERT.one(database, values)
-    return Outbox(seq=seq, **values)
+    return _INSERT.one(database, (key or str(uuid.uuid4()), kind, body, now))
 
 
 def pending(limit: int = 100, after_seq: int = 0) -> list[Outbox]:
