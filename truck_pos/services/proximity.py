@@ -246,9 +246,8 @@ class ProximityService:
         try:
             with self.db.atomic():
                 if self.db.execute_sql(_EVENT_EXISTS + self.db.param, [key]).fetchone() is None:
-                    _EVENT_INSERT.one(self.db, {"key": key, "customer_ref": customer, "campaign_id": body["campaign_id"],
-                                                "segment": segment, "first_seen_utc": first_seen,
-                                                "distance_m": arrival.distance_m, "rssi_dbm": arrival.rssi_dbm})
+                    _EVENT_INSERT.one(self.db, (key, customer, body["campaign_id"], segment, "truck_scan", first_seen,
+                                                arrival.distance_m, arrival.rssi_dbm))
                     outbox.enqueue("proximity", body, now=self.clock.now(), key=str(uuid.uuid5(_EVENT_NS, key)))
                     self.events_written += 1
                     log.info("proximity event: %s (%s) %.1f m", customer, campaign_id, arrival.distance_m)

@@ -18,6 +18,8 @@ import peewee
 
 from truck_pos.store.base import JsonField, UtcDateTimeField
 
+_AS_PEEWEE_ERRORS = peewee.ExceptionWrapper(peewee.EXCEPTIONS)  # what peewee's own execute_sql wraps with
+
 
 def _converter(field: peewee.Field) -> Callable[[Any], Any] | None:
     """How a value of ``field`` is made ready for SQLite, or None when it goes as it is."""
@@ -90,7 +92,8 @@ class PreparedInsert:
 
     def one(self, db: peewee.Database, row: Sequence[Any]) -> Any:
         """Insert one row; returns its primary key (SQLite rowid), or the ``returning`` row."""
-        cursor = db.connection().execute(self.sql(db), self.params(row))
+        with _AS_PEEWEE_ERRORS:  # sqlite3 errors as peewee's (IntegrityError ...), as callers expect
+            cursor = db.connection().execute(self.sql(db), self.params(row))
         if self._returning:
             return cursor.fetchall()[0]  # fetch all: the statement must run to its end
         return cursor.lastrowid
@@ -98,4 +101,5 @@ class PreparedInsert:
     def many(self, db: peewee.Database, rows: Iterable[Sequence[Any]]) -> None:
         """Insert many rows with one executemany."""
         params = self.params
-        db.connection().executemany(self.sql(db), [params(r) for r in rows])
+        with _AS_PEEWEE_ERRORS:
+            db.connection().executemany(self.sql(db), [params(r) for r in rows])
