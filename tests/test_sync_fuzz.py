@@ -54,6 +54,8 @@ def valid_bodies() -> dict[str, dict]:
         "campaign": {"campaign_id": "c1", "bundle_b64": base64.b64encode(signed_bundle()).decode()},
         "rejected": {"seq": 1, "outcome": "dead_letter", "reason": "r"},
         "erase": {"request_id": "r1", "customer_refs": ["c-1"], "device_ids": [], "at": NOW.isoformat()},
+        "loyalty_balances": {"as_of": NOW.isoformat(), "balances": [{"customer_ref": "c-1", "points": 10}]},
+        "consent": {"customer_ref": "c-1", "granted": False, "wording_version": "withdrawal", "at": NOW.isoformat()},
     }
 
 

@@ -44,7 +44,8 @@ BENEFIT_KINDS = ("percent_off", "amount_off", "free_item")
 MAX_ID_LEN = 64  # the sync contract's id limit (sync/protocol.py MAX_ID_LEN; a test keeps the two equal)
 MAX_VERSION = 2**53  # exact in every JSON reader
 CAMPAIGN_KEYS = frozenset({"format", "id", "name", "version", "issued_at", "trucks", "valid_from", "valid_until", "stacking",
-                           "code_public_key", "goal", "segments", "groups", "devices", "offer_text", "registration_url"})
+                           "code_public_key", "goal", "segments", "groups", "devices", "offer_text", "registration_url",
+                           "loyalty"})  # loyalty: points per dollar and rewards (domain/loyalty.py parse_rules)
 SEGMENT_KEYS = frozenset({"name", "channel", "code", "benefit", "valid_from", "valid_until", "total_uses", "uses_per_customer",
                           "audience", "trucks", "group", "unique_codes"})
 BENEFIT_KEYS = frozenset({"kind", "percent", "amount_cents", "sku", "min_spend_cents"})

@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 MAX_QUANTITY = ORDER_LINE["quantity"].max or 99  # the sync contract's bound: the hub refuses more on one line
 MAX_ORDER_CENTS = SCHEMAS["order"]["total_cents"].max or 10**8
 MAX_LINES = SCHEMAS["order"]["lines"].max or 200
-DISCOUNT_SOURCES = ("code", "group", "override")
+DISCOUNT_SOURCES = ("code", "group", "override", "loyalty")
 OVERRIDES_KEY = "overrides"
 
 # The hot path's statements, prepared once (store/prepared.py). The order takes the next number of its

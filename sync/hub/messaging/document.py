@@ -33,8 +33,8 @@ from truck_pos.domain.bundle import BundleRefused
 from truck_pos.domain.campaign import Campaign, Segment, local_to_utc, parse_campaign
 
 HUB_FIELDS = ("timezone", "stop", "manners", "audiences", "messages")
-TRUCK_FIELDS = ("format", "id", "name", "issued_at", "trucks", "valid_from", "valid_until", "stacking",
-                "code_public_key", "goal", "segments", "groups", "devices")
+TRUCK_FIELDS = ("format", "id", "name", "version", "issued_at", "trucks", "valid_from", "valid_until", "stacking",
+                "code_public_key", "goal", "segments", "groups", "devices", "offer_text", "registration_url", "loyalty")
 ADDRESSED = ("email", "sms", "push", "webhook")  # one message per person
 BROADCAST = ("facebook", "x")  # one post for everyone
 MESSAGE_CHANNELS = ADDRESSED + BROADCAST
