@@ -181,7 +181,7 @@ class Hub(Outbound):
                 notices: list[Notice] = []
                 now = self.clock.now()
                 try:
-                    with hub_database.atomic():
+                    with self.acks_after_commit(), hub_database.atomic():
                         results = self._record_batch(batch, now, notices)
                     self.notify(notices)
                     return results
@@ -210,14 +210,14 @@ class Hub(Outbound):
         now = self.clock.now()
         notices: list[Notice] = []
         try:
-            with hub_database.atomic():
+            with self.acks_after_commit(), hub_database.atomic():
                 result = self._record(topic, payload, now, notices)
         except TRANSIENT:
             raise
         except Exception as exc:  # noqa: BLE001 - one message never stops the hub
             log.exception("hub could not store a message on %s", topic[:200])
             notices = []
-            with hub_database.atomic():
+            with self.acks_after_commit(), hub_database.atomic():
                 result = self._placed_dead_letter(topic, payload, failure_reason(exc), now, notices)
         self.notify(notices)
         return result
