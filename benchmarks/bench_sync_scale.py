@@ -82,7 +82,8 @@ def table(points: list[dict[str, float]]) -> str:
     for p in points:
         row = (f"| {p['trucks']} | {p['orders']} | {p['seconds']:.1f} | {p['orders'] / p['seconds']:.0f} | "
                f"{p['seconds'] / p['orders'] / base:.2f} |")
-        row += f" {p['ingest_s']:.1f} | {p['hub_cpu_s']:.1f} / {p['broker_cpu_s']:.1f} / {p['sim_cpu_s']:.1f} |" if sim else ""
+        cpu = f"{p['hub_cpu_s']:.1f} / {p['broker_cpu_s']:.1f} / {p['sim_cpu_s']:.1f}" if sim else ""
+        row += f" {p['ingest_s']:.1f} | {cpu} |" if sim else ""
         rows.append(row + f" {p['duplicates']} | {'yes' if p['complete'] else 'NO'} |")
     return "\n".join(rows)
 

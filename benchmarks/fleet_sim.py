@@ -164,8 +164,9 @@ def run_sim_fleet(workdir: Path, pg_url: str, trucks: int, orders: int, *, hubs:
         go = workdir / "go"
         for p in range(procs):
             sims.append(subprocess.Popen([*SIM, "--port", str(broker.port), "--trucks", ",".join(names[p::procs]),
-                                          "--orders", str(orders), "--go", str(go), "--out", str(workdir / f"sim-{p}.json"),
-                                          "--timeout", str(timeout_s), "--ack-timeout", str(ack_timeout_s)], env=env, cwd=REPO))
+                                          "--orders", str(orders), "--go", str(go), "--timeout", str(timeout_s),
+                                          "--out", str(workdir / f"sim-{p}.json"), "--ack-timeout", str(ack_timeout_s)],
+                                         env=env, cwd=REPO))
         _wait_for([Path(f"{go}.{s.pid}.ready") for s in sims], 120)
         cpu_before = sum(_cpu_s(h.pid) for h in hub_procs)
         broker_before = _cpu_s(broker.proc.pid) if broker.proc else 0.0

@@ -181,15 +181,17 @@ class Outbound:
             bodies[truck] = {"through_seq": through, "max_seq": prev, "missing": missing}
         if moved:  # one statement; never moves a truck backwards (another hub may be ahead)
             new = Case(HubTruck.truck, list(moved.items()))
-            HubTruck.update(contiguous_seq=new).where(HubTruck.truck.in_(list(moved)), HubTruck.contiguous_seq < new).execute()
+            HubTruck.update(contiguous_seq=new).where(HubTruck.truck.in_(list(moved)),
+                                                      HubTruck.contiguous_seq < new).execute()
         return bodies
 
     def _contiguous(self, trucks: list[str]) -> dict[str, int]:
         """Each truck's stored contiguous seq; rows are made for trucks seen for the first time."""
-        found = dict(HubTruck.select(HubTruck.truck, HubTruck.contiguous_seq).where(HubTruck.truck.in_(trucks)).tuples())
+        query = HubTruck.select(HubTruck.truck, HubTruck.contiguous_seq).where(HubTruck.truck.in_(trucks)).tuples()
+        found = dict(query)
         if len(found) < len(trucks):
             HubTruck.insert_many([{"truck": t} for t in trucks if t not in found]).on_conflict_ignore().execute()
-            found = dict(HubTruck.select(HubTruck.truck, HubTruck.contiguous_seq).where(HubTruck.truck.in_(trucks)).tuples())
+            found = dict(query.clone())
         return found
 
     def _truck_row(self, truck: str) -> HubTruck:
