@@ -54,12 +54,12 @@ def point(db_url: str, trucks: int, total: int, burn: bool = False) -> dict[str,
             "duplicates": sum(h.get("duplicate", 0) for h in run.hubs), "keepalive_timeouts": run.keepalive_timeouts}
 
 
-def sim_point(db_url: str, trucks: int, total: int, procs: int = 2) -> dict[str, float]:
+def sim_point(db_url: str, trucks: int, total: int, procs: int = 2, timeout_s: float = 300) -> dict[str, float]:
     """One run with simulated trucks; the hubs' figures come from their own database and /proc."""
     db = _fresh(db_url)
     orders = trucks * (total // trucks)
     with tempfile.TemporaryDirectory() as d:
-        run = run_sim_fleet(Path(d), db_url, trucks, total // trucks, procs=procs)
+        run = run_sim_fleet(Path(d), db_url, trucks, total // trucks, procs=procs, timeout_s=timeout_s)
     rows, keys = _stored()
     last = HubMessage.select(peewee.fn.MAX(HubMessage.received_utc)).where(HubMessage.kind == "order").scalar()
     db.close()
