@@ -95,16 +95,25 @@ def main() -> None:
     p.add_argument("--trucks", default="10,20,40,80")
     p.add_argument("--rig", choices=("sim", "processes"), default="sim")
     p.add_argument("--procs", type=int, default=2, help="simulation processes (--rig sim)")
+    p.add_argument("--repeat", type=int, default=1, help="run the curve this many times; print the medians")
     p.add_argument("--burn", action="store_true", help="a busy loop per core during each run (--rig processes)")
     args = p.parse_args()
     if not args.db.startswith("postgresql"):
         p.error("--db must be a PostgreSQL URL (several hub processes on one SQLite file is not supported)")
-    points = []
-    for n in (int(x) for x in args.trucks.split(",")):
-        points.append(sim_point(args.db, n, args.total, args.procs) if args.rig == "sim"
-                      else point(args.db, n, args.total, args.burn))
-        print(table(points).splitlines()[-1], flush=True)
-    print(table(points))
+    runs = []
+    for _ in range(args.repeat):
+        points = []
+        for n in (int(x) for x in args.trucks.split(",")):
+            points.append(sim_point(args.db, n, args.total, args.procs) if args.rig == "sim"
+                          else point(args.db, n, args.total, args.burn))
+            print(table(points).splitlines()[-1], flush=True)
+        runs.append(points)
+    print(table(points) if args.repeat == 1 else "median of each point over the runs:\n" + table(median_points(runs)))
+
+
+def median_points(runs: list[list[dict[str, float]]]) -> list[dict[str, float]]:
+    """Per truck count, the run with the median seconds (whole rows, so their figures belong together)."""
+    return [sorted(same, key=lambda p: p["seconds"])[len(same) // 2] for same in zip(*runs)]
 
 
 if __name__ == "__main__":
