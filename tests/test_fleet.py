@@ -23,8 +23,8 @@ import pytest
 
 from benchmarks import bench_sync_scale
 from sync import protocol
-from sync.hub import Hub
-from sync.hub.models import HUB_MODELS, HubMessage, open_hub_database
+from sync.hub import Hub, HubConfig
+from sync.hub.models import HUB_MODELS, HubDeadLetter, HubMessage, open_hub_database
 from sync.transport import BrokerLogin, new_client
 from tests.fleet_child import run_fleet
 from tests.mqtt_fixtures import FAKE_PASSWORDS, fleet_broker, hub_config, hub_db  # noqa: F401
@@ -116,3 +116,35 @@ def test_an_ack_flushed_while_a_batch_is_being_written_is_sent_again_once_the_ba
         truck.disconnect()
         truck.loop_stop()
         hub.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_hub_db(request, tmp_path):
+    """A fresh hub database on each backend (PostgreSQL only when TRUCK_POS_TEST_PG is set)."""
+    if request.param == "postgresql":
+        if not PG_URL:
+            pytest.skip("set TRUCK_POS_TEST_PG=postgresql://... for the PostgreSQL run")
+        db = open_hub_database(PG_URL)
+        db.drop_tables(HUB_MODELS, safe=True)
+        db.close()
+    db = open_hub_database(PG_URL if request.param == "postgresql" else f"sqlite:///{tmp_path / 'hub.db'}")
+    yield db
+    db.close()
+
+
+def test_one_flush_computes_each_trucks_own_ack_over_stored_and_dead_lettered_seqs(any_hub_db):
+    hub = Hub(HubConfig())
+    for truck, seqs in {"truck-a": (1, 2, 4), "truck-b": (2, 3), "truck-c": (1, 2, 3)}.items():
+        for seq in seqs:
+            env = protocol.envelope(truck=truck, seq=seq, kind="audit", key=f"{truck}-{seq}", ts=hub.clock.now(), body={})
+            assert hub.ingest(protocol.up_topic(truck, "audit"), protocol.encode(env))[0] == "new"
+    HubDeadLetter.create(received_utc=hub.clock.now(), topic="t", reason="r", payload="p", truck="truck-c", seq=4)
+    HubDeadLetter.create(received_utc=hub.clock.now(), topic="t", reason="r", payload="p", truck="truck-c", seq=6)
+    # By the contract (PROTOCOL.md "ack"): through = highest seq with everything up to it stored or dead-lettered.
+    expected = {"truck-a": {"through_seq": 2, "max_seq": 4, "missing": [[3, 3]]},
+                "truck-b": {"through_seq": 0, "max_seq": 3, "missing": [[1, 1]]},
+                "truck-c": {"through_seq": 4, "max_seq": 6, "missing": [[5, 5]]},
+                "truck-d": {"through_seq": 0, "max_seq": 0, "missing": []}}
+    assert hub.ack_bodies(sorted(expected)) == expected
+    assert hub.ack_bodies(sorted(expected)) == expected  # again from the moved contiguous points
+    assert {t: hub.ack_body(t) for t in expected} == expected
