@@ -55,7 +55,7 @@ class HubConfig:
     reconnect_max_s: float = 10.0
     receive_maximum: int = 1000  # unacknowledged messages the broker may have out to this hub
     batch_size: int = 500  # messages stored per transaction
-    workers: int = 1
+    workers: int = 0  # ingest threads; 0: 2 on PostgreSQL (one validates while one waits on it), 1 on SQLite
 
 
 class _Item(NamedTuple):
@@ -76,6 +76,9 @@ class Hub(Outbound):
         self._queue: queue.Queue[_Item | None] = queue.Queue(maxsize=config.receive_maximum * 4)
         self._workers: list[threading.Thread] = []
         self._generation = 0
+        self._take = threading.Lock()  # one worker at a time forms a batch, so batches keep the arrival order
+        self._turn = threading.Condition()  # PUBACKs go out batch by batch in that order (MQTT 4.6)
+        self._tickets = (0, 0)  # (next batch to form, next batch to acknowledge)
         self._in_connected = threading.Event()
 
     # --- lifecycle -----------------------------------------------------------------------
@@ -92,7 +95,7 @@ class Hub(Outbound):
             c.reconnect_delay_set(self.config.reconnect_min_s, self.config.reconnect_max_s)  # type: ignore[arg-type]
             self.client = c
             self._workers = [threading.Thread(target=self._work, name=f"hub-ingest-{n}", daemon=True)
-                             for n in range(self.config.workers)]
+                             for n in range(self.config.workers or _default_workers())]
             for w in self._workers:
                 w.start()
             connect_persistent(c, self.config.login, receive_maximum=self.config.receive_maximum)
@@ -151,28 +154,43 @@ class Hub(Outbound):
     # --- workers -------------------------------------------------------------------------
     def _work(self) -> None:
         while True:
-            first = self._queue.get()
-            if first is None:
-                return
-            batch = [first]
-            while len(batch) < self.config.batch_size:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if item is None:
-                    self._queue.put(None)  # let this worker finish the batch, then stop
-                    break
-                batch.append(item)
-            results = self._store_batch(batch)
+            with self._take:
+                batch = self._take_batch()
+                if batch is None:
+                    return
+                ticket = self._tickets[0]
+                self._tickets = (ticket + 1, self._tickets[1])
+            results = self._store_batch(batch)  # workers overlap here: one in the database, one validating
+            with self._turn:
+                self._turn.wait_for(lambda: self._tickets[1] == ticket)
+                client = self.client
+                for item in batch if results is not None and client is not None else []:
+                    if item.qos > 0 and item.generation == self._generation:
+                        client.ack(item.mid, item.qos)  # PUBACK only now: the row is committed
+                self._tickets = (self._tickets[0], ticket + 1)
+                self._turn.notify_all()
             if results is None:
                 continue  # stopped while the database was down: the broker re-delivers them
-            client = self.client
-            for item, (outcome, key) in zip(batch, results):
-                if client is not None and item.qos > 0 and item.generation == self._generation:
-                    client.ack(item.mid, item.qos)  # PUBACK only now: the row is committed
-                if self.on_ingest is not None:
+            if self.on_ingest is not None:
+                for outcome, key in results:
                     self.on_ingest(outcome, key)
+
+    def _take_batch(self) -> list[_Item] | None:
+        """The next message and whatever else is queued behind it, up to batch_size (None: stop)."""
+        first = self._queue.get()
+        if first is None:
+            return None
+        batch = [first]
+        while len(batch) < self.config.batch_size:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is None:
+                self._queue.put(None)  # let this worker finish the batch, then stop
+                break
+            batch.append(item)
+        return batch
 
     def _store_batch(self, batch: list[_Item]) -> list[tuple[str, str]] | None:
         """One transaction for the batch; if one message raises, each is stored on its own instead."""
@@ -182,7 +200,7 @@ class Hub(Outbound):
                 notices: list[Notice] = []
                 now = self.clock.now()
                 try:
-                    with hub_database.atomic():
+                    with self.acks_after_commit(), hub_database.atomic():
                         results = self._record_batch(batch, now, notices)
                     self.notify(notices)
                     return results
@@ -211,14 +229,14 @@ class Hub(Outbound):
         now = self.clock.now()
         notices: list[Notice] = []
         try:
-            with hub_database.atomic():
+            with self.acks_after_commit(), hub_database.atomic():
                 result = self._record(topic, payload, now, notices)
         except TRANSIENT:
             raise
         except Exception as exc:  # noqa: BLE001 - one message never stops the hub
             log.exception("hub could not store a message on %s", topic[:200])
             notices = []
-            with hub_database.atomic():
+            with self.acks_after_commit(), hub_database.atomic():
                 result = self._placed_dead_letter(topic, payload, failure_reason(exc), now, notices)
         self.notify(notices)
         return result
@@ -322,3 +340,7 @@ class Hub(Outbound):
                     body_hash=digest, stored=stored)
         return "conflict", key
 
+
+def _default_workers() -> int:
+    # SQLite takes one writer at a time: a second worker would only wait for the lock.
+    return 2 if isinstance(hub_database.obj, peewee.PostgresqlDatabase) else 1

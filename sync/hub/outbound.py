@@ -11,11 +11,14 @@ import logging
 import threading
 import uuid
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 import paho.mqtt.client as mqtt
 import peewee
+from peewee import Case, fn
 
 from sync import protocol
 from sync.hub.models import HubDeadLetter, HubMessage, HubMobileOrder, HubTruck, hub_database
@@ -26,6 +29,7 @@ log = logging.getLogger(__name__)
 
 ACK_SCAN_ROWS = 20_000  # seqs looked at past the contiguous point when listing gaps
 OUT_INFLIGHT = 100
+ACK_CHUNK = 500  # trucks per ack query (bounded IN lists)
 
 
 class Notice(NamedTuple):
@@ -51,6 +55,7 @@ class Outbound:
         self._stop = threading.Event()
         self._dirty: set[str] = set()
         self._dirty_lock = threading.Lock()
+        self._local = threading.local()  # per worker thread: trucks touched in its open transaction
         self._notices: deque[Notice] = deque()
         self._timer: threading.Thread | None = None
 
@@ -87,8 +92,29 @@ class Outbound:
 
     # --- bookkeeping for the ack thread --------------------------------------------------
     def mark_dirty(self, truck: str) -> None:
+        """Ack ``truck`` at the next flush (inside ``acks_after_commit``: once the block is over)."""
+        pending = getattr(self._local, "pending", None)
+        if pending is not None:
+            pending.add(truck)
+            return
         with self._dirty_lock:
             self._dirty.add(truck)
+
+    @contextmanager
+    def acks_after_commit(self) -> Iterator[None]:
+        """Wrap a transaction: trucks marked dirty inside are flushed only after it committed, or an ack
+        computed before the commit would miss its rows and nothing would mark the truck again."""
+        outer = getattr(self._local, "pending", None)
+        self._local.pending = set()
+        try:
+            yield
+        finally:
+            pending, self._local.pending = self._local.pending, outer
+            if outer is not None:
+                outer |= pending
+            else:
+                with self._dirty_lock:
+                    self._dirty |= pending
 
     def notify(self, notices: list[Notice]) -> None:
         """Queue rejection notices (after their transaction committed)."""
@@ -114,31 +140,59 @@ class Outbound:
             body = {"seq": n.seq, "outcome": n.outcome, "reason": n.reason or "no reason given", "key": n.key}
             self._publish(n.truck, "rejected", body, key=f"rej-{n.truck}-{n.seq}-{n.outcome}"[:protocol.MAX_ID_LEN])
         with self._dirty_lock:
-            trucks, self._dirty = self._dirty, set()
-        for truck in sorted(trucks):
+            trucks, self._dirty = sorted(self._dirty), set()
+        for n in range(0, len(trucks), ACK_CHUNK):
+            chunk = trucks[n:n + ACK_CHUNK]
             try:
-                body = self.ack_body(truck)
+                bodies = self.ack_bodies(chunk)
             except peewee.PeeweeException:
-                log.exception("could not compute the ack for %s", truck)
-                self.mark_dirty(truck)
+                log.exception("could not compute the acks of %d trucks", len(chunk))
+                for truck in chunk:
+                    self.mark_dirty(truck)
                 continue
-            self._publish(truck, "ack", body, retain=True)
+            for truck in chunk:
+                self._publish(truck, "ack", bodies[truck], retain=True)
 
     def ack_body(self, truck: str) -> dict[str, Any]:
         """The contiguous seq (moved forward over what is stored or dead-lettered), the highest seq and the gaps."""
-        start = self._truck_row(truck).contiguous_seq
-        seqs = sorted(set(_seqs(HubMessage, truck, start)) | set(_seqs(HubDeadLetter, truck, start)))[:ACK_SCAN_ROWS]
-        through = prev = start
-        missing: list[list[int]] = []
-        for s in seqs:
-            if prev == through and s == through + 1:
-                through = s
-            elif s > prev + 1 and len(missing) < protocol.MAX_ACK_GAPS:
-                missing.append([prev + 1, s - 1])
-            prev = s
-        if through > start:
-            HubTruck.update(contiguous_seq=through).where(HubTruck.truck == truck, HubTruck.contiguous_seq < through).execute()
-        return {"through_seq": through, "max_seq": prev, "missing": missing}
+        return self.ack_bodies([truck])[truck]
+
+    def ack_bodies(self, trucks: list[str]) -> dict[str, dict[str, Any]]:
+        """``ack_body`` of several trucks with a fixed number of queries (not a few per truck: a flush
+        of a large fleet would otherwise take seconds and every ack would wait for it)."""
+        start = self._contiguous(trucks)
+        seqs: dict[str, set[int]] = {t: set() for t in trucks}
+        for model in (HubMessage, HubDeadLetter):
+            for truck, seq, contiguous in _seqs_past(model, trucks):
+                seqs[truck].add(seq)
+                start[truck] = max(start[truck], contiguous)  # another hub may have moved it meanwhile
+        bodies, moved = {}, {}
+        for truck in trucks:
+            through = prev = start[truck]
+            missing: list[list[int]] = []
+            for s in sorted(x for x in seqs[truck] if x > through)[:ACK_SCAN_ROWS]:
+                if prev == through and s == through + 1:
+                    through = s
+                elif s > prev + 1 and len(missing) < protocol.MAX_ACK_GAPS:
+                    missing.append([prev + 1, s - 1])
+                prev = s
+            if through > start[truck]:
+                moved[truck] = through
+            bodies[truck] = {"through_seq": through, "max_seq": prev, "missing": missing}
+        if moved:  # one statement; never moves a truck backwards (another hub may be ahead)
+            new = Case(HubTruck.truck, list(moved.items()))
+            HubTruck.update(contiguous_seq=new).where(HubTruck.truck.in_(list(moved)),
+                                                      HubTruck.contiguous_seq < new).execute()
+        return bodies
+
+    def _contiguous(self, trucks: list[str]) -> dict[str, int]:
+        """Each truck's stored contiguous seq; rows are made for trucks seen for the first time."""
+        query = HubTruck.select(HubTruck.truck, HubTruck.contiguous_seq).where(HubTruck.truck.in_(trucks)).tuples()
+        found = dict(query)
+        if len(found) < len(trucks):
+            HubTruck.insert_many([{"truck": t} for t in trucks if t not in found]).on_conflict_ignore().execute()
+            found = dict(query.clone())
+        return found
 
     def _truck_row(self, truck: str) -> HubTruck:
         row = HubTruck.get_or_none(HubTruck.truck == truck)
@@ -206,6 +260,11 @@ class Outbound:
         return len(rows)
 
 
-def _seqs(model: Any, truck: str, start: int) -> list[int]:
-    return [s for (s,) in model.select(model.seq).where(model.truck == truck, model.seq > start)
-            .order_by(model.seq).limit(ACK_SCAN_ROWS).tuples()]
+def _seqs_past(model: Any, trucks: list[str]) -> list[tuple[str, int, int]]:
+    """(truck, seq, the truck's contiguous seq) of the first ACK_SCAN_ROWS seqs past each truck's contiguous seq."""
+    n = fn.ROW_NUMBER().over(partition_by=[model.truck], order_by=[model.seq])
+    past = (model.select(model.truck, model.seq, HubTruck.contiguous_seq, n.alias("n"))
+            .join(HubTruck, on=(HubTruck.truck == model.truck))
+            .where(model.truck.in_(trucks), model.seq > HubTruck.contiguous_seq)).alias("past")
+    return list(model.select(past.c.truck, past.c.seq, past.c.contiguous_seq).from_(past)
+                .where(past.c.n <= ACK_SCAN_ROWS).tuples())
