@@ -163,3 +163,19 @@ def test_two_columns_keeps_the_amount_on_the_right(left, right, width):
     assert all(cells(line, cs) <= width for line in lines)
     assert lines[-1].endswith(cut_to(right, width - 2, cs))
     assert all(cells(line, cs) <= width for line in fit(left, width, indent=3, charset=cs))
+
+
+def test_a_personal_code_on_the_receipt_takes_two_lines_not_six():
+    from dataclasses import replace
+
+    from truck_pos.domain.receipt import DiscountLine
+
+    personal = "P1." + "AbCdEfGh" * 24 + "x9Z"  # ~200 characters: what a signed personal code looks like
+    data = replace(SAMPLE, discounts=(DiscountLine("Welcome back", 370, code=personal, segment="nearby_devices"),))
+    lines = render_receipt(data, 32).text_lines()
+    at = lines.index("Welcome back")  # 32 columns: the label, then the shortened code beside the amount
+    assert lines[at + 1].startswith("[P1.AbC...hx9Z]") and lines[at + 1].endswith("-$3.70")
+    assert lines[at + 2] == "  segment: nearby_devices"
+    assert not any("AbCdEfGhAbCd" in ln for ln in lines)  # the whole code is never spelled out
+    typed = render_receipt(SAMPLE, 32).text_lines()
+    assert any("[EARLY10]" in ln for ln in typed)  # a segment code a person types stays whole

@@ -186,10 +186,18 @@ def _items(data: ReceiptData, width: int, money, cs: Charset) -> list[TextLine]:
     return out
 
 
+SHOWN_CODE_MAX = 16  # segment codes are typed by people; longer ones (personal codes, ~200 characters) are QR-only
+
+
+def shown_code(code: str) -> str:
+    """A code as a receipt shows it: whole when a person could type it, else its start and end (``P1.AbC...x9Z``)."""
+    return code if len(code) <= SHOWN_CODE_MAX else f"{code[:6]}...{code[-4:]}"
+
+
 def _totals(data: ReceiptData, width: int, money, cs: Charset) -> list[TextLine]:
     out = _lines(two_columns("Subtotal", money(data.subtotal_cents), width, charset=cs))
     for d in data.discounts:
-        label = d.label + (f" [{d.code}]" if d.code else "")
+        label = d.label + (f" [{shown_code(d.code)}]" if d.code else "")
         out += _lines(two_columns(label, money(-d.amount_cents), width, charset=cs))
         if d.segment:
             out += _lines(fit(f"segment: {d.segment}", width, indent=2, charset=cs))
