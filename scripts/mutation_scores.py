@@ -26,6 +26,9 @@ def main(run_dir: str, group: str) -> int:
         module = str(meta.relative_to(mutants))[: -len(".meta")]
         rows.append((module, judged, caught, counts["survived"], counts["no tests"]))
         survivors += [k for k, c in codes.items() if status_by_exit_code[c] in {"survived", "no tests"}]
+    if not rows:  # mutmut stops before mutating when the unmutated tests are red: say so, not "0 mutants"
+        print(f"no mutants judged for {group}: the baseline run failed, see {run_dir}/run.log", file=sys.stderr)
+        return 1
     print(f"\n### mutation: {group}\n")
     print("| module | mutants | killed | survived | no tests | score |")
     print("|---|---:|---:|---:|---:|---:|")
