@@ -177,3 +177,44 @@ def test_a_mobile_order_id_is_a_canonical_uuid_in_any_case():
     assert protocol.body_problem("mobile_order", braces).startswith("field 'order_id'")
     assert protocol.body_problem("mobile_order", {**order, "order_id": "6f1d0c1e000040008000000000000001"}) == \
         "field 'order_id' is not a uuid (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)"
+
+
+def test_parse_ts_gives_utc_whatever_the_machines_time_zone(monkeypatch):
+    import time
+
+    monkeypatch.setenv("TZ", "America/Chicago")
+    time.tzset()
+    try:
+        parsed = protocol.parse_ts("2026-06-01T19:00:00+02:00")
+        assert parsed is not None and parsed.tzinfo is timezone.utc and parsed.hour == 17
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
+def test_encode_is_compact_utf8_not_ascii_escaped():
+    assert protocol.encode({"a": "é", "b": [1, 2]}) == '{"a":"é","b":[1,2]}'.encode("utf-8")
+
+
+def test_every_refusal_reason_is_the_documented_sentence():
+    reasons = {
+        b"\xff": "payload is not UTF-8 text",
+        up(id="a\x01"): "envelope: id has control characters",
+        up(truck="truck a"): "envelope: truck id has characters outside A-Z a-z 0-9 _ . -",
+        up(seq=0): "envelope: seq starts at 1",
+        up(ts="x"): "envelope: ts is not an ISO-8601 time",
+        up(ts="2026-06-01T17:00:00"): "envelope: ts has no UTC offset",
+        up(v="x" * 30): f"unsupported protocol version {'x' * 20!r} (this side speaks v1)",
+        up(body={"x": [1]}, kind="order_voided"): "order_voided body: missing field 'order_id'",
+    }
+    for raw, reason in reasons.items():
+        assert protocol.check(raw, direction="up").reason == reason
+    assert protocol.check(b"{oops", direction="up").reason.startswith("payload is not JSON (Expecting property name")
+    bodies = {
+        ("menu", '{"categories": {}}'): "field 'categories' should be a list, got an object",
+        ("menu", '{"categories": [{"name": "C", "items": null}]}'):
+            "field 'categories' item 0: field 'items' should be a list, got null",
+        ("ack", '{"through_seq": 1, "missing": {}}'): "field 'missing' should be a list, got an object",
+    }
+    for (kind, body), reason in bodies.items():
+        assert protocol.body_problem(kind, json.loads(body)) == reason
