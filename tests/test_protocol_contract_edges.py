@@ -218,3 +218,13 @@ def test_every_refusal_reason_is_the_documented_sentence():
     }
     for (kind, body), reason in bodies.items():
         assert protocol.body_problem(kind, json.loads(body)) == reason
+
+
+def test_required_numbers_and_lists_are_required_and_optional_fields_take_null():
+    assert protocol.body_problem("ack", {}) == "missing field 'through_seq'"
+    assert protocol.body_problem("mobile_order", {"order_id": "6f1d0c1e-0000-4000-8000-000000000001",
+                                                  "total_cents": 1}) == "missing field 'lines'"
+    proximity = {"event_key": "k", "customer_ref": "c-1", "segment": "s", "source": "truck_scan", "first_seen": TS}
+    assert protocol.body_problem("proximity", {**proximity, "campaign_id": None}) == ""
+    assert protocol.body_problem("proximity", {**proximity, "campaign_id": 5}) == \
+        "field 'campaign_id' should be text or null, got integer"
