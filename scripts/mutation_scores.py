@@ -6,17 +6,19 @@ Usage: python scripts/mutation_scores.py RUN_DIR GROUP  (scripts/mutation calls 
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections import Counter
 from pathlib import Path
-
-from mutmut.__main__ import status_by_exit_code  # the same mapping `mutmut results` prints
 
 CAUGHT = {"killed", "timeout", "segfault", "caught by type check"}
 
 
 def main(run_dir: str, group: str) -> int:
-    mutants = Path(run_dir) / "mutants"
+    os.chdir(run_dir)  # mutmut reads its [mutmut] config from the run directory's setup.cfg on import
+    from mutmut.__main__ import status_by_exit_code  # the same mapping `mutmut results` prints
+
+    mutants = Path("mutants")
     rows, survivors = [], []
     for meta in sorted(mutants.rglob("*.py.meta")):
         codes = json.loads(meta.read_text())["exit_code_by_key"]
@@ -26,6 +28,9 @@ def main(run_dir: str, group: str) -> int:
         module = str(meta.relative_to(mutants))[: -len(".meta")]
         rows.append((module, judged, caught, counts["survived"], counts["no tests"]))
         survivors += [k for k, c in codes.items() if status_by_exit_code[c] in {"survived", "no tests"}]
+    if not rows:  # mutmut stops before mutating when the unmutated tests are red: say so, not "0 mutants"
+        print(f"no mutants judged for {group}: the baseline run failed, see {run_dir}/run.log", file=sys.stderr)
+        return 1
     print(f"\n### mutation: {group}\n")
     print("| module | mutants | killed | survived | no tests | score |")
     print("|---|---:|---:|---:|---:|---:|")
@@ -35,7 +40,7 @@ def main(run_dir: str, group: str) -> int:
     total, caught = sum(r[1] for r in rows), sum(r[2] for r in rows)
     if total:
         print(f"| **all** | {total} | {caught} | | | **{100 * caught / total:.0f} %** |")
-    (Path(run_dir) / "survivors.txt").write_text("\n".join(survivors) + "\n")
+    Path("survivors.txt").write_text("\n".join(survivors) + "\n")
     print(f"\nsurviving mutants: {run_dir}/survivors.txt (see one with `cd {run_dir} && mutmut show NAME`)")
     return 0
 
