@@ -30,6 +30,7 @@ from dataclasses import dataclass, replace
 from typing import Any, NamedTuple, Protocol
 
 from truck_pos.clock import Clock, SystemClock
+from truck_pos.devices.loop_thread import LoopThread
 from truck_pos.domain.tokens import SERVICE_UUID
 
 log = logging.getLogger(__name__)
@@ -144,9 +145,7 @@ class BleScanner:
         self._lock = threading.Lock()
         self._seen = 0
         self._last_report = time.monotonic()
-        self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
+        self._runner = LoopThread("ble-scanner")
 
     # -- the callback path (bleak and the fake both call this) --------------------------------
     def detection_callback(self, device: Any, data: Any) -> None:
@@ -177,25 +176,15 @@ class BleScanner:
 
     def start(self) -> None:
         """Start the background thread (idempotent)."""
-        if self._thread and self._thread.is_alive():
-            return
-        self._loop = asyncio.new_event_loop()
-        self._stop = asyncio.Event()
-        self._thread = threading.Thread(target=self._loop.run_until_complete, args=(self._run(),), name="ble-scanner", daemon=True)
-        self._thread.start()
+        self._runner.start(self._run)
 
     def stop(self, timeout_s: float = 5.0) -> None:
         """Stop scanning and join the thread."""
-        if self._loop and self._stop and self._thread and self._thread.is_alive():
-            self._loop.call_soon_threadsafe(self._stop.set)
-            self._thread.join(timeout_s)
-        if self._loop and not (self._thread and self._thread.is_alive()):
-            self._loop.close()
-            self._loop = None
+        self._runner.stop(timeout_s)
         self._set(state="stopped", message="")
 
     async def _run(self) -> None:
-        assert self._stop is not None
+        assert self._runner.stop_event is not None
         self.bluez = self._probe()
         if self.bluez is not None and self.bluez < DUPLICATE_DATA_BLUEZ:
             log.warning("BlueZ %d.%d has no DuplicateData filter: reports will be sparse (need >= 5.48)", *self.bluez)
@@ -203,7 +192,7 @@ class BleScanner:
         backoff = self._backoff[0]
         restarts = 0
         try:
-            while not self._stop.is_set():
+            while not self._runner.stop_event.is_set():
                 scanner = await self._start_scanner()
                 if scanner is None:
                     self._set(state="unavailable", restarts=restarts)
@@ -251,8 +240,8 @@ class BleScanner:
 
     async def _watch(self) -> str:
         """Wait until asked to stop (returns "") or the radio went silent (returns the reason)."""
-        assert self._stop is not None
-        while not self._stop.is_set():
+        assert self._runner.stop_event is not None
+        while not self._runner.stop_event.is_set():
             if await self._wait(min(1.0, self._watchdog_s / 4)):
                 return ""
             if time.monotonic() - self._last_report > self._watchdog_s:
@@ -262,9 +251,9 @@ class BleScanner:
 
     async def _wait(self, seconds: float) -> bool:
         """Sleep up to ``seconds``; True if stop was requested."""
-        assert self._stop is not None
+        assert self._runner.stop_event is not None
         try:
-            await asyncio.wait_for(self._stop.wait(), seconds)
+            await asyncio.wait_for(self._runner.stop_event.wait(), seconds)
         except asyncio.TimeoutError:
             return False
         return True

@@ -13,7 +13,6 @@ annotations at class creation.
 
 import asyncio
 import logging
-import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -23,6 +22,7 @@ from dbus_fast.constants import PropertyAccess
 from dbus_fast.service import ServiceInterface, dbus_property, method
 
 from truck_pos.clock import Clock
+from truck_pos.devices.loop_thread import LoopThread
 from truck_pos.domain.tokens import APPLE_COMPANY_ID, slot_of, truck_beacon
 
 log = logging.getLogger(__name__)
@@ -68,9 +68,7 @@ class BeaconAdvertiser:
         self.slot: int | None = None
         self.state = "stopped"  # stopped | advertising | unavailable
         self.message = ""
-        self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
+        self._runner = LoopThread("ble-beacon")
 
     async def connect(self) -> None:
         """Connect to the system bus (or ``bus_address``)."""
@@ -128,8 +126,8 @@ class BeaconAdvertiser:
 
     # -- background thread (the register runs it beside the scanner) ---------------------------
     async def _run(self, retry_s: float) -> None:
-        assert self._stop is not None
-        while not self._stop.is_set():
+        assert self._runner.stop_event is not None
+        while not self._runner.stop_event.is_set():
             try:
                 await self.advertise()
             except Exception as exc:  # no BlueZ, no adapter, refused: say so and retry
@@ -137,29 +135,18 @@ class BeaconAdvertiser:
                 log.warning("%s", self.message)
                 self._bus, self._iface, self.slot = None, None, None
             try:
-                await asyncio.wait_for(self._stop.wait(), 1.0 if self.state == "advertising" else retry_s)
+                await asyncio.wait_for(self._runner.stop_event.wait(), 1.0 if self.state == "advertising" else retry_s)
             except asyncio.TimeoutError:
                 pass
         await self.close()
 
     def start(self, retry_s: float = 30.0) -> None:
         """Advertise from a background thread until :meth:`stop` (idempotent)."""
-        if self._thread and self._thread.is_alive():
-            return
-        self._loop = asyncio.new_event_loop()
-        self._stop = asyncio.Event()
-        self._thread = threading.Thread(target=self._loop.run_until_complete, args=(self._run(retry_s),),
-                                        name="ble-beacon", daemon=True)
-        self._thread.start()
+        self._runner.start(lambda: self._run(retry_s))
 
     def stop(self, timeout_s: float = 5.0) -> None:
         """Withdraw the beacon and join the thread."""
-        if self._loop and self._stop and self._thread and self._thread.is_alive():
-            self._loop.call_soon_threadsafe(self._stop.set)
-            self._thread.join(timeout_s)
-        if self._loop and not (self._thread and self._thread.is_alive()):
-            self._loop.close()
-            self._loop = None
+        self._runner.stop(timeout_s)
 
     def status_text(self) -> str:
         """E.g. "beacon on" / "beacon off: ..." for the status bar."""
