@@ -184,8 +184,9 @@ def agent_for(services: Services) -> SyncAgent:
                       on_mobile_order=mobile_order_handler(services.register, services.db))
     if services.loyalty is not None:  # the hub's reconciled balances (offline spending starts there)
         agent.inbox.handlers["loyalty_balances"] = services.loyalty.on_balances
-    agent.inbox.handlers["consent"] = consent_handler(RegistrationService(
-        services.db, services.clock, services.campaigns, truck_id=services.settings.truck.id))  # unsubscribes at the hub
+    registration = services.registration or RegistrationService(  # the sync process builds none of its own
+        services.db, services.clock, services.campaigns, truck_id=services.settings.truck.id)
+    agent.inbox.handlers["consent"] = consent_handler(registration)  # unsubscribes at the hub
     return agent
 
 
