@@ -111,3 +111,36 @@ def test_a_migration_that_leaves_dangling_references_is_rolled_back_with_a_plain
 
     database.close()
     assert snapshot(full_database) == before
+
+
+def _schema_names(path) -> set[str]:
+    con = sqlite3.connect(path)
+    try:
+        return {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'index')")}
+    finally:
+        con.close()
+
+
+def _drop_and_reopen(path, statement: str) -> set[str]:
+    """Run ``statement`` on the file, open it as a start does; the names that were gone before the start."""
+    before = _schema_names(path)
+    con = sqlite3.connect(path)
+    con.execute(statement)
+    con.commit()
+    con.close()
+    dropped = before - _schema_names(path)
+    open_database(path).close()
+    assert _schema_names(path) == before  # back again
+    return dropped
+
+
+@pytest.mark.parametrize("what", ["index", "table"])
+def test_a_start_recreates_a_missing_table_or_index_and_keeps_every_row(full_database, what):
+    """Starts skip the DDL when the schema is all there; a table or an index that went missing comes back."""
+    before_rows = snapshot(full_database)
+    index = next(n for n in _schema_names(full_database) if n.startswith("outbox_") and "sent_utc" in n)
+    statement = f'DROP INDEX "{index}"' if what == "index" else 'DROP TABLE "loyalty_entry"'
+    dropped = _drop_and_reopen(full_database, statement)
+    assert (index in dropped) if what == "index" else ("loyalty_entry" in dropped)
+    after = snapshot(full_database)
+    assert {t: r for t, r in after.items() if t not in dropped} == {t: r for t, r in before_rows.items() if t not in dropped}

@@ -13,3 +13,19 @@ def test_sync_line_counts_what_waits_in_the_outbox(services):
     assert services.sync_status.line() == f"sync off, {waiting} waiting"
     services.sync_status.enabled = True
     assert services.sync_status.line() == f"sync: {waiting} waiting"
+
+
+def test_waiting_is_sent_or_queued_but_not_acked_and_reads_only_the_waiting_rows(services, clock):
+    for i in range(3):
+        t = services.register.open_ticket()
+        services.register.add_item(t.id, "drink-water")
+        services.register.pay_card(t.id)
+    seqs = [row.seq for row in outbox.pending(limit=1000)]
+    total = len(seqs)
+    outbox.mark_sent(seqs[:2], clock.now())  # two sent, not acked: still waiting
+    assert outbox.waiting() == total
+    outbox.mark_acked_through(seqs[0], clock.now())  # the hub has the first
+    assert outbox.waiting() == total - 1
+    assert services.sync_status.line() == f"sync off, {total - 1} waiting"
+    plan = services.db.execute_sql("EXPLAIN QUERY PLAN SELECT COUNT(1) FROM outbox WHERE acked_utc IS NULL").fetchall()
+    assert "outbox_waiting" in str(plan)  # the partial index: a year of acked rows is never scanned

@@ -224,7 +224,7 @@ def test_five_taps_a_second_for_ten_seconds_are_all_counted(tmp_path, output_dir
 
 
 def test_every_screen_fits_800x480_with_finger_sized_targets(tmp_path, output_dir, display):
-    """No touch target under 48 px, no text under 14 px, no status slot spilling (long truck name)."""
+    """No touch target under 48 px, no text under 14 px, no status slot spilling (long truck name), icons shown."""
     result = run_scenario("layout", tmp_path, output_dir, display)
     for where, small in result["small_targets"].items():
         assert small == [], where
@@ -232,6 +232,8 @@ def test_every_screen_fits_800x480_with_finger_sized_targets(tmp_path, output_di
         assert tiny == [], where
     for where, spilled in result["status_overflow"].items():
         assert spilled == [], where
+    for where, no_icon in result["status_icons"].items():  # every slot: an icon drawn beside its text
+        assert no_icon == [], where
     assert len(result["small_targets"]) == 11  # every screen and popup was visited
     assert result["chart_labels"] == ["walk_in", "$4.75"]  # the chart was drawn (its 14 px labels were audited)
     assert result["keyboard_rows"] == 5 and {"@", ".com", "Enter", "Del"} <= set(result["keyboard_keys"])

@@ -26,11 +26,14 @@ def test_bench_ui_start_table_is_well_formed(tmp_path, display):
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = [line for line in proc.stdout.splitlines() if line.startswith("| ") and "app" not in line]
     assert [r.split("|")[1].strip() for r in rows] == ["bare Kivy window (floor)", "register, 1 day of orders",
-                                                        "register, a year of orders"]
+                                                        "register, a year of orders",
+                                                        "register, 1 day + a held campaign"]
     for row in rows:
-        seconds, rss = (float(c) for c in row.split("|")[2:4])
-        assert math.isfinite(seconds) and math.isfinite(rss) and seconds > 0 and rss > 0
+        seconds, rss, cpu = (float(c) for c in row.split("|")[2:5])
+        assert all(math.isfinite(v) and v > 0 for v in (seconds, rss, cpu))
     figures = json.loads(out.read_text())
     assert figures["finite"] is True and figures["orders"] == {"day": 3, "year": 6}
-    assert all(math.isfinite(figures[k]) for k in ("start_ratio", "rss_over_floor_mb", "rss_year_minus_day_mb"))
+    assert all(math.isfinite(figures[k]) for k in ("start_ratio", "start_cpu_ratio", "rss_over_floor_mb",
+                                                   "rss_year_minus_day_mb", "campaign_start_ratio",
+                                                   "campaign_rss_over_floor_mb"))
     assert "goal <= 1.5" in proc.stdout and "goal <= 25" in proc.stdout

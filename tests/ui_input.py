@@ -183,6 +183,12 @@ def audit(app, result: dict, where: str) -> None:
     result.setdefault("status_overflow", {})[where] = [
         name for name, label in bar.labels.items()
         if label.texture_size[0] > label.width + 1 or label.right > Window.width + 1]
+    # Every slot shows its icon: drawn (strokes on its canvas), at least 14 px, left of its text, inside the bar.
+    result.setdefault("status_icons", {})[where] = [] if app.chrome.opacity == 0 else [  # the customer's view: no bar
+        name for name, label in bar.labels.items()
+        if not (getattr(bar, "icons", {}).get(name) is not None and bar.icons[name].strokes > 0
+                and min(bar.icons[name].size) >= 14 and bar.icons[name].right <= label.x + 1
+                and bar.y - 1 <= bar.icons[name].y and bar.icons[name].top <= bar.top + 1)]
 
 
 def visible_any(w) -> bool:

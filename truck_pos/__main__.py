@@ -40,8 +40,24 @@ def configure_kivy(fullscreen: bool, size: str) -> None:
     Config.set("kivy", "exit_on_escape", "0")
 
 
+SERVER_DB_DRIVERS = ("psycopg2cffi", "psycopg2", "psycopg", "pymysql", "MySQLdb")
+
+
+def sqlite_only() -> None:
+    """The register speaks only SQLite: keep peewee from importing the server drivers it probes for at import.
+
+    A truck's install has none of them; a developer's venv with the hub's extras has psycopg2 (~11 MB of RSS
+    and a libpq load in every register start). Call before peewee is first imported; a no-op after.
+    """
+    if "peewee" in sys.modules:
+        return
+    for name in SERVER_DB_DRIVERS:
+        sys.modules.setdefault(name, None)  # type: ignore[assignment]  # None in sys.modules: ImportError
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    sqlite_only()
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("peewee").setLevel(logging.DEBUG if args.verbose else logging.WARNING)  # SQL only with -v
     from truck_pos.bootstrap import build_register
@@ -49,7 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from truck_pos.errors import TruckPosError
 
     try:
-        services = build_register(load_settings(args.config))
+        services = build_register(load_settings(args.config), agent=args.sync)
     except TruckPosError as exc:
         print(f"truck-pos: {exc}", file=sys.stderr)
         return 1

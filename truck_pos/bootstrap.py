@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import peewee
 
-from sync.agent import AgentConfig, SyncAgent
-from sync.agent.inbound import BundleHandler, consent_handler, menu_handler, mobile_order_handler
 from truck_pos.clock import Clock, SystemClock
 from truck_pos.config import Settings
 from truck_pos.domain.proximity import FilterSettings
@@ -35,6 +33,10 @@ from truck_pos.services.reports import ReportsService
 from truck_pos.services.staff import StaffService
 from truck_pos.services.sync_status import SyncStatusService
 from truck_pos.store.db import open_database
+
+if TYPE_CHECKING:  # the agent (and paho-mqtt) is imported only by a process that builds one
+    from sync.agent import SyncAgent
+    from sync.agent.inbound import BundleHandler
 
 
 @dataclass
@@ -104,11 +106,13 @@ def _with_proximity(services: Services, fs: FilterSettings, backend: Any) -> Non
     campaigns.on_installed.append(lambda doc: proximity.load_devices(doc["devices"]) if doc.get("devices") else None)
 
 
-def build_register(settings: Settings, *, clock: Clock | None = None, load_demo: bool = True, **overrides: Any) -> Services:
+def build_register(settings: Settings, *, clock: Clock | None = None, load_demo: bool = True,
+                   agent: bool | None = None, **overrides: Any) -> Services:
     """``truck-pos``: the one process that owns the printer (and its worker), the scanner and the radio.
 
     ``overrides`` replace adapters (tests pass fakes). The sync agent is built (not started) when
-    ``[mqtt] enabled``, for ``truck-pos --sync``; the appliance runs it as ``truck-pos-sync`` instead.
+    ``[mqtt] enabled`` and ``agent`` is not False, for ``truck-pos --sync``; the appliance runs it as
+    ``truck-pos-sync`` instead, and its register passes ``agent=False`` (no paho-mqtt in that process).
     """
     ble_filter = proximity_filter_settings(settings)  # refuse bad [ble] thresholds before opening anything
     s = _core(settings, clock, load_demo, overrides)
@@ -125,7 +129,7 @@ def build_register(settings: Settings, *, clock: Clock | None = None, load_demo:
     s.customers = CustomerService(s.db, s.register, s.registration, s.redemption, s.loyalty,
                                   hub_url=settings.customers.hub_url, truck_id=t.id)
     s.extras = dict(overrides)
-    if settings.mqtt.enabled and "sync" not in s.extras:
+    if settings.mqtt.enabled and agent is not False and "sync" not in s.extras:
         s.extras["sync"] = agent_for(s)
     s.sync_status = SyncStatusService(s.clock, t.timezone, s.extras.get("sync"), settings.mqtt.enabled)
     return s
@@ -177,6 +181,9 @@ def campaign_handler(campaigns: Any) -> BundleHandler:
 
 def agent_for(services: Services) -> SyncAgent:
     """The agent wired to the truck's services (menu, register, and campaigns when present)."""
+    from sync.agent import AgentConfig, SyncAgent
+    from sync.agent.inbound import consent_handler, menu_handler, mobile_order_handler
+
     campaigns = services.campaigns or services.extras.get("campaigns")
     agent = SyncAgent(services.db, services.clock, AgentConfig.from_settings(services.settings),
                       on_campaign=campaign_handler(campaigns) if campaigns is not None else None,
@@ -201,7 +208,7 @@ def _build_printing(settings: Settings, db: peewee.Database, clock: Clock, regis
     key = load_claim_key(db, settings.security.claim_key_file, clock.now())
     printer = overrides.pop("printer", None) or build_printer(p)
     printing = PrintingService(db, clock, printer, truck_id=t.id, truck_name=t.name, timezone=t.timezone, claim_key=key,
-                               columns=getattr(printer, "columns", 48), kitchen_tickets=p.kitchen_tickets,
+                               kitchen_tickets=p.kitchen_tickets,
                                autostart=overrides.pop("print_autostart", True), plug_flag=p.plug_flag)
     pickup = PickupService(db, clock, truck_id=t.id, timezone=t.timezone, claim_key=key)
     register.completion_hooks += [printing.on_order_completed, pickup.on_order_completed]

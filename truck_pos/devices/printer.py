@@ -5,27 +5,62 @@ to the device in one write, so a printer that fails mid-job raises before or dur
 write and the job is retried whole. Every library or OS error is translated here, once, into
 :class:`~truck_pos.errors.DeviceUnavailable` with a sentence for the status bar.
 Not thread-safe: one worker (the print queue) owns the printer.
+
+python-escpos is imported on first use, not with this module: its import (the printer capability database,
+python-barcode, Pillow) costs the register's start-up about half a second and ~12 MB, and the print worker
+pays it once, off the UI thread (:meth:`EscposPrinter.warm`). Its capability database is cached as a pickle
+in the user cache directory instead of a new temporary directory per process, so it is parsed once per install.
 """
 
 from __future__ import annotations
 
 import errno
 import logging
+import os
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
-
-from escpos.constants import PAPER_FULL_CUT
-from escpos.escpos import Escpos
-from escpos.exceptions import DeviceNotFoundError
-from escpos.exceptions import Error as EscposError
-from escpos.printer import Dummy
+from typing import TYPE_CHECKING, Any, Protocol
 
 from truck_pos.domain.printable import Charset, clean, cut_to, is_wide
 from truck_pos.domain.receipt import COLUMNS_BY_PAPER_MM, Document, QrBlock, TextLine
 from truck_pos.errors import DeviceUnavailable
 
+if TYPE_CHECKING:
+    from escpos.escpos import Escpos
+
 log = logging.getLogger(__name__)
+PAPER_FULL_CUT = b"\x1dV\x00"  # GS V 0 (python-escpos' escpos.constants.PAPER_FULL_CUT)
+
+
+def _escpos_cache() -> None:
+    """Point python-escpos' capability pickle at a lasting cache dir before its first import (else: a new
+    temporary directory, and a full parse of its YAML database, in every process)."""
+    if "ESCPOS_CAPABILITIES_PICKLE_DIR" in os.environ:
+        return
+    try:
+        from platformdirs import user_cache_dir
+
+        path = os.path.join(user_cache_dir("truck_pos", appauthor=False), "escpos")
+        os.makedirs(path, mode=0o700, exist_ok=True)
+        if os.access(path, os.W_OK):
+            os.environ["ESCPOS_CAPABILITIES_PICKLE_DIR"] = path
+    except OSError:  # no writable home (a locked-down service user): python-escpos' own default
+        log.debug("no cache directory for the printer profiles", exc_info=True)
+
+
+def _get_profile(name: str | None) -> Any:
+    _escpos_cache()
+    from escpos.capabilities import get_profile
+
+    return get_profile(name)
+
+
+def _dummy(profile: str | None = None) -> Escpos:
+    _escpos_cache()
+    from escpos.printer import Dummy
+
+    return Dummy(profile=profile)
 
 
 class ReceiptPrinter(Protocol):
@@ -70,10 +105,8 @@ def _flag(setting: Any, profile_says: bool) -> bool:
 
 def capabilities(profile: str | None, *, native_qr: Any = "auto", cut: Any = "auto", cjk: bool = True) -> Capabilities:
     """Native QR or image, cut or feed, and the code page, from the model's profile; settings other than auto win."""
-    from escpos.capabilities import get_profile
-
     try:
-        prof = get_profile(profile)
+        prof = _get_profile(profile)
         pages = prof.get_code_pages()
         supports = prof.supports
     except Exception:  # an unknown profile name: plain ESC/POS, code page 437, no promises
@@ -133,7 +166,7 @@ def encode(doc: Document, p: Escpos, caps: Capabilities, *, cut_first: bool = Fa
 def render_bytes(doc: Document, *, profile: str | None = None, caps: Capabilities | None = None,
                  cut_first: bool = False) -> bytes:
     """The exact ESC/POS bytes for a document (what goes down the wire)."""
-    dummy = Dummy(profile=profile)
+    dummy = _dummy(profile)
     encode(doc, dummy, caps or capabilities(profile), cut_first=cut_first)
     return dummy.output
 
@@ -144,9 +177,7 @@ def columns_for(profile: str | None, paper_mm: int, override: int = 0) -> int:
         return override
     cap = COLUMNS_BY_PAPER_MM.get(paper_mm, 32)
     try:
-        from escpos.capabilities import get_profile
-
-        return min(get_profile(profile).get_columns("a"), cap)
+        return min(_get_profile(profile).get_columns("a"), cap)
     except Exception:  # unknown profile or font: the paper width decides
         return cap
 
@@ -161,6 +192,9 @@ def human_message(exc: BaseException) -> str:
         return "Printer busy - another program is using it"
     if "timed out" in text or "timeout" in text or code == errno.ETIMEDOUT:
         return "Printer not responding - check paper, lid and power"
+    _escpos_cache()
+    from escpos.exceptions import DeviceNotFoundError
+
     if isinstance(exc, DeviceNotFoundError) or "not found" in text or code in (errno.ENOENT, errno.ENODEV):
         return "Printer not found - is it plugged in and switched on?"
     if "requires" in text and "library" in text:
@@ -169,6 +203,9 @@ def human_message(exc: BaseException) -> str:
 
 
 def _translatable() -> tuple[type[BaseException], ...]:
+    _escpos_cache()
+    from escpos.exceptions import Error as EscposError
+
     kinds: list[type[BaseException]] = [EscposError, OSError, RuntimeError, ValueError]
     try:
         import serial
@@ -186,19 +223,57 @@ def _translatable() -> tuple[type[BaseException], ...]:
 
 
 class EscposPrinter:
-    """A :class:`ReceiptPrinter` over any python-escpos printer made by ``connect``."""
+    """A :class:`ReceiptPrinter` over any python-escpos printer made by ``connect``.
 
-    def __init__(self, connect: Callable[[], Escpos], *, profile: str | None = None, caps: Capabilities | None = None,
-                 columns: int = 48, describe: str = "printer"):
+    ``caps`` and ``columns`` may be given as values or as zero-argument functions; functions run once, on
+    first use (``warm()`` from the print worker), so building the printer imports nothing from python-escpos.
+    """
+
+    def __init__(self, connect: Callable[[], Escpos], *, profile: str | None = None,
+                 caps: Capabilities | Callable[[], Capabilities] | None = None,
+                 columns: int | Callable[[], int] = 48, describe: str = "printer"):
         self._connect = connect
         self.profile = profile
-        self.caps = caps or capabilities(profile)
-        self.charset = self.caps.charset
-        self.columns = columns
+        self._caps_source = caps if caps is not None else (lambda: capabilities(profile))
+        self._columns_source = columns
+        self._resolved: tuple[Capabilities, int, tuple[type[BaseException], ...]] | None = None
+        self._resolving = threading.Lock()
         self.describe = describe
         self._device: Escpos | None = None
-        self._errors = _translatable()
         self.last_bytes = b""
+
+    def warm(self) -> None:
+        """Load python-escpos and the model's profile now (the print worker calls this when idle)."""
+        if self._resolved is not None:
+            return
+        with self._resolving:
+            if self._resolved is None:
+                src, cols = self._caps_source, self._columns_source
+                caps = src() if callable(src) else src
+                columns = cols() if callable(cols) else cols
+                self._resolved = (caps, columns, _translatable())
+
+    def _ready(self) -> tuple[Capabilities, int, tuple[type[BaseException], ...]]:
+        if self._resolved is None:
+            self.warm()
+        assert self._resolved is not None
+        return self._resolved
+
+    @property
+    def caps(self) -> Capabilities:
+        return self._ready()[0]
+
+    @property
+    def charset(self) -> Charset:
+        return self._ready()[0].charset
+
+    @property
+    def columns(self) -> int:
+        return self._ready()[1]
+
+    @property
+    def _errors(self) -> tuple[type[BaseException], ...]:
+        return self._ready()[2]
 
     def print_document(self, doc: Document, *, cut_first: bool = False) -> None:
         """Encode then send in one write; raises DeviceUnavailable (and reconnects next time) on failure."""
@@ -271,24 +346,31 @@ class NoPrinter:
         """Nothing to release."""
 
 
-def connector(settings: Any) -> tuple[Callable[[], Escpos], str]:
-    """A factory for the python-escpos printer named by ``settings.printer`` (kind, address, profile)."""
+def _make(kind: str, **kwargs: Any) -> Escpos:
+    """A python-escpos printer of class ``kind`` (Usb, Serial, Network, File, Dummy), imported now."""
+    _escpos_cache()
     from escpos import printer as escpos_printer
 
+    return getattr(escpos_printer, kind)(**kwargs)
+
+
+def connector(settings: Any) -> tuple[Callable[[], Escpos], str]:
+    """A factory for the python-escpos printer named by ``settings.printer`` (kind, address, profile)."""
     profile = settings.profile or None
     kind = settings.kind
     if kind == "usb":
         vid, pid = int(str(settings.usb_vendor), 0), int(str(settings.usb_product), 0)
-        return (lambda: escpos_printer.Usb(vid, pid, timeout=5000, profile=profile)), f"USB printer {vid:04x}:{pid:04x}"
+        return (lambda: _make("Usb", idVendor=vid, idProduct=pid, timeout=5000, profile=profile),
+                f"USB printer {vid:04x}:{pid:04x}")
     if kind == "serial":
-        return (lambda: escpos_printer.Serial(devfile=settings.serial_port, baudrate=settings.serial_baudrate,
-                                              timeout=5, profile=profile)), f"serial printer {settings.serial_port}"
+        return (lambda: _make("Serial", devfile=settings.serial_port, baudrate=settings.serial_baudrate, timeout=5,
+                              profile=profile)), f"serial printer {settings.serial_port}"
     if kind == "network":
-        return (lambda: escpos_printer.Network(host=settings.host, port=settings.port, timeout=3,
-                                               profile=profile)), f"network printer {settings.host}:{settings.port}"
+        return (lambda: _make("Network", host=settings.host, port=settings.port, timeout=3,
+                              profile=profile)), f"network printer {settings.host}:{settings.port}"
     if kind == "file":
-        return (lambda: escpos_printer.File(devfile=settings.file_path, profile=profile)), f"file printer {settings.file_path}"
-    return (lambda: Dummy(profile=profile)), "dummy printer (no paper)"
+        return (lambda: _make("File", devfile=settings.file_path, profile=profile)), f"file printer {settings.file_path}"
+    return (lambda: _dummy(profile)), "dummy printer (no paper)"
 
 
 def build_printer(settings: Any) -> EscposPrinter | NoPrinter:
@@ -297,6 +379,7 @@ def build_printer(settings: Any) -> EscposPrinter | NoPrinter:
         return NoPrinter()
     connect, describe = connector(settings)
     profile = settings.profile or None
-    columns = columns_for(profile, settings.paper_mm, settings.columns)
-    caps = capabilities(profile, native_qr=settings.native_qr, cut=settings.cut, cjk=settings.cjk)
-    return EscposPrinter(connect, profile=profile, caps=caps, columns=columns, describe=describe)
+    return EscposPrinter(connect, profile=profile, describe=describe,
+                         columns=lambda: columns_for(profile, settings.paper_mm, settings.columns),
+                         caps=lambda: capabilities(profile, native_qr=settings.native_qr, cut=settings.cut,
+                                                   cjk=settings.cjk))

@@ -28,11 +28,10 @@ import hashlib
 import json
 import zlib
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+if TYPE_CHECKING:  # cryptography (~7 MB) is imported when a key is first used, not with this module
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 BUNDLE_FORMAT = "truck_pos.campaign.v1"
 BUNDLE_FORMAT_Z = "truck_pos.campaign.v1z"
@@ -70,6 +69,8 @@ def key_id(public_key: Ed25519PublicKey) -> str:
 
 
 def raw_public_key(public_key: Ed25519PublicKey) -> bytes:
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
     return public_key.public_bytes(Encoding.Raw, PublicFormat.Raw)
 
 
@@ -162,6 +163,8 @@ def _inflate(data: bytes) -> bytes:
 
 
 def _verifies(key: Ed25519PublicKey, signature: bytes, payload: bytes) -> bool:
+    from cryptography.exceptions import InvalidSignature
+
     try:
         key.verify(signature, payload)
         return True

@@ -18,15 +18,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import cached_property
-from typing import NamedTuple
-
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from typing import TYPE_CHECKING, NamedTuple
 
 from truck_pos.domain.calendar import local
 from truck_pos.domain.campaign import Benefit, Campaign, Segment, normalize
 from truck_pos.domain.codeset import hasher
 from truck_pos.domain.order import TicketLine
+
+if TYPE_CHECKING:  # cryptography is imported when a personal code is first read, not with this module
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 PERSONAL_PREFIX = "TP1"
 _CONTEXT = b"truck_pos.code.v1"
@@ -99,6 +99,8 @@ def read_personal_code(normalized: str, public_key: Ed25519PublicKey) -> Persona
     personal = _parse_payload(payload)  # cheap structural check first; the signature decides
     if personal is None:
         return None
+    from cryptography.exceptions import InvalidSignature
+
     try:
         public_key.verify(signature, _CONTEXT + payload)
     except InvalidSignature:
@@ -191,7 +193,6 @@ class CodeIndex:
             seg = campaign.segment(segment_name)
             if seg is not None:
                 self.by_code[normalize(code)] = seg
-        self.code_key = Ed25519PublicKey.from_public_bytes(campaign.code_public_key) if campaign.code_public_key else None
         self._unique = [(s, s.unique_codes.has) for s in campaign.segments if s.unique_codes is not None and len(s.unique_codes)]
         self._hash = hasher(campaign.id)
         # A personal code is single-use unless its segment says otherwise: the adjusted segment, made once.
@@ -200,6 +201,15 @@ class CodeIndex:
         self._window = {s.name: (s.valid_from_utc or campaign.valid_from_utc, s.valid_until_utc or campaign.valid_until_utc)
                         for s in campaign.segments}
         self._label = {s.name: f"{campaign.name}: {s.benefit.describe()}" for s in campaign.segments}
+
+    @cached_property
+    def code_key(self) -> Ed25519PublicKey | None:
+        """The campaign's personal-code key, made at the first personal code (cryptography loads then)."""
+        if not self.campaign.code_public_key:
+            return None
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+        return Ed25519PublicKey.from_public_bytes(self.campaign.code_public_key)
 
     def check(self, text: str, ctx: CheckContext, usage: UsageCounts, owner_key: Ed25519PublicKey | None = None) -> CodeResult:
         """Accept or refuse ``text`` for this ticket, now, at this truck."""

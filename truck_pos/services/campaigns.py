@@ -13,11 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import peewee
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from sync import protocol
 from truck_pos.clock import Clock
@@ -28,6 +26,9 @@ from truck_pos.domain.codes import CodeIndex
 from truck_pos.errors import ConfigError
 from truck_pos.store.campaign_models import CampaignBundle, CampaignKeyVersion
 from truck_pos.store.watch import ChangeWatch
+
+if TYPE_CHECKING:  # cryptography loads with the first key (a configured owner key, a held bundle, a personal code)
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,9 @@ class BundleResult:
 
 def load_public_key(path: str | Path) -> Ed25519PublicKey:
     """Read the owner's public key: PEM, or one line of base64url raw key."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
     try:
         data = Path(path).expanduser().read_bytes()
     except OSError as exc:

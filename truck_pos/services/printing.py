@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 import uuid
 from collections import deque
 from collections.abc import Callable
@@ -27,7 +28,7 @@ import peewee
 from truck_pos.clock import Clock
 from truck_pos.devices.printer import NO_PRINTER, ReceiptPrinter
 from truck_pos.domain.order import Ticket, Totals
-from truck_pos.domain.printable import ASCII_ONLY
+from truck_pos.domain.printable import ASCII_ONLY, Charset
 from truck_pos.domain.receipt import Document, TextLine, render_kitchen_ticket, render_receipt
 from truck_pos.errors import DeviceUnavailable, NotFound
 from truck_pos.services.claim_key import claim_for
@@ -41,6 +42,7 @@ log = logging.getLogger(__name__)
 MAX_BACKOFF_S = 60  # a job that cannot be laid out (a bug, bad data) waits longer each time
 PROBE_S = 1.5  # printer away and jobs waiting: look for it this often (clock seconds)
 LEASE_S = 60  # a print takes seconds; a lease this old belongs to a worker that died
+WARM_AFTER_S = 8.0  # load the printer driver this long after the worker starts (after the UI's first frames)
 TORN_NOTICE = "REPRINT - previous copy incomplete"
 MAX_URL_CHARS = 300  # a QR of this size still scans from a 58 mm receipt
 
@@ -78,7 +80,7 @@ class PrintingService:
     """
 
     def __init__(self, db: peewee.Database, clock: Clock, printer: ReceiptPrinter, *, truck_id: str, truck_name: str,
-                 timezone: str, claim_key: bytes, columns: int = 48, kitchen_tickets: bool = True,
+                 timezone: str, claim_key: bytes, columns: int | None = None, kitchen_tickets: bool = True,
                  currency_symbol: str = "$", autostart: bool = False, poll_s: float = 0.5, plug_flag: str = ""):
         self.db = db
         self.clock = clock
@@ -87,8 +89,7 @@ class PrintingService:
         self.truck_name = truck_name
         self.timezone = timezone
         self._claim_key = claim_key
-        self.columns = columns
-        self.charset = getattr(printer, "charset", ASCII_ONLY)
+        self._columns = columns  # None: the printer's own (read on first use: its profile loads lazily)
         self.kitchen_tickets = kitchen_tickets
         self.currency_symbol = currency_symbol
         self.autostart = autostart
@@ -107,6 +108,14 @@ class PrintingService:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._run_lock = threading.Lock()
+
+    @property
+    def columns(self) -> int:
+        return self._columns or getattr(self.printer, "columns", 48)
+
+    @property
+    def charset(self) -> Charset:
+        return getattr(self.printer, "charset", ASCII_ONLY)
 
     # --- the register's hooks: rows inside the order transaction, the wake-up after its commit ---------
     def on_order_completed(self, order: Order, ticket: Ticket, totals: Totals, now: datetime) -> None:
@@ -294,7 +303,17 @@ class PrintingService:
             self._thread = None
         self.printer.close()
 
+    def _warm(self) -> None:
+        """Load the printer driver now, on this thread, while nothing waits on it (not during the UI's start)."""
+        warm = getattr(self.printer, "warm", None)
+        try:
+            if callable(warm):
+                warm()
+        except Exception:  # a broken profile shows on the first job instead
+            log.exception("printer driver failed to load")
+
     def _loop(self) -> None:
+        warm_at = time.monotonic() + WARM_AFTER_S
         try:
             while not self._stop.is_set():
                 self._wake.clear()  # before the round: a wake-up during it makes the next wait return at once
@@ -302,6 +321,9 @@ class PrintingService:
                     self.run_once()
                 except Exception:  # the database or a bug: log and keep the queue alive
                     log.exception("print queue round failed")
+                if warm_at and time.monotonic() >= warm_at:
+                    warm_at = 0.0
+                    self._warm()
                 self._wake.wait(self.poll_s)  # set after an order committed (RegisterService.after_commit_hooks)
                 self._wake.clear()
         finally:

@@ -30,8 +30,7 @@ class SyncStatusService:
             waiting = s.queued + s.unacked
             ack = f", last ack {local(s.last_ack_utc, self.timezone):%H:%M}" if s.last_ack_utc else ""
             return f"sync {state}, {waiting} waiting{ack}{rejected_text(s.rejected, s.last_rejection)}"
-        counts = outbox.counts()
-        waiting = counts["queued"] + counts["unacked"]
+        waiting = outbox.waiting()
         if not self.enabled:
             return f"sync off, {waiting} waiting" if waiting else "sync off"
         return f"sync: {waiting} waiting{rejected_text(*rejection_summary())}"

@@ -63,10 +63,18 @@ def current_version(db: peewee.Database) -> int:
     return int(row or 0)
 
 
+def schema_present(db: peewee.Database, models: list[type[peewee.Model]]) -> bool:
+    """Every model's table and every index it declares exist already (one query; no DDL built)."""
+    names = {row[0] for row in db.execute_sql("SELECT name FROM sqlite_master WHERE type IN ('table', 'index')")}
+    return all(m._meta.table_name in names and all(i._name in names for i in m._meta.fields_to_index())
+               for m in models)
+
+
 def migrate(db: peewee.Database, models: list[type[peewee.Model]]) -> int:
     """Create missing tables, then apply pending migrations; returns the resulting version."""
     with db.atomic():
-        db.create_tables(models, safe=True)
+        if not schema_present(db, models):  # the usual start: nothing to create, no DDL generated
+            db.create_tables(models, safe=True)
         version = current_version(db)
         now = datetime.now(timezone.utc)
         if version == 0:

@@ -31,6 +31,10 @@ class Outbox(BaseModel):
     acked_utc = UtcDateTimeField(null=True)
 
 
+# The rows not yet acknowledged, for the status bar's "N waiting" every second: a partial index keeps that
+# count proportional to what is waiting, not to a year of history (acked rows are kept).
+Outbox.add_index(peewee.ModelIndex(Outbox, (Outbox.seq,), name="outbox_waiting", where=Outbox.acked_utc.is_null()))
+
 _INSERT = PreparedInsert(Outbox, ["key", "kind", "payload", "created_utc"])
 
 
@@ -71,6 +75,11 @@ def mark_acked_through(seq: int, now: datetime) -> int:
         .where(Outbox.seq <= seq, Outbox.acked_utc.is_null())
         .execute()
     )
+
+
+def waiting() -> int:
+    """Messages not yet acknowledged by the hub (queued or sent), counted through the partial index."""
+    return Outbox.select().where(Outbox.acked_utc.is_null()).count()
 
 
 def counts() -> dict[str, int]:

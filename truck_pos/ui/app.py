@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import time
 
@@ -13,20 +14,22 @@ from kivy.uix.screenmanager import NoTransition, ScreenManager
 
 from truck_pos.domain.calendar import local
 from truck_pos.ui import i18n, theme
-from truck_pos.ui.customer_screen import CustomerScreen
 from truck_pos.ui.i18n import N_, _, bind_text
 from truck_pos.ui.keyboard import OnScreenKeyboard
 from truck_pos.ui.login_screen import LoginScreen
-from truck_pos.ui.setup_screen import SetupScreen
-from truck_pos.ui.menu_screen import MenuScreen
-from truck_pos.ui.orders_screen import OrdersScreen
-from truck_pos.ui.pickup_screen import PickupScreen
-from truck_pos.ui.reports_screen import ReportsScreen
 from truck_pos.ui.register_screen import RegisterScreen
 from truck_pos.ui.status_bar import StatusBar, StatusSlot
 from truck_pos.ui.widgets import Panel, TouchButton
 
 log = logging.getLogger(__name__)
+
+# Screens built on first use: name -> (module, class).
+LATER_SCREENS = {"setup": ("truck_pos.ui.setup_screen", "SetupScreen"),
+                 "orders": ("truck_pos.ui.orders_screen", "OrdersScreen"),
+                 "pickup": ("truck_pos.ui.pickup_screen", "PickupScreen"),
+                 "customer": ("truck_pos.ui.customer_screen", "CustomerScreen"),
+                 "reports": ("truck_pos.ui.reports_screen", "ReportsScreen"),
+                 "menu": ("truck_pos.ui.menu_screen", "MenuScreen")}
 
 # Screens the customer sees: no status bar, no staff navigation.
 CUSTOMER_FACING = {"customer"}
@@ -64,9 +67,10 @@ class TruckPosApp(App):
         self.screens = ScreenManager(transition=NoTransition())
         self.login_screen = LoginScreen(self)
         self.register_screen = RegisterScreen(self)
-        for screen in (self.login_screen, SetupScreen(self), self.register_screen, OrdersScreen(self), PickupScreen(self),
-                       CustomerScreen(self), ReportsScreen(self), MenuScreen(self)):
+        for screen in (self.login_screen, self.register_screen):
             self.screens.add_widget(screen)
+        # The others are imported and built the first time they are shown: a quicker start, fewer textures held.
+        self._later = dict(LATER_SCREENS)
         root.add_widget(self.screens)
         Window.bind(on_touch_down=self._touched)
         self.lock() if self.require_login else self.go("register")
@@ -83,18 +87,18 @@ class TruckPosApp(App):
         """The bar's fixed slots, left to right; a feature appends its own (name, text provider)."""
         s = self.services
         slots = [
-            StatusSlot("truck", lambda: s.settings.truck.name, 1.1),
-            StatusSlot("time", lambda: f"{local(s.clock.now(), s.settings.truck.timezone):%H:%M}", 0.45),
-            StatusSlot("who", lambda: self.staff.name if self.staff else _("locked"), 0.8),
-            StatusSlot("sync", s.sync_status.line, 1.1),
-            StatusSlot("campaign", s.campaigns.status_line, 1.3),
+            StatusSlot("truck", lambda: s.settings.truck.name, 1.1, icon="truck"),
+            StatusSlot("time", lambda: f"{local(s.clock.now(), s.settings.truck.timezone):%H:%M}", 0.55, icon="clock"),
+            StatusSlot("who", lambda: self.staff.name if self.staff else _("locked"), 0.8, icon="person"),
+            StatusSlot("sync", s.sync_status.line, 1.1, icon="sync"),
+            StatusSlot("campaign", s.campaigns.status_line, 1.3, icon="campaign"),
             StatusSlot("printer", lambda: s.printing.printer_state().message, 1.1,
-                       warn=lambda: not s.printing.printer_state().ok),
+                       warn=lambda: not s.printing.printer_state().ok, icon="printer"),
         ]
         if s.scanner is not None:
-            slots.append(StatusSlot("scanner", lambda: f"scanner {s.scanner.state}", 0.8))
+            slots.append(StatusSlot("scanner", lambda: f"scanner {s.scanner.state}", 0.8, icon="scanner"))
         if s.proximity.scanner is not None:
-            slots.append(StatusSlot("nearby", s.proximity.status_text, 1.0))
+            slots.append(StatusSlot("nearby", s.proximity.status_text, 1.0, icon="nearby"))
         return slots
 
     # --- popups and the keyboard -----------------------------------------------------------
@@ -112,11 +116,19 @@ class TruckPosApp(App):
         if self.require_login and self.staff is None:
             name = "setup" if self.services.first_start.needed() else "login"
         self.keyboard.hide()
-        self.screens.current = name
+        self.show_screen(name)
         self._show_chrome(name not in CUSTOMER_FACING)
         for n, b in self.nav.items():
             b.background_color = theme.ACCENT if n == name else theme.BUTTON
             b.disabled = name in ("login", "setup") and n != "lock"
+
+    def show_screen(self, name: str) -> None:
+        """Make ``name`` the current screen, building it first if it has not been shown yet."""
+        where = self._later.pop(name, None)
+        if where is not None:
+            module, cls = where
+            self.screens.add_widget(getattr(importlib.import_module(module), cls)(self))
+        self.screens.current = name
 
     def _show_chrome(self, visible: bool) -> None:
         """Staff controls (status and nav) are gone, not just hidden, while the customer holds the screen."""
@@ -135,7 +147,7 @@ class TruckPosApp(App):
         self.staff = None
         i18n.set_language("en")
         self.keyboard.hide()
-        self.screens.current = "setup" if self.services.first_start.needed() else "login"
+        self.show_screen("setup" if self.services.first_start.needed() else "login")
         self._show_chrome(True)
         for b in self.nav.values():
             b.disabled = True

@@ -19,4 +19,5 @@ FONT_SMALL = dp(14)  # the smallest text on screen (status bar, chart labels)
 FONT_BIG = dp(24)
 FONT_HUGE = dp(64)
 STATUS_H = dp(26)
+ICON = dp(18)  # status-bar icons
 NAV_H = dp(50)
