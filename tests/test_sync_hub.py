@@ -112,3 +112,41 @@ def test_a_batch_is_stored_with_one_statement_and_each_message_keeps_its_own_out
         outcomes = [o for o, _ in hub._record_batch(batch, NOW, [])]
     assert outcomes == ["duplicate", "new", "duplicate", "new", "conflict", "dead"]
     assert HubMessage.select().count() == 3
+
+
+def _set_contiguous(truck: str, seq: int) -> None:
+    from sync.hub.models import HubTruck
+
+    HubTruck.update(contiguous_seq=seq).where(HubTruck.truck == truck).execute()
+
+
+def test_an_ack_built_from_a_stale_read_uses_the_point_another_hub_moved_to(hub_url, monkeypatch):
+    """Hub A read contiguous = 0; hub B has since stored 1..10 and moved it to 10. A's ack must not ask again for 1..10."""
+    hub = Hub(HubConfig(), clock=FakeClock(NOW))
+    for s in range(1, 13):
+        ingest(hub, s)
+    hub.ack_body("truck-a")  # moves the stored point to 12
+    _set_contiguous("truck-a", 10)  # as hub B left it; 11 and 12 are past it
+    monkeypatch.setattr(hub, "_contiguous", lambda trucks: {t: 0 for t in trucks})  # A's read, made before B moved
+    assert hub.ack_body("truck-a") == {"through_seq": 12, "max_seq": 12, "missing": []}
+
+
+def test_an_ack_never_moves_the_stored_point_back_when_another_hub_moved_it_further(hub_url, monkeypatch):
+    """A computes through = 12 while B stores 13..15 and moves the point to 15: A's write must not take it back to 12."""
+    import sync.hub.outbound as outbound
+    from sync.hub.models import HubTruck
+
+    hub = Hub(HubConfig(), clock=FakeClock(NOW))
+    for s in range(1, 13):
+        ingest(hub, s)
+    real = outbound._seqs_past
+
+    def racing(model, trucks):
+        rows = real(model, trucks)
+        if model is HubDeadLetter:  # after A has read everything it uses: B moves the point to 15
+            _set_contiguous("truck-a", 15)
+        return rows
+
+    monkeypatch.setattr(outbound, "_seqs_past", racing)
+    assert hub.ack_body("truck-a")["through_seq"] == 12  # A's own answer, from what it read
+    assert HubTruck.get(HubTruck.truck == "truck-a").contiguous_seq == 15  # B's point stands
