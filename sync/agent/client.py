@@ -18,9 +18,7 @@ import sys
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, replace
-from datetime import datetime
-from pathlib import Path
+from dataclasses import replace
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -29,11 +27,11 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from sync import protocol
 from sync.agent.inbound import BodyHandler, BundleHandler, Inbox, Outcome
-from sync.transport import BrokerLogin, connect_persistent, new_client
+from sync.agent.config import AgentConfig, SyncStatus, explain_connect_failure
+from sync.transport import connect_persistent, new_client
 from truck_pos.clock import Clock
-from truck_pos.errors import ConfigError
 from truck_pos.store import outbox
-from truck_pos.store.outbox import Outbox
+from truck_pos.store.outbox import Outbox, mark_sent_ranges, stored_rows
 from truck_pos.store.sync_models import rejection_summary
 
 log = logging.getLogger(__name__)
@@ -50,87 +48,6 @@ GIL_SWITCH_S = 0.001
 # A gap the hub keeps listing this long while its acks keep coming (the hub is reachable and moving
 # on) was lost on the way: re-send just those rows now instead of waiting for ack_timeout_s.
 GAP_RESEND_S = 10.0
-
-
-@dataclass(frozen=True)
-class AgentConfig:
-    """Who the truck is, where its broker is, and how hard to push."""
-
-    truck_id: str
-    login: BrokerLogin = BrokerLogin()
-    max_inflight: int = 20
-    reconnect_min_s: float = 1.0
-    reconnect_max_s: float = 60.0
-    ack_timeout_s: float = 30.0  # hub ack stuck this long with rows out: re-send the gaps it lists
-    resend_batch: int = 20_000  # at most this many rows re-sent per stuck ack (what is missing, not more)
-    client_id: str = ""  # default: truck-pos-<truck id>
-
-    @property
-    def effective_client_id(self) -> str:
-        return self.client_id or f"truck-pos-{self.truck_id}"
-
-    @classmethod
-    def from_settings(cls, settings: Any) -> "AgentConfig":
-        """Build from the frozen Settings (reads ``[mqtt] password_file``; the password is never logged)."""
-        m = settings.mqtt
-        password = ""
-        if m.password_file:
-            try:
-                password = Path(m.password_file).expanduser().read_text("utf-8").strip()
-            except OSError as exc:
-                raise ConfigError(f"[mqtt] password_file {m.password_file}: {exc.strerror}") from exc
-        login = BrokerLogin(m.host, m.port, m.username or settings.truck.id, password, m.tls, m.ca_file,
-                            m.keepalive_s, m.session_expiry_s)
-        return cls(settings.truck.id, login, m.max_inflight, m.reconnect_min_s, m.reconnect_max_s, m.ack_timeout_s)
-
-
-@dataclass(frozen=True)
-class SyncStatus:
-    """What the status bar shows. ``queued``: not yet at the broker; ``unacked``: at the broker, not yet ingested."""
-
-    connected: bool
-    queued: int
-    unacked: int
-    acked_through_seq: int
-    last_ack_utc: datetime | None
-    last_error: str
-    rejected: int = 0  # up messages the hub did not store as sent (down/rejected)
-    last_rejection: str = ""  # the hub's reason for the latest of them
-
-
-def explain_connect_failure(reason: Any, login: BrokerLogin) -> str:
-    """A sentence for the staff/owner about a refused CONNECT."""
-    text = str(reason)
-    where = f"{login.host}:{login.port}"
-    if "user name or password" in text.lower() or "not authorized" in text.lower():
-        return (f"Broker {where} refused the login for {login.username or '(no user)'!r}: {text}. "
-                "Check [mqtt] username and password_file.")
-    return f"Broker {where} refused the connection: {text}"
-
-
-def stored_rows(*where: Any, limit: int) -> list[tuple[int, str, str, str, str]]:
-    """Unacked outbox rows as (seq, key, kind, created text, payload JSON text), oldest first, undecoded.
-
-    Runs peewee's SQL on the raw cursor: per-row model conversion cost more than the publish itself.
-    """
-    query = (Outbox.select(Outbox.seq, Outbox.key, Outbox.kind, Outbox.created_utc.cast("TEXT"), Outbox.payload.cast("TEXT"))
-             .where(Outbox.acked_utc.is_null(), *where).order_by(Outbox.seq).limit(limit))
-    sql, params = query.sql()
-    return Outbox._meta.database.execute_sql(sql, params).fetchall()
-
-
-def mark_sent_ranges(seqs: list[int], now: datetime) -> None:
-    """outbox.mark_sent for many seqs, as one UPDATE per contiguous run (PUBACKs come nearly in order)."""
-    seqs = sorted(seqs)
-    runs: list[tuple[int, int]] = []
-    for seq in seqs:
-        if runs and seq == runs[-1][1] + 1:
-            runs[-1] = (runs[-1][0], seq)
-        else:
-            runs.append((seq, seq))
-    with Outbox._meta.database.atomic():
-        for first, last in runs:
-            Outbox.update(sent_utc=now).where(Outbox.seq.between(first, last), Outbox.sent_utc.is_null()).execute()
 
 
 class SyncAgent:

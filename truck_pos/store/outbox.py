@@ -88,3 +88,28 @@ def counts() -> dict[str, int]:
     unacked = Outbox.select().where(Outbox.sent_utc.is_null(False), Outbox.acked_utc.is_null()).count()
     acked = Outbox.select().where(Outbox.acked_utc.is_null(False)).count()
     return {"queued": queued, "unacked": unacked, "acked": acked}
+
+
+def stored_rows(*where: Any, limit: int) -> list[tuple[int, str, str, str, str]]:
+    """Unacked outbox rows as (seq, key, kind, created text, payload JSON text), oldest first, undecoded.
+
+    Runs peewee's SQL on the raw cursor: per-row model conversion cost more than the publish itself.
+    """
+    query = (Outbox.select(Outbox.seq, Outbox.key, Outbox.kind, Outbox.created_utc.cast("TEXT"), Outbox.payload.cast("TEXT"))
+             .where(Outbox.acked_utc.is_null(), *where).order_by(Outbox.seq).limit(limit))
+    sql, params = query.sql()
+    return database.execute_sql(sql, params).fetchall()
+
+
+def mark_sent_ranges(seqs: list[int], now: datetime) -> None:
+    """outbox.mark_sent for many seqs, as one UPDATE per contiguous run (PUBACKs come nearly in order)."""
+    seqs = sorted(seqs)
+    runs: list[tuple[int, int]] = []
+    for seq in seqs:
+        if runs and seq == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], seq)
+        else:
+            runs.append((seq, seq))
+    with database.atomic():
+        for first, last in runs:
+            Outbox.update(sent_utc=now).where(Outbox.seq.between(first, last), Outbox.sent_utc.is_null()).execute()
