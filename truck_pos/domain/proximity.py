@@ -32,7 +32,7 @@ Times are float seconds (any epoch, but the same for all calls); nothing here re
 from __future__ import annotations
 
 import math
-from collections import deque
+from bisect import bisect_left
 from dataclasses import dataclass
 
 GONE, NEAR, WINDOW = 0, 1, 2
@@ -41,6 +41,8 @@ FREE_SPACE_LOSS_1M_DB = 41.0
 RSSI_MIN_DBM, RSSI_MAX_DBM = -110.0, 0.0  # anything else is not a measurement (+127: HCI "not available")
 CALIBRATION_MIN_DBM, CALIBRATION_MAX_DBM = -75.0, -40.0  # a phone's RSSI at 1 m; outside: a bug or a forgery
 _HISTORY = 48  # reports kept per phone (bounds memory whatever the rate)
+_TRIM = 2 * _HISTORY  # a phone's lists are cut back to _HISTORY when they reach this
+_INF = math.inf
 
 
 @dataclass(frozen=True)
@@ -103,21 +105,26 @@ class Arrival:
 
 
 class _Track:
-    __slots__ = ("reports", "last_t", "zone", "first_t", "arrived", "p1m", "loss", "measured", "tx", "outside",
-                 "med_n", "n_close", "n_beyond")
+    __slots__ = ("ts", "vs", "n", "last_t", "zone", "first_t", "arrived", "p1m", "loss", "measured", "tx", "outside",
+                 "close_t", "close_n", "beyond_t", "beyond_n")
 
     def __init__(self, t: float):
-        self.reports: deque[tuple[float, float]] = deque(maxlen=_HISTORY)  # (t, path loss dB)
+        # Report times and path losses (dB), oldest first; the last _HISTORY of them are the history (trimmed
+        # in batches, so most reports are two appends).
+        self.ts: list[float] = []
+        self.vs: list[float] = []
+        self.n = 0  # reports of this visit
         self.last_t, self.first_t = t, t
         self.p1m: float | None = None
         self.zone, self.arrived, self.loss = GONE, False, math.inf
         self.measured: float | None = None  # the calibration values p1m was computed from
         self.tx: float | None = None
         self.outside = False  # a report of this visit read outside the (sparse) window zone
-        self.med_n = 0  # the last med_n reports are the last median_s seconds
-        # How many of those could put a phone near or fire it / are beyond the window exit: when none are,
-        # the median cannot be either, so a far phone or one waiting at the window needs no sort (most reports).
-        self.n_close = self.n_beyond = 0
+        # The time and number (1-based) of the last report that could put a phone near or fire it / that was beyond
+        # the window exit: when it is older than the estimate's reports, the median cannot be either, so a far
+        # phone or one waiting at the window needs no sort (most reports).
+        self.close_t = self.beyond_t = -math.inf
+        self.close_n = self.beyond_n = 0
 
 
 def distance_m(rssi_dbm: float, p1m_dbm: float, exponent: float) -> float:
@@ -175,15 +182,19 @@ class ProximityFilter:
         self._sparse_in = k * math.log10(s.sparse_enter_m)
         self._silence, self._trend_s, self._median_s = s.silence_s, s.trend_s, s.median_s
         self._sparse_n, self._sparse_rate, self._sparse_cap = s.sparse_n, s.sparse_rate_hz, s.sparse_rate_hz * s.trend_s
+        # So many reports over trend_s cannot be sparse; 0 when only an exact count can tell (a cap beyond the history).
+        self._dense_n = max(1, math.ceil(self._sparse_cap)) if self._sparse_cap <= _HISTORY else 0
         self._close = max(self._near_in, self._win_in + s.lead_db, self._sparse_in)  # nearer may change a zone or fire
+        # No phone in range can have been silent for silence_s before this (a lower bound kept with a margin far
+        # above rounding), so most ticks need not look at each phone.
+        self._check_at = _INF
 
     def observe(self, key: str, t_s: float, rssi_dbm: float, measured_power_dbm: float | None = None,
                 tx_power_dbm: float | None = None) -> Arrival | None:
         """Feed one report; returns an arrival when this report completes one."""
-        s = self.settings
         tr = self._tracks.get(key)
         try:  # comparisons are False for NaN; None or a string raises: all are dropped
-            ok = RSSI_MIN_DBM <= rssi_dbm <= RSSI_MAX_DBM and -math.inf < t_s < math.inf and (tr is None or t_s >= tr.last_t)
+            ok = RSSI_MIN_DBM <= rssi_dbm <= RSSI_MAX_DBM and (-_INF < t_s < _INF if tr is None else tr.last_t <= t_s < _INF)
         except TypeError:
             ok = False
         if not ok:
@@ -193,54 +204,67 @@ class ProximityFilter:
             tr = self._tracks[key] = _Track(t_s)
             self._in_range.discard(key)
         if tr.p1m is None or measured_power_dbm != tr.measured or tx_power_dbm != tr.tx:  # same on every report: check once
+            s = self.settings
             tr.measured, tr.tx = measured_power_dbm, tx_power_dbm
             ref = reference_power(measured_power_dbm, tx_power_dbm, s.measured_power_dbm)
             # Shrink toward the default: phones misstate their calibration by more than phones differ.
             tr.p1m = s.measured_power_dbm + s.calibration_weight * (ref - s.measured_power_dbm)
         tr.last_t = t_s
         value = tr.p1m - rssi_dbm
-        reports = tr.reports
-        full = len(reports) == _HISTORY  # the append pushes the oldest out (a flood from one key)
-        reports.append((t_s, value))
-        if value <= self._close:
-            tr.n_close += 1
-        if value > self._win_out:
-            tr.n_beyond += 1
-        if value > self._sparse_in:
-            tr.outside = True
-        oldest = t_s - self._trend_s
-        while reports[0][0] < oldest:
-            reports.popleft()
-        m = tr.med_n + 1
-        if full or m > len(reports):  # the tail no longer lines up with the counts: count afresh
-            self._recount(tr, t_s)
+        ts, vs = tr.ts, tr.vs
+        ts.append(t_s)
+        vs.append(value)
+        n = tr.n = tr.n + 1
+        if value <= self._close:  # (close >= sparse_in, and the settings keep the window exit >= sparse_in)
+            tr.close_t, tr.close_n = t_s, n
+            if value > self._sparse_in:
+                tr.outside = True
+                if value > self._win_out:
+                    tr.beyond_t, tr.beyond_n = t_s, n
         else:
-            newest = t_s - self._median_s
-            while reports[-m][0] < newest:  # reports leaving the median window leave the counts
-                old = reports[-m][1]
-                if old <= self._close:
-                    tr.n_close -= 1
-                if old > self._win_out:
-                    tr.n_beyond -= 1
-                m -= 1
-            tr.med_n = m
+            tr.outside = True
+            if value > self._win_out:
+                tr.beyond_t, tr.beyond_n = t_s, n
+        m = len(ts)
+        if m >= _TRIM:
+            del ts[:-_HISTORY], vs[:-_HISTORY]
+            m = _HISTORY
         # Few reports a second over the trend: BlueZ de-duplication, where each report is a change of level.
-        n = len(reports)
-        sparse = self._sparse_n <= n < self._sparse_cap and n < self._sparse_rate * (t_s - tr.first_t + 1e-9)
-        if not sparse:
-            zone = tr.zone
-            if (zone == GONE and not tr.n_close) or (zone == WINDOW and tr.arrived and not tr.n_beyond):
-                tr.loss = math.nan  # the zone cannot change and no arrival can fire: estimate only when asked
+        # count = reports of the last trend_s seconds (of the history); most phones have too many to need it.
+        oldest = t_s - self._trend_s
+        dense_n = self._dense_n
+        if dense_n and m >= dense_n and ts[-dense_n] >= oldest:
+            sparse, count = False, -1
+        else:
+            count = min(m - bisect_left(ts, oldest), _HISTORY)
+            sparse = self._sparse_n <= count < self._sparse_cap and count < self._sparse_rate * (t_s - tr.first_t + 1e-9)
+        zone = tr.zone
+        if sparse:  # the estimate is the median of the last sparse_n reports
+            first = n - self._sparse_n
+            if (tr.close_n <= first if zone == GONE else zone == WINDOW and tr.arrived and tr.beyond_n <= first):
+                tr.loss = None  # the zone cannot change and no arrival can fire: estimate only when asked
                 return None
-        tr.loss = loss = self._estimate(tr, sparse)
-        if tr.zone != GONE or loss <= self._near_in:  # else still out of range: nothing to change
+            window = sorted(vs[-self._sparse_n:])
+        else:  # the estimate is the median of the last median_s seconds
+            newest = t_s - self._median_s
+            first = n - _HISTORY
+            if (tr.close_t < newest or tr.close_n <= first if zone == GONE
+                    else zone == WINDOW and tr.arrived and (tr.beyond_t < newest or tr.beyond_n <= first)):
+                tr.loss = math.nan  # (as above)
+                return None
+            window = sorted(vs[max(bisect_left(ts, newest), m - _HISTORY):])
+        c = len(window)
+        tr.loss = loss = window[c // 2] if c % 2 else 0.5 * (window[c // 2 - 1] + window[c // 2])
+        if zone != GONE or loss <= self._near_in:  # else still out of range: nothing to change
             self._update_zone(key, tr, loss)
-        if tr.arrived or loss - (0.0 if sparse else s.lead_db) > (self._sparse_in if sparse else self._win_in):
+        if tr.arrived or loss - (0.0 if sparse else self.settings.lead_db) > (self._sparse_in if sparse else self._win_in):
             return None  # cannot fire whatever the trend: skip the rest (most reports of most phones)
-        recent = list(reports)
+        s = self.settings
+        start = max(bisect_left(ts, oldest), m - _HISTORY)
+        recent = list(zip(ts[start:], vs[start:]))  # the last trend_s seconds
         if sparse:  # one report stands for the level until the next: no slope to read, fewer reports to ask
             win, ahead, needed = self._sparse_in, 0.0, s.sparse_support_n
-            if len(reports) == s.sparse_n and not tr.outside:
+            if count == s.sparse_n and not tr.outside:
                 return None  # as many reports as the estimate needs, none ever from outside: no approach seen
         else:  # only an approach over a real stretch of time brings the estimate forward, by at most lead_db
             slope = _slope(recent, s.trend_s / 2)
@@ -257,20 +281,13 @@ class ProximityFilter:
         d = 10.0 ** (loss / (10.0 * s.path_loss_exponent))
         return Arrival(key, t_s, tr.first_t, round(d, 2), round(tr.p1m - loss, 1), tr.zone)
 
-    def _recount(self, tr: _Track, t_s: float) -> None:
-        newest = t_s - self._median_s
-        window = [v for t, v in tr.reports if t >= newest]
-        tr.med_n = len(window)
-        tr.n_close = sum(1 for v in window if v <= self._close)
-        tr.n_beyond = sum(1 for v in window if v > self._win_out)
-
     def _estimate(self, tr: _Track, sparse: bool) -> float:
-        """Median path loss: of the last median_s seconds, or of the last sparse_n reports when reports are sparse."""
-        reports = tr.reports
+        """Median path loss at the last report: of the last median_s seconds, or of the last sparse_n reports."""
+        ts, vs = tr.ts, tr.vs
         if sparse:
-            window = sorted(reports[-i][1] for i in range(1, min(self.settings.sparse_n, len(reports)) + 1))
+            window = sorted(vs[-self._sparse_n:])
         else:
-            window = sorted(reports[-i][1] for i in range(1, tr.med_n + 1))
+            window = sorted(vs[max(bisect_left(ts, tr.last_t - self._median_s), len(ts) - _HISTORY):])
         m = len(window)
         return window[m // 2] if m % 2 else 0.5 * (window[m // 2 - 1] + window[m // 2])
 
@@ -285,18 +302,30 @@ class ProximityFilter:
         if new == GONE:
             tr.arrived = False  # gone beyond the near exit: a later approach is a new visit
             self._in_range.discard(key)
-        else:
+        elif key not in self._in_range:
             self._in_range.add(key)
+            self._check_at = min(self._check_at, self._expiry_bound(tr.last_t))
         tr.zone = new
+
+    def _expiry_bound(self, last_t: float) -> float:
+        """A time before which a phone last heard at ``last_t`` cannot be silent for silence_s, whatever the rounding."""
+        if last_t == _INF:  # no phone in range
+            return _INF
+        return last_t + self._silence - 1e-9 * (abs(last_t) + self._silence)
 
     def tick(self, t_s: float) -> list[Arrival]:
         """Advance time without a report: phones silent for ``silence_s`` are gone. Never raises an arrival."""
-        silence = self.settings.silence_s
-        for key in list(self._in_range):
-            tr = self._tracks[key]
-            if t_s - tr.last_t > silence:
-                tr.zone, tr.arrived = GONE, False
-                self._in_range.discard(key)
+        silence = self._silence
+        if not t_s < self._check_at:
+            earliest = _INF
+            for key in list(self._in_range):
+                tr = self._tracks[key]
+                if t_s - tr.last_t > silence:
+                    tr.zone, tr.arrived = GONE, False
+                    self._in_range.discard(key)
+                elif tr.last_t < earliest:
+                    earliest = tr.last_t
+            self._check_at = self._expiry_bound(earliest)
         if len(self._tracks) > 4 * len(self._in_range) + 1024:  # forget long-gone phones
             self._tracks = {k: v for k, v in self._tracks.items() if t_s - v.last_t <= silence}
         return []
@@ -313,6 +342,9 @@ class ProximityFilter:
     def estimate_db(self, key: str) -> float | None:
         """The current robust path-loss estimate of a key (dB over 1 m), for charts and the status screen."""
         tr = self._tracks.get(key)
-        if tr is None or not tr.med_n or tr.loss == math.inf:
+        if tr is None or not tr.ts or tr.loss == math.inf:
             return None
-        return self._estimate(tr, False) if math.isnan(tr.loss) else tr.loss
+        loss = tr.loss
+        if loss is None or loss != loss:  # not worked out at the last report (None: sparse, NaN: dense)
+            return self._estimate(tr, loss is None)
+        return loss

@@ -31,7 +31,7 @@ def slot_of(unix_s: float, slot_s: int = DEFAULT_SLOT_S) -> int:
 
 def derive_token(secret: bytes, slot: int) -> bytes:
     """The 8-byte token a device with ``secret`` advertises during ``slot``."""
-    return hmac.new(secret, DOMAIN + slot.to_bytes(8, "big", signed=True), hashlib.sha256).digest()[:TOKEN_LEN]
+    return hmac.digest(secret, DOMAIN + slot.to_bytes(8, "big", signed=True), "sha256")[:TOKEN_LEN]
 
 
 def encode_service_data(token: bytes, measured_power_dbm: int | None = None) -> bytes:
@@ -81,6 +81,7 @@ class TokenTable:
         self._devices = list(devices)
         self._key: tuple[int, int] | None = None
         self._table: dict[bytes, tuple[str, int]] = {}
+        self._by_slot: dict[int, dict[bytes, tuple[str, int]]] = {}  # slot -> its tokens, for the slots in the table
         self._seen: deque[tuple[int, str]] = deque(maxlen=4 * learn_n)  # (slot offset, device) of recent resolutions
         self._learned = False
         self._last_noted: dict[str, int] = {}
@@ -94,10 +95,14 @@ class TokenTable:
         self.clock_trusted = bool(trusted)
 
     def _rebuild(self, center: int, skew: int) -> None:
+        # A slot's tokens are derived once: when the centre moves by one, only the new edge slot costs HMACs.
+        slots = range(center - skew, center + skew + 1)
+        old = self._by_slot
+        self._by_slot = {slot: old.get(slot) or {derive_token(secret, slot): (device_id, slot) for device_id, secret in self._devices}
+                         for slot in slots}
         table: dict[bytes, tuple[str, int]] = {}
-        for slot in range(center - skew, center + skew + 1):
-            for device_id, secret in self._devices:
-                table[derive_token(secret, slot)] = (device_id, slot)
+        for slot in slots:
+            table.update(self._by_slot[slot])
         self._table, self._key = table, (center, skew)
 
     def resolve(self, token: bytes, unix_s: float) -> str | None:

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from truck_pos.devices.ble import Advertisement
 
 log = logging.getLogger(__name__)
+_monotonic = time.monotonic
 
 # (campaign_id, window_start_utc, window_end_utc) for an instant, or None outside any campaign.
 Window = tuple[str, datetime, datetime]
@@ -177,19 +178,19 @@ class ProximityService:
     # -- the scanner's callbacks (scanner thread) ---------------------------------------------
     def on_advertisement(self, adv: "Advertisement") -> None:
         """Resolve, filter and, on an arrival, record the event. Unknown tokens leave no trace."""
-        if time.monotonic() - self._version_checked >= self.DEVICES_RECHECK_S:
+        t, _address, rssi, service_data, tx_power = adv  # one unpacking: cheaper than four field lookups
+        if _monotonic() - self._version_checked >= self.DEVICES_RECHECK_S:
             self._refresh_devices()
-        t = adv.t_s
         with self._lock:
             if not self._slot_start <= t < self._slot_end or self._table is not self._resolved_by:
                 self._reset_resolved(t)
             # A phone repeats the same service data all slot long: parse and resolve it once per slot.
-            hit = self._resolved.get(adv.service_data, _MISS)
+            hit = self._resolved.get(service_data, _MISS)
             if hit is _MISS:
-                hit = self._resolve(adv.service_data, t)
+                hit = self._resolve(service_data, t)
             if hit is None:
                 return
-            arrival = self._filter.observe(hit[0], t, adv.rssi_dbm, hit[1], adv.tx_power_dbm)
+            arrival = self._filter.observe(hit[0], t, rssi, hit[1], tx_power)
             if arrival is not None:
                 self._record(arrival)
 
@@ -212,10 +213,14 @@ class ProximityService:
 
     def tick(self, now_s: float | None = None) -> None:
         """Advance the filter without a report (expires silent phones); re-checks devices and the clock."""
-        self._refresh_devices()
-        self._check_clock()
+        now = _monotonic()  # both re-checks are due rarely: look before calling
+        if now - self._version_checked >= self.DEVICES_RECHECK_S:
+            self._refresh_devices()
+        if self._clock_synced is not None and now - self._clock_checked >= self.CLOCK_RECHECK_S:
+            self._check_clock()
+        t = self.clock.now().timestamp() if now_s is None else now_s
         with self._lock:
-            for arrival in self._filter.tick(self.clock.now().timestamp() if now_s is None else now_s):
+            for arrival in self._filter.tick(t):
                 self._record(arrival)
 
     # -- events -------------------------------------------------------------------------------
@@ -248,7 +253,7 @@ class ProximityService:
                 if self.db.execute_sql(_EVENT_EXISTS + self.db.param, [key]).fetchone() is None:
                     _EVENT_INSERT.one(self.db, (key, customer, body["campaign_id"], segment, "truck_scan", first_seen,
                                                 arrival.distance_m, arrival.rssi_dbm))
-                    outbox.enqueue("proximity", body, now=self.clock.now(), key=str(uuid.uuid5(_EVENT_NS, key)))
+                    outbox.append("proximity", body, now=self.clock.now(), key=str(uuid.uuid5(_EVENT_NS, key)))
                     self.events_written += 1
                     log.info("proximity event: %s (%s) %.1f m", customer, campaign_id, arrival.distance_m)
         except peewee.PeeweeException:
