@@ -105,26 +105,24 @@ class Arrival:
 
 
 class _Track:
-    __slots__ = ("ts", "vs", "n", "last_t", "zone", "first_t", "arrived", "p1m", "loss", "measured", "tx", "outside",
-                 "close_t", "close_n", "beyond_t", "beyond_n")
+    __slots__ = ("ts", "vs", "last_t", "zone", "first_t", "arrived", "p1m", "measured", "tx", "outside", "close_t",
+                 "beyond_t")
 
     def __init__(self, t: float):
         # Report times and path losses (dB), oldest first; the last _HISTORY of them are the history (trimmed
         # in batches, so most reports are two appends).
         self.ts: list[float] = []
         self.vs: list[float] = []
-        self.n = 0  # reports of this visit
         self.last_t, self.first_t = t, t
-        self.p1m: float | None = None
-        self.zone, self.arrived, self.loss = GONE, False, math.inf
+        self.p1m = 0.0
+        self.zone, self.arrived = GONE, False
         self.measured: float | None = None  # the calibration values p1m was computed from
         self.tx: float | None = None
         self.outside = False  # a report of this visit read outside the (sparse) window zone
-        # The time and number (1-based) of the last report that could put a phone near or fire it / that was beyond
-        # the window exit: when it is older than the estimate's reports, the median cannot be either, so a far
-        # phone or one waiting at the window needs no sort (most reports).
+        # The time of the last report that could put a phone near or fire it / that was beyond the window exit:
+        # when it is older than the estimate's reports, the median cannot be either, so a far phone or one
+        # waiting at the window needs no sort (most reports).
         self.close_t = self.beyond_t = -math.inf
-        self.close_n = self.beyond_n = 0
 
 
 def distance_m(rssi_dbm: float, p1m_dbm: float, exponent: float) -> float:
@@ -157,15 +155,15 @@ def _median(values: list[float]) -> float:
     return values[n // 2] if n % 2 else 0.5 * (values[n // 2 - 1] + values[n // 2])
 
 
-def _slope(points: list[tuple[float, float]], min_span_s: float) -> float:
+def _slope(ts: list[float], ls: list[float], min_span_s: float) -> float:
     """Least-squares dL/dt in dB/s; 0 with fewer than 3 points or spanning less than ``min_span_s``."""
-    n = len(points)
-    if n < 3 or points[-1][0] - points[0][0] < min_span_s:
+    n = len(ts)
+    if n < 3 or ts[-1] - ts[0] < min_span_s:
         return 0.0
-    mt = sum(p[0] for p in points) / n
-    ml = sum(p[1] for p in points) / n
-    var = sum((p[0] - mt) ** 2 for p in points)
-    return 0.0 if var <= 1e-9 else sum((p[0] - mt) * (p[1] - ml) for p in points) / var
+    mt = sum(ts) / n
+    ml = sum(ls) / n
+    var = sum([(t - mt) ** 2 for t in ts])
+    return 0.0 if var <= 1e-9 else sum([(t - mt) * (v - ml) for t, v in zip(ts, ls)]) / var
 
 
 class ProximityFilter:
@@ -182,8 +180,8 @@ class ProximityFilter:
         self._sparse_in = k * math.log10(s.sparse_enter_m)
         self._silence, self._trend_s, self._median_s = s.silence_s, s.trend_s, s.median_s
         self._sparse_n, self._sparse_rate, self._sparse_cap = s.sparse_n, s.sparse_rate_hz, s.sparse_rate_hz * s.trend_s
-        # So many reports over trend_s cannot be sparse; 0 when only an exact count can tell (a cap beyond the history).
-        self._dense_n = max(1, math.ceil(self._sparse_cap)) if self._sparse_cap <= _HISTORY else 0
+        # So many reports over trend_s cannot be sparse (more than a phone's lists hold when only an exact count can tell).
+        self._dense_n = max(1, math.ceil(self._sparse_cap)) if self._sparse_cap <= _HISTORY else _TRIM + 1
         self._close = max(self._near_in, self._win_in + s.lead_db, self._sparse_in)  # nearer may change a zone or fire
         # No phone in range can have been silent for silence_s before this (a lower bound kept with a margin far
         # above rounding), so most ticks need not look at each phone.
@@ -203,93 +201,103 @@ class ProximityFilter:
         if tr is None or t_s - tr.last_t > self._silence:
             tr = self._tracks[key] = _Track(t_s)
             self._in_range.discard(key)
-        if tr.p1m is None or measured_power_dbm != tr.measured or tx_power_dbm != tr.tx:  # same on every report: check once
-            s = self.settings
-            tr.measured, tr.tx = measured_power_dbm, tx_power_dbm
-            ref = reference_power(measured_power_dbm, tx_power_dbm, s.measured_power_dbm)
-            # Shrink toward the default: phones misstate their calibration by more than phones differ.
-            tr.p1m = s.measured_power_dbm + s.calibration_weight * (ref - s.measured_power_dbm)
+            self._calibrate(tr, measured_power_dbm, tx_power_dbm)
+        elif measured_power_dbm != tr.measured or tx_power_dbm != tr.tx:  # same on every report: checked once
+            self._calibrate(tr, measured_power_dbm, tx_power_dbm)
         tr.last_t = t_s
         value = tr.p1m - rssi_dbm
         ts, vs = tr.ts, tr.vs
         ts.append(t_s)
         vs.append(value)
-        n = tr.n = tr.n + 1
         if value <= self._close:  # (close >= sparse_in, and the settings keep the window exit >= sparse_in)
-            tr.close_t, tr.close_n = t_s, n
+            tr.close_t = t_s
             if value > self._sparse_in:
                 tr.outside = True
                 if value > self._win_out:
-                    tr.beyond_t, tr.beyond_n = t_s, n
+                    tr.beyond_t = t_s
         else:
             tr.outside = True
             if value > self._win_out:
-                tr.beyond_t, tr.beyond_n = t_s, n
+                tr.beyond_t = t_s
         m = len(ts)
         if m >= _TRIM:
             del ts[:-_HISTORY], vs[:-_HISTORY]
             m = _HISTORY
+        # Skip the estimate when the zone cannot change and no arrival can fire (most reports): a phone out of
+        # range with no report near enough among the estimate's reports, or one served at the window with none
+        # beyond its exit. The estimate is the median of the last median_s seconds, or of the last sparse_n
+        # reports when they are sparse: no such report in either (judged by times, conservatively), no estimate.
+        # A skipped estimate is never stored: estimate_db works it out again when asked.
+        zone = tr.zone
+        if zone == GONE:
+            q = tr.close_t
+            if q < t_s - self._median_s and (m < self._sparse_n or q < ts[-self._sparse_n]):
+                return None
+        elif zone == WINDOW and tr.arrived:
+            q = tr.beyond_t
+            if q < t_s - self._median_s and (m < self._sparse_n or q < ts[-self._sparse_n]):
+                return None
         # Few reports a second over the trend: BlueZ de-duplication, where each report is a change of level.
         # count = reports of the last trend_s seconds (of the history); most phones have too many to need it.
         oldest = t_s - self._trend_s
         dense_n = self._dense_n
-        if dense_n and m >= dense_n and ts[-dense_n] >= oldest:
-            sparse, count = False, -1
+        if m >= dense_n and ts[-dense_n] >= oldest:
+            sparse = False
         else:
             count = min(m - bisect_left(ts, oldest), _HISTORY)
             sparse = self._sparse_n <= count < self._sparse_cap and count < self._sparse_rate * (t_s - tr.first_t + 1e-9)
-        zone = tr.zone
-        if sparse:  # the estimate is the median of the last sparse_n reports
-            first = n - self._sparse_n
-            if (tr.close_n <= first if zone == GONE else zone == WINDOW and tr.arrived and tr.beyond_n <= first):
-                tr.loss = None  # the zone cannot change and no arrival can fire: estimate only when asked
-                return None
+        if sparse:
             window = sorted(vs[-self._sparse_n:])
-        else:  # the estimate is the median of the last median_s seconds
-            newest = t_s - self._median_s
-            first = n - _HISTORY
-            if (tr.close_t < newest or tr.close_n <= first if zone == GONE
-                    else zone == WINDOW and tr.arrived and (tr.beyond_t < newest or tr.beyond_n <= first)):
-                tr.loss = math.nan  # (as above)
-                return None
-            window = sorted(vs[max(bisect_left(ts, newest), m - _HISTORY):])
+        else:
+            window = sorted(vs[max(bisect_left(ts, t_s - self._median_s), m - _HISTORY):])
         c = len(window)
-        tr.loss = loss = window[c // 2] if c % 2 else 0.5 * (window[c // 2 - 1] + window[c // 2])
+        loss = window[c // 2] if c % 2 else 0.5 * (window[c // 2 - 1] + window[c // 2])
         if zone != GONE or loss <= self._near_in:  # else still out of range: nothing to change
             self._update_zone(key, tr, loss)
-        if tr.arrived or loss - (0.0 if sparse else self.settings.lead_db) > (self._sparse_in if sparse else self._win_in):
-            return None  # cannot fire whatever the trend: skip the rest (most reports of most phones)
         s = self.settings
+        if tr.arrived or loss - (0.0 if sparse else s.lead_db) > (self._sparse_in if sparse else self._win_in):
+            return None  # cannot fire whatever the trend: skip the rest (most reports of most phones)
         start = max(bisect_left(ts, oldest), m - _HISTORY)
-        recent = list(zip(ts[start:], vs[start:]))  # the last trend_s seconds
+        r_ts, r_vs = ts[start:], vs[start:]  # the last trend_s seconds
         if sparse:  # one report stands for the level until the next: no slope to read, fewer reports to ask
             win, ahead, needed = self._sparse_in, 0.0, s.sparse_support_n
             if count == s.sparse_n and not tr.outside:
                 return None  # as many reports as the estimate needs, none ever from outside: no approach seen
         else:  # only an approach over a real stretch of time brings the estimate forward, by at most lead_db
-            slope = _slope(recent, s.trend_s / 2)
             win = self._win_in
-            ahead = min(-slope * s.lead_s, s.lead_db) if slope <= -s.approach_rate_db_s else 0.0
-            earlier = [p[1] for p in recent if t_s - p[0] > s.support_s]
+            ahead = 0.0
+            if loss > win or not s.approach_rate_db_s >= 0:  # else already inside: a lead (>= 0) changes nothing
+                slope = _slope(r_ts, r_vs, s.trend_s / 2)
+                ahead = min(-slope * s.lead_s, s.lead_db) if slope <= -s.approach_rate_db_s else 0.0
+            earlier = [v for t, v in zip(r_ts, r_vs) if t_s - t > s.support_s]
             approaching = bool(earlier) and _median(earlier) - loss >= s.approach_db
             needed = s.support_n_approach if approaching else s.support_n
         if loss - ahead > win:
             return None
-        if sum(1 for p in recent if t_s - p[0] <= s.support_s and p[1] <= win) < needed:
+        if sum(1 for t, v in zip(r_ts, r_vs) if t_s - t <= s.support_s and v <= win) < needed:
             return None
         tr.arrived = True
         d = 10.0 ** (loss / (10.0 * s.path_loss_exponent))
         return Arrival(key, t_s, tr.first_t, round(d, 2), round(tr.p1m - loss, 1), tr.zone)
 
-    def _estimate(self, tr: _Track, sparse: bool) -> float:
-        """Median path loss at the last report: of the last median_s seconds, or of the last sparse_n reports."""
-        ts, vs = tr.ts, tr.vs
-        if sparse:
+    def _calibrate(self, tr: _Track, measured_power_dbm: float | None, tx_power_dbm: float | None) -> None:
+        s = self.settings
+        tr.measured, tr.tx = measured_power_dbm, tx_power_dbm
+        ref = reference_power(measured_power_dbm, tx_power_dbm, s.measured_power_dbm)
+        # Shrink toward the default: phones misstate their calibration by more than phones differ.
+        tr.p1m = s.measured_power_dbm + s.calibration_weight * (ref - s.measured_power_dbm)
+
+    def _estimate(self, tr: _Track) -> float:
+        """The median path loss as of the phone's last report (what that report's estimate was, or would have been)."""
+        ts, vs, t_s = tr.ts, tr.vs, tr.last_t
+        m = len(ts)
+        count = min(m - bisect_left(ts, t_s - self._trend_s), _HISTORY)
+        if self._sparse_n <= count < self._sparse_cap and count < self._sparse_rate * (t_s - tr.first_t + 1e-9):
             window = sorted(vs[-self._sparse_n:])
         else:
-            window = sorted(vs[max(bisect_left(ts, tr.last_t - self._median_s), len(ts) - _HISTORY):])
-        m = len(window)
-        return window[m // 2] if m % 2 else 0.5 * (window[m // 2 - 1] + window[m // 2])
+            window = sorted(vs[max(bisect_left(ts, t_s - self._median_s), m - _HISTORY):])
+        c = len(window)
+        return window[c // 2] if c % 2 else 0.5 * (window[c // 2 - 1] + window[c // 2])
 
     def _update_zone(self, key: str, tr: _Track, loss: float) -> None:
         zone = tr.zone
@@ -342,9 +350,4 @@ class ProximityFilter:
     def estimate_db(self, key: str) -> float | None:
         """The current robust path-loss estimate of a key (dB over 1 m), for charts and the status screen."""
         tr = self._tracks.get(key)
-        if tr is None or not tr.ts or tr.loss == math.inf:
-            return None
-        loss = tr.loss
-        if loss is None or loss != loss:  # not worked out at the last report (None: sparse, NaN: dense)
-            return self._estimate(tr, loss is None)
-        return loss
+        return None if tr is None or not tr.ts else self._estimate(tr)

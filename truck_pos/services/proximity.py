@@ -100,7 +100,6 @@ class ProximityService:
         self.events_written = 0
         self._devices_key: object = None
         self._resolved: dict[bytes, tuple[str, int | None] | None] = {}  # service data -> (device, calibration)
-        self._resolved_by: TokenTable | None = None
         self._resolved_offset = 0
         self._slot_start = -math.inf
         self._slot_end = -math.inf
@@ -126,6 +125,7 @@ class ProximityService:
             if old is not None:
                 self._table.carry_learning(old)
             self._devices_key = key
+            self._slot_end = -math.inf  # answers of the old table: resolve afresh
 
     def _data_version(self) -> int:
         return self.db.execute_sql("PRAGMA data_version").fetchone()[0]
@@ -158,7 +158,7 @@ class ProximityService:
         self._clock_state = state
         with self._lock:
             self._table.set_clock_trusted(state is True)
-            self._resolved_by = None  # the accepted skew changed
+            self._slot_end = -math.inf  # the accepted skew changed: resolve afresh
 
     def load_devices(self, devices: list[dict[str, Any]]) -> int:
         """Replace the registered devices (e.g. from a campaign bundle's ``devices`` list); returns the count."""
@@ -182,7 +182,7 @@ class ProximityService:
         if _monotonic() - self._version_checked >= self.DEVICES_RECHECK_S:
             self._refresh_devices()
         with self._lock:
-            if not self._slot_start <= t < self._slot_end or self._table is not self._resolved_by:
+            if not self._slot_start <= t < self._slot_end:  # a new slot, or a new table (which sets _slot_end to -inf)
                 self._reset_resolved(t)
             # A phone repeats the same service data all slot long: parse and resolve it once per slot.
             hit = self._resolved.get(service_data, _MISS)
@@ -196,7 +196,6 @@ class ProximityService:
 
     def _reset_resolved(self, t: float) -> None:
         self._resolved = {}
-        self._resolved_by = self._table
         self._slot_start = (t // self._slot_s) * self._slot_s if math.isfinite(t) else -math.inf
         self._slot_end = self._slot_start + self._slot_s
 
