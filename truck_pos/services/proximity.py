@@ -9,13 +9,16 @@ asked every ``CLOCK_RECHECK_S`` (``clock_synced``, e.g. :func:`truck_pos.devices
 while it is not, the token table accepts a wide skew and learns the clock's offset from the phones.
 Unknown tokens are dropped on the spot: nothing about a phone we cannot resolve is stored.
 An arrival becomes one ``ProximityEvent`` and its ``proximity`` outbox row, in one transaction,
-at most once per customer per campaign window (the business day when no campaign runs).
+at most once per customer per campaign window (the business day when no campaign runs). While the
+radio runs, a writer thread of its own commits them (in order), so the scanner's thread never waits
+for an fsync; :meth:`ProximityService.stop` writes what is queued before it returns.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import queue
 import threading
 import time
 import uuid
@@ -97,6 +100,8 @@ class ProximityService:
         self._lock = threading.RLock()
         self._filter = ProximityFilter(filter_settings)
         self._written: set[str] = set()
+        self._events: queue.Queue[tuple | None] = queue.Queue()  # events for the writer thread, when it runs
+        self._writer: threading.Thread | None = None
         self.events_written = 0
         self._devices_key: object = None
         self._resolved: dict[bytes, tuple[str, int | None] | None] = {}  # service data -> (device, calibration)
@@ -247,18 +252,70 @@ class ProximityService:
                 "window_start": start.isoformat(), "window_end": end.isoformat(), "source": "truck_scan",
                 "first_seen": first_seen.isoformat(), "distance_m": arrival.distance_m, "rssi_dbm": arrival.rssi_dbm,
                 "zone": ZONE_NAMES[arrival.zone]}
+        event = (key, customer, segment, campaign_id, first_seen, arrival.distance_m, arrival.rssi_dbm, body, self.clock.now())
+        writer = self._writer
+        if writer is not None and writer.is_alive():
+            self._written.add(key)  # the writer takes it back if the write fails, so the next arrival retries
+            self._events.put(event)
+        elif self._write(event):
+            self._written.add(key)
+
+    def _write(self, event: tuple) -> bool:
+        """One event and its outbox row in one transaction (unless already there); False if it could not be written."""
+        key, customer, segment, campaign_id, first_seen, distance_m, rssi_dbm, body, now = event
         try:
             with self.db.atomic():
                 if self.db.execute_sql(_EVENT_EXISTS + self.db.param, [key]).fetchone() is None:
                     _EVENT_INSERT.one(self.db, (key, customer, body["campaign_id"], segment, "truck_scan", first_seen,
-                                                arrival.distance_m, arrival.rssi_dbm))
-                    outbox.append("proximity", body, now=self.clock.now(), key=str(uuid.uuid5(_EVENT_NS, key)))
+                                                distance_m, rssi_dbm))
+                    outbox.append("proximity", body, now=now, key=str(uuid.uuid5(_EVENT_NS, key)))
                     self.events_written += 1
-                    log.info("proximity event: %s (%s) %.1f m", customer, campaign_id, arrival.distance_m)
+                    log.info("proximity event: %s (%s) %.1f m", customer, campaign_id, distance_m)
         except peewee.PeeweeException:
             log.exception("could not record proximity event %s; will retry on the next arrival", key)
-            return
-        self._written.add(key)
+            return False
+        return True
+
+    # -- the event writer (a thread of its own while the radio runs) -------------------------
+    def start_event_writer(self) -> None:
+        """Write events on a thread of their own, so the radio's thread never waits for the disk (a commit
+        is an fsync: milliseconds, tens of them on an SD card). :meth:`start_scanning` starts it; idempotent."""
+        with self._lock:
+            if self._writer is not None and self._writer.is_alive():
+                return
+            self._writer = threading.Thread(target=self._write_events, name="proximity-events", daemon=True)
+            self._writer.start()
+
+    def _write_events(self) -> None:
+        try:
+            while True:
+                event = self._events.get()
+                try:
+                    if event is None:
+                        return
+                    if not self._write(event):
+                        with self._lock:
+                            self._written.discard(event[0])
+                except Exception:  # the writer must outlive one bad event
+                    log.exception("proximity event writer failed on %s", event[0] if event else event)
+                    with self._lock:
+                        self._written.discard(event[0])  # type: ignore[index]
+                finally:
+                    self._events.task_done()
+        finally:
+            self.db.close()  # this thread's connection
+
+    def flush_events(self) -> None:
+        """Wait until every event handed to the writer is written (or has failed)."""
+        self._events.join()
+
+    def stop_event_writer(self) -> None:
+        """Write what is queued, then end the writer thread (events are written in place again)."""
+        with self._lock:  # from here on, events are written in place
+            writer, self._writer = self._writer, None
+        if writer is not None and writer.is_alive():
+            self._events.put(None)
+            writer.join()
 
     def event_for(self, customer_ref: str, campaign_id: str | None) -> ProximityEvent | None:
         """The latest proximity event of a customer in a campaign (for linking a redemption)."""
@@ -304,13 +361,16 @@ class ProximityService:
                 "dropped_reports": self._filter.dropped}
 
     def start_scanning(self) -> None:
-        """Start the radio (and the beacon), if attached (the UI calls this once it is up)."""
+        """Start the event writer and the radio (and the beacon), if attached (the UI calls this once it is up)."""
+        if self.scanner is not None:
+            self.start_event_writer()
         for part in (self.scanner, self.advertiser):
             if part is not None:
                 part.start()
 
     def stop(self) -> None:
-        """Stop the radio and the beacon."""
+        """Stop the radio and the beacon, then write the events still queued."""
         for part in (self.scanner, self.advertiser):
             if part is not None:
                 part.stop()
+        self.stop_event_writer()
