@@ -280,6 +280,8 @@ class ProximityService:
     def start_event_writer(self) -> None:
         """Write events on a thread of their own, so the radio's thread never waits for the disk (a commit
         is an fsync: milliseconds, tens of them on an SD card). :meth:`start_scanning` starts it; idempotent."""
+        if getattr(self.db, "database", None) == ":memory:":
+            return  # another thread's connection would be another (empty) database: write in place
         with self._lock:
             if self._writer is not None and self._writer.is_alive():
                 return
