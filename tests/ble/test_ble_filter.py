@@ -144,6 +144,22 @@ def test_silence_ends_a_visit_and_reports_out_of_order_are_dropped():
     assert len(stand(f, "a", 30, 5, level(1.0))) == 1
 
 
+def test_a_phone_is_gone_at_the_first_tick_after_silence_s_without_a_report():
+    # Reports every 0.25 s for 30 s, ticks every 0.5 s for 60 s: silence_s (15) after the last report at 29.75 s,
+    # the phone is gone at the first tick past 44.75 s, not a tick later (ticks skip phones that cannot be silent yet).
+    f = ProximityFilter()
+    gone_at = None
+    for i in range(240):
+        t = i * 0.25
+        if t < 30:
+            f.observe("a", t, level(1.5), -59)
+        if i % 2 == 0:
+            f.tick(t)
+            if gone_at is None and t > 1 and f.in_range() == frozenset():
+                gone_at = t
+    assert gone_at == 45.0
+
+
 def test_an_understated_calibration_does_not_bring_a_distant_phone_to_the_window():
     # A phone that says -70 dBm at 1 m (11 dB under the -59 of the others) standing 12 m away: taken as is
     # it reads ~3.8 m (at the window); the default trusts its calibration at 0.3 and keeps it ~8 m away.

@@ -101,6 +101,50 @@ def test_when_the_outbox_write_fails_the_event_is_not_written_either(services, c
     assert Outbox.select().where(Outbox.kind == "proximity").count() == 0
 
 
+def test_while_the_radio_runs_events_are_committed_on_the_writer_thread_and_stop_writes_the_queue(services, clock):
+    import threading
+
+    prox = services.proximity
+    prox.load_devices([DEVICE])
+    threads, go = [], threading.Event()
+    write = prox._write
+
+    def held_write(event):  # the disk is slow: the writer gets to the event only after the visit
+        threads.append(threading.current_thread().name)
+        assert go.wait(30)
+        return write(event)
+
+    prox._write = held_write
+    prox.start_event_writer()
+    visit(prox, clock)  # 20 s at the window; the arrival fires on its third report
+    go.set()
+    prox.stop_event_writer()  # what is queued is written before it returns
+    assert threads == ["proximity-events"]  # not the caller's (the scanner's) thread
+    (event,) = ProximityEvent.select()
+    (row,) = Outbox.select().where(Outbox.kind == "proximity")
+    assert event.customer_ref == "cust-1" and row.payload["event_key"] == event.key
+    # The outbox row's time is when the arrival fired (its report's clock), not when the writer got to it.
+    assert 0 < (row.created_utc - event.first_seen_utc).total_seconds() <= 1.0
+
+
+def test_a_write_that_fails_on_the_writer_thread_is_retried_on_the_next_arrival(services, clock):
+    prox = services.proximity
+    prox.load_devices([DEVICE])
+    key = "proximity:cust-1:day:2026-06-01:2026-06-01T09:00:00+00:00"
+    with services.db.atomic():  # a conflicting outbox row makes the event's own write fail
+        outbox.enqueue("audit", {"note": "conflict"}, now=clock.now(), key=str(uuid.uuid5(_EVENT_NS, key)))
+    prox.start_event_writer()
+    visit(prox, clock)
+    prox.flush_events()
+    assert ProximityEvent.select().count() == 0
+    Outbox.delete().where(Outbox.kind == "audit").execute()
+    clock.advance(600)
+    prox.tick()  # silent long enough: the next report starts a new visit
+    visit(prox, clock)
+    prox.stop_event_writer()
+    assert [e.key for e in ProximityEvent.select()] == [key]
+
+
 def test_admin_cli_loads_a_bundle_devices_list(settings_env, tmp_path, monkeypatch, capsys):
     for k, v in settings_env.items():
         monkeypatch.setenv(k, v)
@@ -128,6 +172,7 @@ def test_bootstrap_attaches_a_scanner_fed_by_the_fake_radio(settings, clock):
         prox.load_devices(s.devices)
         prox.start_scanning()
         assert radio.finished.wait(60)
+        prox.flush_events()  # events are committed on the writer thread while the radio runs
         status = prox.status()
     finally:
         svc.close()

@@ -29,6 +29,22 @@ def test_published_test_vectors_hold():
     assert encode_service_data(derive_token(VECTOR_SECRET, 5934444), -59).hex() == "016bd05ff902a04aa6c5"
 
 
+def test_the_table_resolves_the_published_vectors_and_any_secret_length():
+    # The table derives tokens from kept HMAC key states (RFC 2104); the expected tokens are the stdlib's HMAC.
+    import hmac
+
+    t = TokenTable([("vector", VECTOR_SECRET)], slot_s=SLOT_S)
+    for slot, token in [(5934443, "38dfccacc1fc997c"), (5934444, "6bd05ff902a04aa6"), (5934445, "6330ea75e858b25c")]:
+        assert t.resolve(bytes.fromhex(token), VECTOR_UNIX) == "vector"
+    for n in (16, 63, 64, 65, 200):  # a key longer than SHA-256's 64-byte block is hashed first
+        secret = hashlib.sha256(str(n).encode()).digest() * (n // 32 + 1)
+        secret = secret[:n]
+        t = TokenTable([("d", secret)], slot_s=SLOT_S, skew_slots=0)
+        slot = slot_of(VECTOR_UNIX, SLOT_S)
+        expected = hmac.new(secret, b"truck_pos/ble/v1" + slot.to_bytes(8, "big", signed=True), hashlib.sha256).digest()[:8]
+        assert t.resolve(expected, VECTOR_UNIX) == "d", n
+
+
 def test_service_data_round_trips_and_rejects_other_payloads():
     token = derive_token(VECTOR_SECRET, 1)
     assert parse_service_data(encode_service_data(token, -61)).measured_power_dbm == -61

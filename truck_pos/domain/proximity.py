@@ -32,7 +32,7 @@ Times are float seconds (any epoch, but the same for all calls); nothing here re
 from __future__ import annotations
 
 import math
-from collections import deque
+from bisect import bisect_left
 from dataclasses import dataclass
 
 GONE, NEAR, WINDOW = 0, 1, 2
@@ -41,6 +41,8 @@ FREE_SPACE_LOSS_1M_DB = 41.0
 RSSI_MIN_DBM, RSSI_MAX_DBM = -110.0, 0.0  # anything else is not a measurement (+127: HCI "not available")
 CALIBRATION_MIN_DBM, CALIBRATION_MAX_DBM = -75.0, -40.0  # a phone's RSSI at 1 m; outside: a bug or a forgery
 _HISTORY = 48  # reports kept per phone (bounds memory whatever the rate)
+_TRIM = 2 * _HISTORY  # a phone's lists are cut back to _HISTORY when they reach this
+_INF = math.inf
 
 
 @dataclass(frozen=True)
@@ -103,21 +105,24 @@ class Arrival:
 
 
 class _Track:
-    __slots__ = ("reports", "last_t", "zone", "first_t", "arrived", "p1m", "loss", "measured", "tx", "outside",
-                 "med_n", "n_close", "n_beyond")
+    __slots__ = ("ts", "vs", "last_t", "zone", "first_t", "arrived", "p1m", "measured", "tx", "outside", "close_t",
+                 "beyond_t")
 
     def __init__(self, t: float):
-        self.reports: deque[tuple[float, float]] = deque(maxlen=_HISTORY)  # (t, path loss dB)
+        # Report times and path losses (dB), oldest first; the last _HISTORY of them are the history (trimmed
+        # in batches, so most reports are two appends).
+        self.ts: list[float] = []
+        self.vs: list[float] = []
         self.last_t, self.first_t = t, t
-        self.p1m: float | None = None
-        self.zone, self.arrived, self.loss = GONE, False, math.inf
+        self.p1m = 0.0
+        self.zone, self.arrived = GONE, False
         self.measured: float | None = None  # the calibration values p1m was computed from
         self.tx: float | None = None
         self.outside = False  # a report of this visit read outside the (sparse) window zone
-        self.med_n = 0  # the last med_n reports are the last median_s seconds
-        # How many of those could put a phone near or fire it / are beyond the window exit: when none are,
-        # the median cannot be either, so a far phone or one waiting at the window needs no sort (most reports).
-        self.n_close = self.n_beyond = 0
+        # The time of the last report that could put a phone near or fire it / that was beyond the window exit:
+        # when it is older than the estimate's reports, the median cannot be either, so a far phone or one
+        # waiting at the window needs no sort (most reports).
+        self.close_t = self.beyond_t = -math.inf
 
 
 def distance_m(rssi_dbm: float, p1m_dbm: float, exponent: float) -> float:
@@ -150,15 +155,15 @@ def _median(values: list[float]) -> float:
     return values[n // 2] if n % 2 else 0.5 * (values[n // 2 - 1] + values[n // 2])
 
 
-def _slope(points: list[tuple[float, float]], min_span_s: float) -> float:
+def _slope(ts: list[float], ls: list[float], min_span_s: float) -> float:
     """Least-squares dL/dt in dB/s; 0 with fewer than 3 points or spanning less than ``min_span_s``."""
-    n = len(points)
-    if n < 3 or points[-1][0] - points[0][0] < min_span_s:
+    n = len(ts)
+    if n < 3 or ts[-1] - ts[0] < min_span_s:
         return 0.0
-    mt = sum(p[0] for p in points) / n
-    ml = sum(p[1] for p in points) / n
-    var = sum((p[0] - mt) ** 2 for p in points)
-    return 0.0 if var <= 1e-9 else sum((p[0] - mt) * (p[1] - ml) for p in points) / var
+    mt = sum(ts) / n
+    ml = sum(ls) / n
+    var = sum([(t - mt) ** 2 for t in ts])
+    return 0.0 if var <= 1e-9 else sum([(t - mt) * (v - ml) for t, v in zip(ts, ls)]) / var
 
 
 class ProximityFilter:
@@ -175,15 +180,19 @@ class ProximityFilter:
         self._sparse_in = k * math.log10(s.sparse_enter_m)
         self._silence, self._trend_s, self._median_s = s.silence_s, s.trend_s, s.median_s
         self._sparse_n, self._sparse_rate, self._sparse_cap = s.sparse_n, s.sparse_rate_hz, s.sparse_rate_hz * s.trend_s
+        # So many reports over trend_s cannot be sparse (more than a phone's lists hold when only an exact count can tell).
+        self._dense_n = max(1, math.ceil(self._sparse_cap)) if self._sparse_cap <= _HISTORY else _TRIM + 1
         self._close = max(self._near_in, self._win_in + s.lead_db, self._sparse_in)  # nearer may change a zone or fire
+        # No phone in range can have been silent for silence_s before this (a lower bound kept with a margin far
+        # above rounding), so most ticks need not look at each phone.
+        self._check_at = _INF
 
     def observe(self, key: str, t_s: float, rssi_dbm: float, measured_power_dbm: float | None = None,
                 tx_power_dbm: float | None = None) -> Arrival | None:
         """Feed one report; returns an arrival when this report completes one."""
-        s = self.settings
         tr = self._tracks.get(key)
         try:  # comparisons are False for NaN; None or a string raises: all are dropped
-            ok = RSSI_MIN_DBM <= rssi_dbm <= RSSI_MAX_DBM and -math.inf < t_s < math.inf and (tr is None or t_s >= tr.last_t)
+            ok = RSSI_MIN_DBM <= rssi_dbm <= RSSI_MAX_DBM and (-_INF < t_s < _INF if tr is None else tr.last_t <= t_s < _INF)
         except TypeError:
             ok = False
         if not ok:
@@ -192,87 +201,103 @@ class ProximityFilter:
         if tr is None or t_s - tr.last_t > self._silence:
             tr = self._tracks[key] = _Track(t_s)
             self._in_range.discard(key)
-        if tr.p1m is None or measured_power_dbm != tr.measured or tx_power_dbm != tr.tx:  # same on every report: check once
-            tr.measured, tr.tx = measured_power_dbm, tx_power_dbm
-            ref = reference_power(measured_power_dbm, tx_power_dbm, s.measured_power_dbm)
-            # Shrink toward the default: phones misstate their calibration by more than phones differ.
-            tr.p1m = s.measured_power_dbm + s.calibration_weight * (ref - s.measured_power_dbm)
+            self._calibrate(tr, measured_power_dbm, tx_power_dbm)
+        elif measured_power_dbm != tr.measured or tx_power_dbm != tr.tx:  # same on every report: checked once
+            self._calibrate(tr, measured_power_dbm, tx_power_dbm)
         tr.last_t = t_s
         value = tr.p1m - rssi_dbm
-        reports = tr.reports
-        full = len(reports) == _HISTORY  # the append pushes the oldest out (a flood from one key)
-        reports.append((t_s, value))
-        if value <= self._close:
-            tr.n_close += 1
-        if value > self._win_out:
-            tr.n_beyond += 1
-        if value > self._sparse_in:
-            tr.outside = True
-        oldest = t_s - self._trend_s
-        while reports[0][0] < oldest:
-            reports.popleft()
-        m = tr.med_n + 1
-        if full or m > len(reports):  # the tail no longer lines up with the counts: count afresh
-            self._recount(tr, t_s)
+        ts, vs = tr.ts, tr.vs
+        ts.append(t_s)
+        vs.append(value)
+        if value <= self._close:  # (close >= sparse_in, and the settings keep the window exit >= sparse_in)
+            tr.close_t = t_s
+            if value > self._sparse_in:
+                tr.outside = True
+                if value > self._win_out:
+                    tr.beyond_t = t_s
         else:
-            newest = t_s - self._median_s
-            while reports[-m][0] < newest:  # reports leaving the median window leave the counts
-                old = reports[-m][1]
-                if old <= self._close:
-                    tr.n_close -= 1
-                if old > self._win_out:
-                    tr.n_beyond -= 1
-                m -= 1
-            tr.med_n = m
-        # Few reports a second over the trend: BlueZ de-duplication, where each report is a change of level.
-        n = len(reports)
-        sparse = self._sparse_n <= n < self._sparse_cap and n < self._sparse_rate * (t_s - tr.first_t + 1e-9)
-        if not sparse:
-            zone = tr.zone
-            if (zone == GONE and not tr.n_close) or (zone == WINDOW and tr.arrived and not tr.n_beyond):
-                tr.loss = math.nan  # the zone cannot change and no arrival can fire: estimate only when asked
+            tr.outside = True
+            if value > self._win_out:
+                tr.beyond_t = t_s
+        m = len(ts)
+        if m >= _TRIM:
+            del ts[:-_HISTORY], vs[:-_HISTORY]
+            m = _HISTORY
+        # Skip the estimate when the zone cannot change and no arrival can fire (most reports): a phone out of
+        # range with no report near enough among the estimate's reports, or one served at the window with none
+        # beyond its exit. The estimate is the median of the last median_s seconds, or of the last sparse_n
+        # reports when they are sparse: no such report in either (judged by times, conservatively), no estimate.
+        # A skipped estimate is never stored: estimate_db works it out again when asked.
+        zone = tr.zone
+        if zone == GONE:
+            q = tr.close_t
+            if q < t_s - self._median_s and (m < self._sparse_n or q < ts[-self._sparse_n]):
                 return None
-        tr.loss = loss = self._estimate(tr, sparse)
-        if tr.zone != GONE or loss <= self._near_in:  # else still out of range: nothing to change
+        elif zone == WINDOW and tr.arrived:
+            q = tr.beyond_t
+            if q < t_s - self._median_s and (m < self._sparse_n or q < ts[-self._sparse_n]):
+                return None
+        # Few reports a second over the trend: BlueZ de-duplication, where each report is a change of level.
+        # count = reports of the last trend_s seconds (of the history); most phones have too many to need it.
+        oldest = t_s - self._trend_s
+        dense_n = self._dense_n
+        if m >= dense_n and ts[-dense_n] >= oldest:
+            sparse = False
+        else:
+            count = min(m - bisect_left(ts, oldest), _HISTORY)
+            sparse = self._sparse_n <= count < self._sparse_cap and count < self._sparse_rate * (t_s - tr.first_t + 1e-9)
+        if sparse:
+            window = sorted(vs[-self._sparse_n:])
+        else:
+            window = sorted(vs[max(bisect_left(ts, t_s - self._median_s), m - _HISTORY):])
+        c = len(window)
+        loss = window[c // 2] if c % 2 else 0.5 * (window[c // 2 - 1] + window[c // 2])
+        if zone != GONE or loss <= self._near_in:  # else still out of range: nothing to change
             self._update_zone(key, tr, loss)
+        s = self.settings
         if tr.arrived or loss - (0.0 if sparse else s.lead_db) > (self._sparse_in if sparse else self._win_in):
             return None  # cannot fire whatever the trend: skip the rest (most reports of most phones)
-        recent = list(reports)
+        start = max(bisect_left(ts, oldest), m - _HISTORY)
+        r_ts, r_vs = ts[start:], vs[start:]  # the last trend_s seconds
         if sparse:  # one report stands for the level until the next: no slope to read, fewer reports to ask
             win, ahead, needed = self._sparse_in, 0.0, s.sparse_support_n
-            if len(reports) == s.sparse_n and not tr.outside:
+            if count == s.sparse_n and not tr.outside:
                 return None  # as many reports as the estimate needs, none ever from outside: no approach seen
         else:  # only an approach over a real stretch of time brings the estimate forward, by at most lead_db
-            slope = _slope(recent, s.trend_s / 2)
             win = self._win_in
-            ahead = min(-slope * s.lead_s, s.lead_db) if slope <= -s.approach_rate_db_s else 0.0
-            earlier = [p[1] for p in recent if t_s - p[0] > s.support_s]
+            ahead = 0.0
+            if loss > win or not s.approach_rate_db_s >= 0:  # else already inside: a lead (>= 0) changes nothing
+                slope = _slope(r_ts, r_vs, s.trend_s / 2)
+                ahead = min(-slope * s.lead_s, s.lead_db) if slope <= -s.approach_rate_db_s else 0.0
+            earlier = [v for t, v in zip(r_ts, r_vs) if t_s - t > s.support_s]
             approaching = bool(earlier) and _median(earlier) - loss >= s.approach_db
             needed = s.support_n_approach if approaching else s.support_n
         if loss - ahead > win:
             return None
-        if sum(1 for p in recent if t_s - p[0] <= s.support_s and p[1] <= win) < needed:
+        if sum(1 for t, v in zip(r_ts, r_vs) if t_s - t <= s.support_s and v <= win) < needed:
             return None
         tr.arrived = True
         d = 10.0 ** (loss / (10.0 * s.path_loss_exponent))
         return Arrival(key, t_s, tr.first_t, round(d, 2), round(tr.p1m - loss, 1), tr.zone)
 
-    def _recount(self, tr: _Track, t_s: float) -> None:
-        newest = t_s - self._median_s
-        window = [v for t, v in tr.reports if t >= newest]
-        tr.med_n = len(window)
-        tr.n_close = sum(1 for v in window if v <= self._close)
-        tr.n_beyond = sum(1 for v in window if v > self._win_out)
+    def _calibrate(self, tr: _Track, measured_power_dbm: float | None, tx_power_dbm: float | None) -> None:
+        s = self.settings
+        tr.measured, tr.tx = measured_power_dbm, tx_power_dbm
+        ref = reference_power(measured_power_dbm, tx_power_dbm, s.measured_power_dbm)
+        # Shrink toward the default: phones misstate their calibration by more than phones differ.
+        tr.p1m = s.measured_power_dbm + s.calibration_weight * (ref - s.measured_power_dbm)
 
-    def _estimate(self, tr: _Track, sparse: bool) -> float:
-        """Median path loss: of the last median_s seconds, or of the last sparse_n reports when reports are sparse."""
-        reports = tr.reports
-        if sparse:
-            window = sorted(reports[-i][1] for i in range(1, min(self.settings.sparse_n, len(reports)) + 1))
+    def _estimate(self, tr: _Track) -> float:
+        """The median path loss as of the phone's last report (what that report's estimate was, or would have been)."""
+        ts, vs, t_s = tr.ts, tr.vs, tr.last_t
+        m = len(ts)
+        count = min(m - bisect_left(ts, t_s - self._trend_s), _HISTORY)
+        if self._sparse_n <= count < self._sparse_cap and count < self._sparse_rate * (t_s - tr.first_t + 1e-9):
+            window = sorted(vs[-self._sparse_n:])
         else:
-            window = sorted(reports[-i][1] for i in range(1, tr.med_n + 1))
-        m = len(window)
-        return window[m // 2] if m % 2 else 0.5 * (window[m // 2 - 1] + window[m // 2])
+            window = sorted(vs[max(bisect_left(ts, t_s - self._median_s), m - _HISTORY):])
+        c = len(window)
+        return window[c // 2] if c % 2 else 0.5 * (window[c // 2 - 1] + window[c // 2])
 
     def _update_zone(self, key: str, tr: _Track, loss: float) -> None:
         zone = tr.zone
@@ -285,18 +310,30 @@ class ProximityFilter:
         if new == GONE:
             tr.arrived = False  # gone beyond the near exit: a later approach is a new visit
             self._in_range.discard(key)
-        else:
+        elif key not in self._in_range:
             self._in_range.add(key)
+            self._check_at = min(self._check_at, self._expiry_bound(tr.last_t))
         tr.zone = new
+
+    def _expiry_bound(self, last_t: float) -> float:
+        """A time before which a phone last heard at ``last_t`` cannot be silent for silence_s, whatever the rounding."""
+        if last_t == _INF:  # no phone in range
+            return _INF
+        return last_t + self._silence - 1e-9 * (abs(last_t) + self._silence)
 
     def tick(self, t_s: float) -> list[Arrival]:
         """Advance time without a report: phones silent for ``silence_s`` are gone. Never raises an arrival."""
-        silence = self.settings.silence_s
-        for key in list(self._in_range):
-            tr = self._tracks[key]
-            if t_s - tr.last_t > silence:
-                tr.zone, tr.arrived = GONE, False
-                self._in_range.discard(key)
+        silence = self._silence
+        if not t_s < self._check_at:
+            earliest = _INF
+            for key in list(self._in_range):
+                tr = self._tracks[key]
+                if t_s - tr.last_t > silence:
+                    tr.zone, tr.arrived = GONE, False
+                    self._in_range.discard(key)
+                elif tr.last_t < earliest:
+                    earliest = tr.last_t
+            self._check_at = self._expiry_bound(earliest)
         if len(self._tracks) > 4 * len(self._in_range) + 1024:  # forget long-gone phones
             self._tracks = {k: v for k, v in self._tracks.items() if t_s - v.last_t <= silence}
         return []
@@ -313,6 +350,4 @@ class ProximityFilter:
     def estimate_db(self, key: str) -> float | None:
         """The current robust path-loss estimate of a key (dB over 1 m), for charts and the status screen."""
         tr = self._tracks.get(key)
-        if tr is None or not tr.med_n or tr.loss == math.inf:
-            return None
-        return self._estimate(tr, False) if math.isnan(tr.loss) else tr.loss
+        return None if tr is None or not tr.ts else self._estimate(tr)

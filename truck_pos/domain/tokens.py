@@ -16,6 +16,7 @@ import uuid
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 SERVICE_UUID = "7c0f5a3e-1b2d-4c6e-9a8f-2d4b6e8f0a1c"  # 128-bit, random; no SIG registration needed
 FORMAT_VERSION = 1
@@ -31,7 +32,7 @@ def slot_of(unix_s: float, slot_s: int = DEFAULT_SLOT_S) -> int:
 
 def derive_token(secret: bytes, slot: int) -> bytes:
     """The 8-byte token a device with ``secret`` advertises during ``slot``."""
-    return hmac.new(secret, DOMAIN + slot.to_bytes(8, "big", signed=True), hashlib.sha256).digest()[:TOKEN_LEN]
+    return hmac.digest(secret, DOMAIN + slot.to_bytes(8, "big", signed=True), "sha256")[:TOKEN_LEN]
 
 
 def encode_service_data(token: bytes, measured_power_dbm: int | None = None) -> bytes:
@@ -58,6 +59,13 @@ def parse_service_data(data: bytes | None) -> ServiceData | None:
     return ServiceData(bytes(data[1:9]), power)
 
 
+def _hmac_pads(secret: bytes) -> tuple[Any, Any]:
+    """SHA-256 states after the HMAC key's inner and outer pads (RFC 2104): copy, update, digest = HMAC."""
+    key = hashlib.sha256(secret).digest() if len(secret) > 64 else secret
+    key = key.ljust(64, b"\0")
+    return hashlib.sha256(bytes(b ^ 0x36 for b in key)), hashlib.sha256(bytes(b ^ 0x5C for b in key))
+
+
 class TokenTable:
     """Token -> device id for the slots around the truck's (corrected) clock; rebuilt when the slot moves.
 
@@ -81,6 +89,8 @@ class TokenTable:
         self._devices = list(devices)
         self._key: tuple[int, int] | None = None
         self._table: dict[bytes, tuple[str, int]] = {}
+        self._by_slot: dict[int, dict[bytes, tuple[str, int]]] = {}  # slot -> its tokens, for the slots in the table
+        self._pads: list[tuple[str, Any, Any]] | None = None  # (device, keyed inner hash, keyed outer hash)
         self._seen: deque[tuple[int, str]] = deque(maxlen=4 * learn_n)  # (slot offset, device) of recent resolutions
         self._learned = False
         self._last_noted: dict[str, int] = {}
@@ -94,11 +104,28 @@ class TokenTable:
         self.clock_trusted = bool(trusted)
 
     def _rebuild(self, center: int, skew: int) -> None:
+        # A slot's tokens are derived once: when the centre moves by one, only the new edge slot costs HMACs.
+        slots = range(center - skew, center + skew + 1)
+        old = self._by_slot
+        self._by_slot = {slot: old.get(slot) or self._tokens_of(slot) for slot in slots}
         table: dict[bytes, tuple[str, int]] = {}
-        for slot in range(center - skew, center + skew + 1):
-            for device_id, secret in self._devices:
-                table[derive_token(secret, slot)] = (device_id, slot)
+        for slot in slots:
+            table.update(self._by_slot[slot])
         self._table, self._key = table, (center, skew)
+
+    def _tokens_of(self, slot: int) -> dict[bytes, tuple[str, int]]:
+        """Every device's token for a slot: HMAC-SHA256 from each secret's keyed inner and outer hash states
+        (RFC 2104), kept from the first slot, so a token costs two hash copies instead of a fresh HMAC."""
+        if self._pads is None:
+            self._pads = [(device_id, *_hmac_pads(secret)) for device_id, secret in self._devices]
+        msg = DOMAIN + slot.to_bytes(8, "big", signed=True)
+        out: dict[bytes, tuple[str, int]] = {}
+        for device_id, inner, outer in self._pads:
+            i, o = inner.copy(), outer.copy()
+            i.update(msg)
+            o.update(i.digest())
+            out[o.digest()[:TOKEN_LEN]] = (device_id, slot)
+        return out
 
     def resolve(self, token: bytes, unix_s: float) -> str | None:
         """The device whose token this is at ``unix_s`` (within the skew), else ``None``."""

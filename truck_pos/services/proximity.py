@@ -9,13 +9,16 @@ asked every ``CLOCK_RECHECK_S`` (``clock_synced``, e.g. :func:`truck_pos.devices
 while it is not, the token table accepts a wide skew and learns the clock's offset from the phones.
 Unknown tokens are dropped on the spot: nothing about a phone we cannot resolve is stored.
 An arrival becomes one ``ProximityEvent`` and its ``proximity`` outbox row, in one transaction,
-at most once per customer per campaign window (the business day when no campaign runs).
+at most once per customer per campaign window (the business day when no campaign runs). While the
+radio runs, a writer thread of its own commits them (in order), so the scanner's thread never waits
+for an fsync; :meth:`ProximityService.stop` writes what is queued before it returns.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import queue
 import threading
 import time
 import uuid
@@ -39,6 +42,7 @@ if TYPE_CHECKING:
     from truck_pos.devices.ble import Advertisement
 
 log = logging.getLogger(__name__)
+_monotonic = time.monotonic
 
 # (campaign_id, window_start_utc, window_end_utc) for an instant, or None outside any campaign.
 Window = tuple[str, datetime, datetime]
@@ -96,10 +100,11 @@ class ProximityService:
         self._lock = threading.RLock()
         self._filter = ProximityFilter(filter_settings)
         self._written: set[str] = set()
+        self._events: queue.Queue[tuple | None] = queue.Queue()  # events for the writer thread, when it runs
+        self._writer: threading.Thread | None = None
         self.events_written = 0
         self._devices_key: object = None
         self._resolved: dict[bytes, tuple[str, int | None] | None] = {}  # service data -> (device, calibration)
-        self._resolved_by: TokenTable | None = None
         self._resolved_offset = 0
         self._slot_start = -math.inf
         self._slot_end = -math.inf
@@ -125,6 +130,7 @@ class ProximityService:
             if old is not None:
                 self._table.carry_learning(old)
             self._devices_key = key
+            self._slot_end = -math.inf  # answers of the old table: resolve afresh
 
     def _data_version(self) -> int:
         return self.db.execute_sql("PRAGMA data_version").fetchone()[0]
@@ -157,7 +163,7 @@ class ProximityService:
         self._clock_state = state
         with self._lock:
             self._table.set_clock_trusted(state is True)
-            self._resolved_by = None  # the accepted skew changed
+            self._slot_end = -math.inf  # the accepted skew changed: resolve afresh
 
     def load_devices(self, devices: list[dict[str, Any]]) -> int:
         """Replace the registered devices (e.g. from a campaign bundle's ``devices`` list); returns the count."""
@@ -177,25 +183,24 @@ class ProximityService:
     # -- the scanner's callbacks (scanner thread) ---------------------------------------------
     def on_advertisement(self, adv: "Advertisement") -> None:
         """Resolve, filter and, on an arrival, record the event. Unknown tokens leave no trace."""
-        if time.monotonic() - self._version_checked >= self.DEVICES_RECHECK_S:
+        t, _address, rssi, service_data, tx_power = adv  # one unpacking: cheaper than four field lookups
+        if _monotonic() - self._version_checked >= self.DEVICES_RECHECK_S:
             self._refresh_devices()
-        t = adv.t_s
         with self._lock:
-            if not self._slot_start <= t < self._slot_end or self._table is not self._resolved_by:
+            if not self._slot_start <= t < self._slot_end:  # a new slot, or a new table (which sets _slot_end to -inf)
                 self._reset_resolved(t)
             # A phone repeats the same service data all slot long: parse and resolve it once per slot.
-            hit = self._resolved.get(adv.service_data, _MISS)
+            hit = self._resolved.get(service_data, _MISS)
             if hit is _MISS:
-                hit = self._resolve(adv.service_data, t)
+                hit = self._resolve(service_data, t)
             if hit is None:
                 return
-            arrival = self._filter.observe(hit[0], t, adv.rssi_dbm, hit[1], adv.tx_power_dbm)
+            arrival = self._filter.observe(hit[0], t, rssi, hit[1], tx_power)
             if arrival is not None:
                 self._record(arrival)
 
     def _reset_resolved(self, t: float) -> None:
         self._resolved = {}
-        self._resolved_by = self._table
         self._slot_start = (t // self._slot_s) * self._slot_s if math.isfinite(t) else -math.inf
         self._slot_end = self._slot_start + self._slot_s
 
@@ -212,10 +217,14 @@ class ProximityService:
 
     def tick(self, now_s: float | None = None) -> None:
         """Advance the filter without a report (expires silent phones); re-checks devices and the clock."""
-        self._refresh_devices()
-        self._check_clock()
+        now = _monotonic()  # both re-checks are due rarely: look before calling
+        if now - self._version_checked >= self.DEVICES_RECHECK_S:
+            self._refresh_devices()
+        if self._clock_synced is not None and now - self._clock_checked >= self.CLOCK_RECHECK_S:
+            self._check_clock()
+        t = self.clock.now().timestamp() if now_s is None else now_s
         with self._lock:
-            for arrival in self._filter.tick(self.clock.now().timestamp() if now_s is None else now_s):
+            for arrival in self._filter.tick(t):
                 self._record(arrival)
 
     # -- events -------------------------------------------------------------------------------
@@ -243,18 +252,72 @@ class ProximityService:
                 "window_start": start.isoformat(), "window_end": end.isoformat(), "source": "truck_scan",
                 "first_seen": first_seen.isoformat(), "distance_m": arrival.distance_m, "rssi_dbm": arrival.rssi_dbm,
                 "zone": ZONE_NAMES[arrival.zone]}
+        event = (key, customer, segment, campaign_id, first_seen, arrival.distance_m, arrival.rssi_dbm, body, self.clock.now())
+        writer = self._writer
+        if writer is not None and writer.is_alive():
+            self._written.add(key)  # the writer takes it back if the write fails, so the next arrival retries
+            self._events.put(event)
+        elif self._write(event):
+            self._written.add(key)
+
+    def _write(self, event: tuple) -> bool:
+        """One event and its outbox row in one transaction (unless already there); False if it could not be written."""
+        key, customer, segment, campaign_id, first_seen, distance_m, rssi_dbm, body, now = event
         try:
             with self.db.atomic():
                 if self.db.execute_sql(_EVENT_EXISTS + self.db.param, [key]).fetchone() is None:
                     _EVENT_INSERT.one(self.db, (key, customer, body["campaign_id"], segment, "truck_scan", first_seen,
-                                                arrival.distance_m, arrival.rssi_dbm))
-                    outbox.enqueue("proximity", body, now=self.clock.now(), key=str(uuid.uuid5(_EVENT_NS, key)))
+                                                distance_m, rssi_dbm))
+                    outbox.append("proximity", body, now=now, key=str(uuid.uuid5(_EVENT_NS, key)))
                     self.events_written += 1
-                    log.info("proximity event: %s (%s) %.1f m", customer, campaign_id, arrival.distance_m)
+                    log.info("proximity event: %s (%s) %.1f m", customer, campaign_id, distance_m)
         except peewee.PeeweeException:
             log.exception("could not record proximity event %s; will retry on the next arrival", key)
-            return
-        self._written.add(key)
+            return False
+        return True
+
+    # -- the event writer (a thread of its own while the radio runs) -------------------------
+    def start_event_writer(self) -> None:
+        """Write events on a thread of their own, so the radio's thread never waits for the disk (a commit
+        is an fsync: milliseconds, tens of them on an SD card). :meth:`start_scanning` starts it; idempotent."""
+        if getattr(self.db, "database", None) == ":memory:":
+            return  # another thread's connection would be another (empty) database: write in place
+        with self._lock:
+            if self._writer is not None and self._writer.is_alive():
+                return
+            self._writer = threading.Thread(target=self._write_events, name="proximity-events", daemon=True)
+            self._writer.start()
+
+    def _write_events(self) -> None:
+        try:
+            while True:
+                event = self._events.get()
+                try:
+                    if event is None:
+                        return
+                    if not self._write(event):
+                        with self._lock:
+                            self._written.discard(event[0])
+                except Exception:  # the writer must outlive one bad event
+                    log.exception("proximity event writer failed on %s", event[0] if event else event)
+                    with self._lock:
+                        self._written.discard(event[0])  # type: ignore[index]
+                finally:
+                    self._events.task_done()
+        finally:
+            self.db.close()  # this thread's connection
+
+    def flush_events(self) -> None:
+        """Wait until every event handed to the writer is written (or has failed)."""
+        self._events.join()
+
+    def stop_event_writer(self) -> None:
+        """Write what is queued, then end the writer thread (events are written in place again)."""
+        with self._lock:  # from here on, events are written in place
+            writer, self._writer = self._writer, None
+        if writer is not None and writer.is_alive():
+            self._events.put(None)
+            writer.join()
 
     def event_for(self, customer_ref: str, campaign_id: str | None) -> ProximityEvent | None:
         """The latest proximity event of a customer in a campaign (for linking a redemption)."""
@@ -300,13 +363,16 @@ class ProximityService:
                 "dropped_reports": self._filter.dropped}
 
     def start_scanning(self) -> None:
-        """Start the radio (and the beacon), if attached (the UI calls this once it is up)."""
+        """Start the event writer and the radio (and the beacon), if attached (the UI calls this once it is up)."""
+        if self.scanner is not None:
+            self.start_event_writer()
         for part in (self.scanner, self.advertiser):
             if part is not None:
                 part.start()
 
     def stop(self) -> None:
-        """Stop the radio and the beacon."""
+        """Stop the radio and the beacon, then write the events still queued."""
         for part in (self.scanner, self.advertiser):
             if part is not None:
                 part.stop()
+        self.stop_event_writer()
