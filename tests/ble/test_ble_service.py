@@ -107,14 +107,14 @@ def test_while_the_radio_runs_events_are_committed_on_the_writer_thread_and_stop
     prox = services.proximity
     prox.load_devices([DEVICE])
     threads, go = [], threading.Event()
-    write = prox._write
+    write = prox._write_group
 
-    def held_write(event):  # the disk is slow: the writer gets to the event only after the visit
+    def held_write(events):  # the disk is slow: the writer gets to the event only after the visit
         threads.append(threading.current_thread().name)
         assert go.wait(30)
-        return write(event)
+        return write(events)
 
-    prox._write = held_write
+    prox._write_group = held_write
     prox.start_event_writer()
     visit(prox, clock)  # 20 s at the window; the arrival fires on its third report
     go.set()
@@ -143,6 +143,40 @@ def test_a_write_that_fails_on_the_writer_thread_is_retried_on_the_next_arrival(
     visit(prox, clock)
     prox.stop_event_writer()
     assert [e.key for e in ProximityEvent.select()] == [key]
+
+
+def test_events_queued_during_a_commit_are_written_together_and_a_bad_one_holds_back_none(services, clock):
+    """The writer commits what queued up as one group; when one event of the group cannot be written (a
+    conflicting outbox row), the others are still written, each on its own, and only that one is retried."""
+    import threading
+
+    prox = services.proximity
+    devices = [dict(DEVICE, device_id=f"dev-{i}", customer_ref=f"cust-{i}", secret=f"{i:02d}" * 32) for i in range(1, 4)]
+    prox.load_devices(devices)
+    bad = "proximity:cust-2:day:2026-06-01:2026-06-01T09:00:00+00:00"
+    with services.db.atomic():
+        outbox.enqueue("audit", {"note": "conflict"}, now=clock.now(), key=str(uuid.uuid5(_EVENT_NS, bad)))
+    groups, go = [], threading.Event()
+    write = prox._write_group
+
+    def held(events):
+        groups.append([e[0] for e in events])
+        if len(groups) == 1:
+            assert go.wait(30)  # the first commit is slow: the other two arrivals queue behind it
+        return write(events)
+
+    prox._write_group = held
+    prox.start_event_writer()
+    for device in devices:
+        visit(prox, clock, device)
+    go.set()
+    prox.stop_event_writer()
+    assert sorted(e.customer_ref for e in ProximityEvent.select()) == ["cust-1", "cust-3"]
+    together = next(g for g in groups if bad in g)
+    assert len(together) >= 2  # what queued behind the slow commit went in one group ...
+    after = groups.index(together) + 1
+    assert groups[after:after + len(together)] == [[k] for k in together]  # ... which failed: then each alone
+    assert bad not in prox._written and ProximityEvent.select().count() == 2
 
 
 def test_admin_cli_loads_a_bundle_devices_list(settings_env, tmp_path, monkeypatch, capsys):

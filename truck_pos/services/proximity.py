@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 _monotonic = time.monotonic
+WRITE_GROUP_MAX = 64  # events committed together by the writer thread at most (they queued during one commit)
 
 # (campaign_id, window_start_utc, window_end_utc) for an instant, or None outside any campaign.
 Window = tuple[str, datetime, datetime]
@@ -262,18 +263,34 @@ class ProximityService:
 
     def _write(self, event: tuple) -> bool:
         """One event and its outbox row in one transaction (unless already there); False if it could not be written."""
-        key, customer, segment, campaign_id, first_seen, distance_m, rssi_dbm, body, now = event
+        return self._write_group([event])[0]
+
+    def _write_group(self, events: list[tuple]) -> list[bool]:
+        """Events in one transaction, each with its outbox row (one commit, one fsync, for all of them); if that
+        fails, each on its own, so one event that cannot be written never holds back the others."""
         try:
             with self.db.atomic():
-                if self.db.execute_sql(_EVENT_EXISTS + self.db.param, [key]).fetchone() is None:
-                    _EVENT_INSERT.one(self.db, (key, customer, body["campaign_id"], segment, "truck_scan", first_seen,
-                                                distance_m, rssi_dbm))
-                    outbox.append("proximity", body, now=now, key=str(uuid.uuid5(_EVENT_NS, key)))
-                    self.events_written += 1
-                    log.info("proximity event: %s (%s) %.1f m", customer, campaign_id, distance_m)
+                written = [self._insert(event) for event in events]
         except peewee.PeeweeException:
-            log.exception("could not record proximity event %s; will retry on the next arrival", key)
+            if len(events) > 1:
+                log.warning("could not record %d proximity events together; trying each on its own", len(events))
+                return [self._write_group([event])[0] for event in events]
+            log.exception("could not record proximity event %s; will retry on the next arrival", events[0][0])
+            return [False]
+        for event, new in zip(events, written):
+            if new:
+                self.events_written += 1
+                log.info("proximity event: %s (%s) %.1f m", event[1], event[3], event[5])
+        return [True] * len(events)
+
+    def _insert(self, event: tuple) -> bool:
+        """Inside a transaction: the event and its outbox row, unless the event is there already (False)."""
+        key, customer, segment, campaign_id, first_seen, distance_m, rssi_dbm, body, now = event
+        if self.db.execute_sql(_EVENT_EXISTS + self.db.param, [key]).fetchone() is not None:
             return False
+        _EVENT_INSERT.one(self.db, (key, customer, body["campaign_id"], segment, "truck_scan", first_seen,
+                                    distance_m, rssi_dbm))
+        outbox.append("proximity", body, now=now, key=str(uuid.uuid5(_EVENT_NS, key)))
         return True
 
     # -- the event writer (a thread of its own while the radio runs) -------------------------
@@ -290,19 +307,26 @@ class ProximityService:
 
     def _write_events(self) -> None:
         try:
-            while True:
-                event = self._events.get()
+            stop = False
+            while not stop:
+                group = [self._events.get()]
+                while len(group) < WRITE_GROUP_MAX:  # what queued up during the last commit goes in the next one
+                    try:
+                        group.append(self._events.get_nowait())
+                    except queue.Empty:
+                        break
+                stop = None in group
+                events = [e for e in group if e is not None]
                 try:
-                    if event is None:
-                        return
-                    if not self._write(event):
-                        with self._lock:
-                            self._written.discard(event[0])
-                except Exception:  # the writer must outlive one bad event
-                    log.exception("proximity event writer failed on %s", event[0] if event else event)
-                    with self._lock:
-                        self._written.discard(event[0])  # type: ignore[index]
-                finally:
+                    done = self._write_group(events) if events else []
+                except Exception:  # the writer must outlive a bad group
+                    log.exception("proximity event writer failed on %d event(s)", len(events))
+                    done = [False] * len(events)
+                with self._lock:
+                    for event, ok in zip(events, done):
+                        if not ok:
+                            self._written.discard(event[0])  # the next arrival of that customer retries
+                for _ in group:
                     self._events.task_done()
         finally:
             self.db.close()  # this thread's connection
