@@ -7,18 +7,25 @@ lease ran out while ``sending`` (its worker died) is claimed again with ``in_dou
 with the same idempotency key (the channel's Message-ID / Topic / Idempotency-Key), so the receiving side
 can recognise it. A worker stops using its batch before the lease ends, so a live worker's row is never
 taken over.
+
+The commit that marks a row is made by the worker's second thread (:class:`Marks`) while the worker sends
+the next message, and the worker waits for it before it hands over the next mark: at any moment at most
+two of a worker's rows have been taken by a channel and are not yet marked (the one being marked and the
+one just sent), which a crash leaves ``sending``, to be re-sent in doubt with the same key.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
+import queue
 import socket
 import threading
 import time
 import uuid
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Callable
 
 import peewee
 
@@ -40,6 +47,63 @@ def _is_pg() -> bool:
     return isinstance(hub_database.obj, peewee.PostgresqlDatabase)
 
 
+def _async_commit() -> None:
+    """A lost commit only matters if PostgreSQL itself crashes (then a send is retried with its key); a hub
+    process dying after COMMIT returned loses nothing. Saves an fsync per message. Per connection (thread)."""
+    if _is_pg():
+        hub_database.execute_sql("SET synchronous_commit TO OFF")
+
+
+class Marks:
+    """A worker's second thread, on its own database connection: commits the outcome of one send while the
+    worker sends the next one (a commit costs about as much as the SMTP exchange on a quiet server).
+
+    ``put`` first waits for the mark handed over before (and raises its database error, if any), so at most
+    one mark is in flight; ``drain`` waits for the last one. ``close`` stops the thread and closes its
+    connection.
+    """
+
+    def __init__(self) -> None:
+        self._todo: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+        self._idle = threading.Event()
+        self._idle.set()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="reach-marks", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            _async_commit()
+            while (job := self._todo.get()) is not None:
+                try:
+                    job()
+                except BaseException as exc:  # noqa: BLE001 - handed to the worker, which logs and carries on
+                    self._error = exc
+                finally:
+                    self._idle.set()
+        finally:
+            if not hub_database.is_closed():
+                hub_database.close()
+
+    def put(self, job: Callable[[], None]) -> None:
+        self.drain()
+        self._idle.clear()
+        self._todo.put(job)
+
+    def drain(self) -> None:
+        self._idle.wait()
+        if self._error is not None:
+            exc, self._error = self._error, None
+            raise exc
+
+    def close(self) -> None:
+        try:
+            self.drain()
+        finally:
+            self._todo.put(None)
+            self._thread.join(30)
+
+
 def claim_txn() -> Any:
     """The transaction claims run in: SQLite takes the write lock up front (no two claimers interleave)."""
     return hub_database.atomic() if _is_pg() else hub_database.atomic("IMMEDIATE")
@@ -57,6 +121,7 @@ class Scheduler:
         self._threads: list[threading.Thread] = []
         self._local = threading.local()
         self.sent = 0
+        self._count_lock = threading.Lock()
         # A batch is given up this long before its lease ends: the slowest send (its timeout) still finishes in time.
         self.margin_s = 2.0 + max((float(c.get("timeout", 10)) for c in config.channels.values()), default=10.0)
         if config.lease_s < self.margin_s + 1:
@@ -85,10 +150,11 @@ class Scheduler:
 
     def _loop(self, worker: str) -> None:
         channels = self.config.make_channels()
+        marks = Marks()
         try:
             while not self._stop.is_set():
                 try:
-                    done = self.run_once(channels, worker)
+                    done = self.run_once(channels, worker, marks)
                 except peewee.PeeweeException:
                     log.exception("reach worker %s: database error; trying again", worker)
                     done = 0
@@ -97,29 +163,45 @@ class Scheduler:
                     self.wake.wait(self.config.poll_s)
                     self.wake.clear()
         finally:
+            try:
+                marks.close()
+            except peewee.PeeweeException:
+                log.exception("reach worker %s: the last outcome was not stored (its row is sent again, same key)", worker)
             for ch in channels.values():
                 ch.close()
 
     # --- one round -----------------------------------------------------------------------------------
-    def run_once(self, channels: dict[str, Channel], worker: str = "") -> int:
-        """Expand due jobs, then claim and handle one batch of sends; returns how many rows were handled."""
+    def run_once(self, channels: dict[str, Channel], worker: str = "", marks: Marks | None = None) -> int:
+        """Expand due jobs, then claim and handle one batch of sends; returns how many rows were handled.
+
+        Every outcome of the batch is committed when this returns (``marks`` is the worker's; a call
+        without one makes its own for the batch).
+        """
         worker = worker or self.worker_id
-        if _is_pg() and not getattr(self._local, "async_commit", False):
-            # A lost commit only matters if PostgreSQL itself crashes (then a send is retried with its key);
-            # a hub process dying after COMMIT returned loses nothing. Saves an fsync per message.
-            hub_database.execute_sql("SET synchronous_commit TO OFF")
+        if not getattr(self._local, "async_commit", False):
+            _async_commit()
             self._local.async_commit = True
         handled = self._expand_due(worker)
         rows = self._claim(worker)
-        deadline = time.monotonic() + self.config.lease_s - self.margin_s
-        facts = Facts.of(rows, self.clock.now()) if rows else None
-        docs = {cid: campaigns.campaign_doc(cid) for cid in {r.campaign_id for r in rows}}
-        for i, row in enumerate(rows):
-            if self._stop.is_set() or time.monotonic() > deadline:
-                self._release(rows[i:], worker)  # never work past the lease: another worker may take them
-                break
-            self._handle(row, channels, worker, facts, docs[row.campaign_id])  # type: ignore[arg-type]
-            handled += 1
+        if not rows:
+            return handled
+        own = marks is None
+        marks = marks or Marks()
+        try:
+            deadline = time.monotonic() + self.config.lease_s - self.margin_s
+            facts = Facts.of(rows, self.clock.now())
+            docs = {cid: campaigns.campaign_doc(cid) for cid in {r.campaign_id for r in rows}}
+            for i, row in enumerate(rows):
+                if self._stop.is_set() or time.monotonic() > deadline:
+                    marks.drain()
+                    self._release(rows[i:], worker)  # never work past the lease: another worker may take them
+                    break
+                self._handle(row, channels, worker, facts, docs[row.campaign_id], marks)  # type: ignore[arg-type]
+                handled += 1
+            marks.drain()
+        finally:
+            if own:
+                marks.close()
         return handled
 
     def _expand_due(self, worker: str) -> int:
@@ -167,7 +249,7 @@ class Scheduler:
             HubSend.id.in_([r.id for r in rows]), HubSend.claimed_by == worker, HubSend.state == SENDING).execute()
 
     def _finish(self, row: HubSend, worker: str, **fields: Any) -> None:
-        """One UPDATE, committed on its own: the outcome of one send is never held back by the next.
+        """One UPDATE, committed on its own (by the Marks thread): the outcome of one send is never held back by the next.
 
         The statement text is made once per set of columns: building it through the query builder
         for every message cost more than running it.
@@ -185,41 +267,49 @@ class Scheduler:
 
     # --- one row -------------------------------------------------------------------------------------
     def _handle(self, row: HubSend, channels: dict[str, Channel], worker: str, facts: Facts,
-                doc: document.HubCampaignDoc | None) -> None:
+                doc: document.HubCampaignDoc | None, marks: Marks) -> None:
         now = self.clock.now()
+
+        def finish(**fields: Any) -> None:
+            marks.put(functools.partial(self._finish, row, worker, **fields))
+
         message = doc.message(row.message_id) if doc else None
         if doc is None or message is None:
-            return self._finish(row, worker, state=DEAD, error="the campaign or message is no longer stored")
+            return finish(state=DEAD, error="the campaign or message is no longer stored")
         customer = row.customer
         if customer is not None:
             if customer.erased_at is not None:
-                return self._finish(row, worker, state=SKIPPED, error="the customer's data was erased")
+                return finish(state=SKIPPED, error="the customer's data was erased")
             if not facts.consent.get((customer.id, campaigns.CONSENT_OF[row.channel])):
-                return self._finish(row, worker, state=SKIPPED, error=f"no {campaigns.CONSENT_OF[row.channel]} consent")
+                return finish(state=SKIPPED, error=f"no {campaigns.CONSENT_OF[row.channel]} consent")
             later = quiet_until(doc, now)
             if later is not None:
-                return self._finish(row, worker, state=PENDING, due_at=later, attempts=row.attempts - 1,
-                                    error="quiet hours")
+                return finish(state=PENDING, due_at=later, attempts=row.attempts - 1, error="quiet hours")
             if doc.daily_cap and row.trigger == "schedule" and facts.sent_today[customer.id] >= doc.daily_cap:
-                return self._finish(row, worker, state=SKIPPED, error=f"daily cap of {doc.daily_cap} messages reached")
+                return finish(state=SKIPPED, error=f"daily cap of {doc.daily_cap} messages reached")
         channel = channels.get(row.channel)
         if channel is None:
-            return self._retry_or_dead(row, worker, SendError(f"channel {row.channel} is not configured on this hub", True), now)
+            return self._retry_or_dead(row, finish, SendError(f"channel {row.channel} is not configured on this hub", True), now)
         try:
             out, code = self._render(row, doc, message, customer, facts)
         except SendError as exc:
-            return self._retry_or_dead(row, worker, exc, now)
+            return self._retry_or_dead(row, finish, exc, now)
         except Exception as exc:  # noqa: BLE001 - a template error is this message's, not the scheduler's
-            return self._finish(row, worker, state=DEAD, error=f"template failed to render: {type(exc).__name__}: {exc}"[:2000])
+            return finish(state=DEAD, error=f"template failed to render: {type(exc).__name__}: {exc}"[:2000])
         try:
             provider_id = channel.send(out)
         except SendError as exc:
-            return self._retry_or_dead(row, worker, exc, now, code=code)
-        self._finish(row, worker, state=SENT, sent_at=now, sent_by=worker, provider_id=provider_id[:500], error="",
-                     text=out.text[:4000], **code)
-        self.sent += 1
+            return self._retry_or_dead(row, finish, exc, now, code=code)
         if customer is not None:
             facts.sent_today[customer.id] += 1
+        fields = dict(state=SENT, sent_at=now, sent_by=worker, provider_id=provider_id[:500], error="", text=out.text[:4000], **code)
+
+        def sent() -> None:
+            self._finish(row, worker, **fields)
+            with self._count_lock:
+                self.sent += 1  # counted once stored
+
+        marks.put(sent)
 
     def _render(self, row: HubSend, doc: document.HubCampaignDoc, message: document.Message,
                 customer: cu.HubCustomer | None, facts: Facts) -> tuple[Outgoing, dict[str, str]]:
@@ -239,12 +329,12 @@ class Scheduler:
             text = f"{text.rstrip()} Reply STOP to opt out."
         return Outgoing(row.key, row.recipient, subject, text, link), code
 
-    def _retry_or_dead(self, row: HubSend, worker: str, exc: SendError, now: datetime,
+    def _retry_or_dead(self, row: HubSend, finish: Callable[..., None], exc: SendError, now: datetime,
                        code: dict[str, str] | None = None) -> None:
         if exc.transient and row.attempts < self.config.max_attempts:
             delay = min(self.config.backoff_s * (2 ** (row.attempts - 1)), 6 * 3600)
             log.warning("send %s failed (attempt %d), retry in %.0fs: %s", row.key, row.attempts, delay, exc)
-            self._finish(row, worker, state=PENDING, due_at=now + timedelta(seconds=delay), error=str(exc)[:2000], **(code or {}))
+            finish(state=PENDING, due_at=now + timedelta(seconds=delay), error=str(exc)[:2000], **(code or {}))
         else:
             log.warning("send %s dead after %d attempts: %s", row.key, row.attempts, exc)
-            self._finish(row, worker, state=DEAD, error=str(exc)[:2000], **(code or {}))
+            finish(state=DEAD, error=str(exc)[:2000], **(code or {}))
