@@ -2,30 +2,26 @@
 
 A worker claims a batch of due rows (``SELECT ... FOR UPDATE SKIP LOCKED`` on PostgreSQL, so any number of
 hub processes share the work; one ``BEGIN IMMEDIATE`` writer at a time on SQLite), marking them ``sending``
-with a lease. Each row is marked ``sent`` in its own commit right after the channel took it; a row whose
-lease ran out while ``sending`` (its worker died) is claimed again with ``in_doubt`` counted, and sent again
+with a lease. A row is marked ``sent`` (or retried, dead, skipped) only after the channel answered, and the
+outcomes are committed together, one commit for up to ``MARK_EVERY`` sends and never later than
+``MARK_WITHIN_S`` after the first of them (a commit cost as much as a message's whole share of the SMTP
+exchange). A row whose lease ran out while ``sending`` (its worker died: at most the rows of the last
+uncommitted outcomes and the one on the wire) is claimed again with ``in_doubt`` counted, and sent again
 with the same idempotency key (the channel's Message-ID / Topic / Idempotency-Key), so the receiving side
 can recognise it. A worker stops using its batch before the lease ends, so a live worker's row is never
 taken over.
-
-The commit that marks a row is made by the worker's second thread (:class:`Marks`) while the worker sends
-the next message, and the worker waits for it before it hands over the next mark: at any moment at most
-two of a worker's rows have been taken by a channel and are not yet marked (the one being marked and the
-one just sent), which a crash leaves ``sending``, to be re-sent in doubt with the same key.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
-import queue
 import socket
 import threading
 import time
 import uuid
 from datetime import datetime, timedelta
-from typing import Any, Callable
+from typing import Any
 
 import peewee
 
@@ -33,75 +29,45 @@ from sync.hub import customers as cu
 from sync.hub.messaging import campaigns, document, unsubscribe
 from sync.hub.messaging.channels import Channel, Outgoing, SendError
 from sync.hub.messaging.config import ReachConfig
-from sync.hub.messaging.manners import Facts, code_for, quiet_until, window_text
+from sync.hub.messaging.manners import Facts, code_for, id_in, quiet_until, window_text
 from sync.hub.messaging.models import DEAD, PENDING, SENDING, SENT, SKIPPED, HubSend, HubSendJob
 from sync.hub.models import hub_database
 from truck_pos.clock import Clock, SystemClock
 
 log = logging.getLogger(__name__)
-RUNNING: list["Scheduler"] = []
-_FINISH_SQL: dict[tuple[str, tuple[str, ...]], str] = {}  # schedulers of this process, woken when a proximity event arrives
+RUNNING: list["Scheduler"] = []  # schedulers of this process, woken when a proximity event arrives
+_FINISH_SQL: dict[tuple[str, tuple[str, ...]], str] = {}
+MARK_EVERY = 8  # outcomes committed together at most (a crash re-sends at most these, with their keys)
+MARK_WITHIN_S = 0.05  # and committed at the latest this long after the first of them was known
 
 
 def _is_pg() -> bool:
     return isinstance(hub_database.obj, peewee.PostgresqlDatabase)
 
 
-def _async_commit() -> None:
-    """A lost commit only matters if PostgreSQL itself crashes (then a send is retried with its key); a hub
-    process dying after COMMIT returned loses nothing. Saves an fsync per message. Per connection (thread)."""
-    if _is_pg():
-        hub_database.execute_sql("SET synchronous_commit TO OFF")
+_SEND_COLUMNS = ("id", "key", "campaign_id", "message_id", "segment", "channel", "variant", "customer", "recipient",
+                 "code_mode", "due_at", "attempts", "trigger")
+_CUSTOMER_COLUMNS = (cu.HubCustomer.id, cu.HubCustomer.uuid, cu.HubCustomer.first_name, cu.HubCustomer.erased_at)
 
 
-class Marks:
-    """A worker's second thread, on its own database connection: commits the outcome of one send while the
-    worker sends the next one (a commit costs about as much as the SMTP exchange on a quiet server).
-
-    ``put`` first waits for the mark handed over before (and raises its database error, if any), so at most
-    one mark is in flight; ``drain`` waits for the last one. ``close`` stops the thread and closes its
-    connection.
-    """
+class _Marks:
+    """The outcomes of a worker's sends not yet committed: (UPDATE text, parameters), oldest first."""
 
     def __init__(self) -> None:
-        self._todo: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
-        self._idle = threading.Event()
-        self._idle.set()
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="reach-marks", daemon=True)
-        self._thread.start()
+        self.statements: list[tuple[str, list[Any]]] = []
+        self.since = 0.0
+        self.sent = 0
 
-    def _run(self) -> None:
-        try:
-            _async_commit()
-            while (job := self._todo.get()) is not None:
-                try:
-                    job()
-                except BaseException as exc:  # noqa: BLE001 - handed to the worker, which logs and carries on
-                    self._error = exc
-                finally:
-                    self._idle.set()
-        finally:
-            if not hub_database.is_closed():
-                hub_database.close()
+    def add(self, sql: str, params: list[Any], sent: bool) -> None:
+        if not self.statements:
+            self.since = time.monotonic()
+        self.statements.append((sql, params))
+        self.sent += sent
 
-    def put(self, job: Callable[[], None]) -> None:
-        self.drain()
-        self._idle.clear()
-        self._todo.put(job)
-
-    def drain(self) -> None:
-        self._idle.wait()
-        if self._error is not None:
-            exc, self._error = self._error, None
-            raise exc
-
-    def close(self) -> None:
-        try:
-            self.drain()
-        finally:
-            self._todo.put(None)
-            self._thread.join(30)
+    def take(self) -> tuple[list[tuple[str, list[Any]]], int]:
+        out = self.statements, self.sent
+        self.statements, self.sent = [], 0
+        return out
 
 
 def claim_txn() -> Any:
@@ -120,7 +86,7 @@ class Scheduler:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._local = threading.local()
-        self.sent = 0
+        self.sent = 0  # sends stored as sent
         self._count_lock = threading.Lock()
         # A batch is given up this long before its lease ends: the slowest send (its timeout) still finishes in time.
         self.margin_s = 2.0 + max((float(c.get("timeout", 10)) for c in config.channels.values()), default=10.0)
@@ -150,11 +116,10 @@ class Scheduler:
 
     def _loop(self, worker: str) -> None:
         channels = self.config.make_channels()
-        marks = Marks()
         try:
             while not self._stop.is_set():
                 try:
-                    done = self.run_once(channels, worker, marks)
+                    done = self.run_once(channels, worker)
                 except peewee.PeeweeException:
                     log.exception("reach worker %s: database error; trying again", worker)
                     done = 0
@@ -163,45 +128,34 @@ class Scheduler:
                     self.wake.wait(self.config.poll_s)
                     self.wake.clear()
         finally:
-            try:
-                marks.close()
-            except peewee.PeeweeException:
-                log.exception("reach worker %s: the last outcome was not stored (its row is sent again, same key)", worker)
             for ch in channels.values():
                 ch.close()
 
     # --- one round -----------------------------------------------------------------------------------
-    def run_once(self, channels: dict[str, Channel], worker: str = "", marks: Marks | None = None) -> int:
-        """Expand due jobs, then claim and handle one batch of sends; returns how many rows were handled.
-
-        Every outcome of the batch is committed when this returns (``marks`` is the worker's; a call
-        without one makes its own for the batch).
-        """
+    def run_once(self, channels: dict[str, Channel], worker: str = "") -> int:
+        """Expand due jobs, then claim and handle one batch of sends; returns how many rows were handled."""
         worker = worker or self.worker_id
-        if not getattr(self._local, "async_commit", False):
-            _async_commit()
+        if _is_pg() and not getattr(self._local, "async_commit", False):
+            # A lost commit only matters if PostgreSQL itself crashes (then a send is retried with its key);
+            # a hub process dying after COMMIT returned loses nothing. Saves an fsync per message.
+            hub_database.execute_sql("SET synchronous_commit TO OFF")
             self._local.async_commit = True
         handled = self._expand_due(worker)
         rows = self._claim(worker)
-        if not rows:
-            return handled
-        own = marks is None
-        marks = marks or Marks()
+        deadline = time.monotonic() + self.config.lease_s - self.margin_s
+        facts = Facts.of(rows, self.clock.now()) if rows else None
+        docs = {cid: campaigns.campaign_doc(cid) for cid in {r.campaign_id for r in rows}}
+        self._local.marks = marks = _Marks()
         try:
-            deadline = time.monotonic() + self.config.lease_s - self.margin_s
-            facts = Facts.of(rows, self.clock.now())
-            docs = {cid: campaigns.campaign_doc(cid) for cid in {r.campaign_id for r in rows}}
             for i, row in enumerate(rows):
                 if self._stop.is_set() or time.monotonic() > deadline:
-                    marks.drain()
+                    self._commit_marks(marks)
                     self._release(rows[i:], worker)  # never work past the lease: another worker may take them
                     break
-                self._handle(row, channels, worker, facts, docs[row.campaign_id], marks)  # type: ignore[arg-type]
+                self._handle(row, channels, worker, facts, docs[row.campaign_id])  # type: ignore[arg-type]
                 handled += 1
-            marks.drain()
         finally:
-            if own:
-                marks.close()
+            self._commit_marks(marks)  # every outcome known is stored before the batch is left
         return handled
 
     def _expand_due(self, worker: str) -> int:
@@ -240,16 +194,18 @@ class Scheduler:
                 return []
             doubt = peewee.Case(None, [(HubSend.state == SENDING, HubSend.in_doubt + 1)], HubSend.in_doubt)
             HubSend.update(state=SENDING, claimed_by=worker, claimed_until=now + timedelta(seconds=self.config.lease_s),
-                           attempts=HubSend.attempts + 1, in_doubt=doubt).where(HubSend.id.in_(ids)).execute()
-        return list(HubSend.select(HubSend, cu.HubCustomer).join(cu.HubCustomer, peewee.JOIN.LEFT_OUTER)
-                    .where(HubSend.id.in_(ids)).order_by(HubSend.due_at, HubSend.id))
+                           attempts=HubSend.attempts + 1, in_doubt=doubt).where(id_in(HubSend.id, ids)).execute()
+        # only the columns sending reads (a whole joined row cost more to build than its SMTP exchange's share)
+        return list(HubSend.select(*(getattr(HubSend, n) for n in _SEND_COLUMNS), *_CUSTOMER_COLUMNS)
+                    .join(cu.HubCustomer, peewee.JOIN.LEFT_OUTER)
+                    .where(id_in(HubSend.id, ids)).order_by(HubSend.due_at, HubSend.id))
 
     def _release(self, rows: list[HubSend], worker: str) -> None:
         HubSend.update(state=PENDING, claimed_by=None, claimed_until=None, attempts=HubSend.attempts - 1).where(
-            HubSend.id.in_([r.id for r in rows]), HubSend.claimed_by == worker, HubSend.state == SENDING).execute()
+            id_in(HubSend.id, [r.id for r in rows]), HubSend.claimed_by == worker, HubSend.state == SENDING).execute()
 
     def _finish(self, row: HubSend, worker: str, **fields: Any) -> None:
-        """One UPDATE, committed on its own (by the Marks thread): the outcome of one send is never held back by the next.
+        """The outcome of one send, as one UPDATE, committed with the batch's next few (see ``MARK_EVERY``).
 
         The statement text is made once per set of columns: building it through the query builder
         for every message cost more than running it.
@@ -263,53 +219,63 @@ class Scheduler:
             cols = ", ".join(f'"{getattr(HubSend, n).column_name}" = {ph}' for n in fields)
             sql = _FINISH_SQL[key] = (f'UPDATE "{HubSend._meta.table_name}" SET {cols} '
                                       f'WHERE "id" = {ph} AND "claimed_by" = {ph}')
-        db.execute_sql(sql, [getattr(HubSend, n).db_value(v) for n, v in fields.items()] + [row.id, worker])
+        marks = self._local.marks
+        marks.add(sql, [getattr(HubSend, n).db_value(v) for n, v in fields.items()] + [row.id, worker], fields["state"] == SENT)
+        if len(marks.statements) >= MARK_EVERY or time.monotonic() - marks.since >= MARK_WITHIN_S:
+            self._commit_marks(marks)
+
+    def _commit_marks(self, marks: "_Marks") -> None:
+        """One commit for the outcomes gathered (PostgreSQL: one round trip, the statements in one message)."""
+        if not marks.statements:
+            return
+        statements, sent = marks.take()
+        db = hub_database.obj
+        if _is_pg():
+            # a multi-statement query runs as one transaction; psycopg2 binds the parameters client side
+            db.execute_sql("; ".join(sql for sql, _ in statements), [p for _, params in statements for p in params])
+        else:
+            with db.atomic():
+                for sql, params in statements:
+                    db.execute_sql(sql, params)
+        with self._count_lock:
+            self.sent += sent
 
     # --- one row -------------------------------------------------------------------------------------
     def _handle(self, row: HubSend, channels: dict[str, Channel], worker: str, facts: Facts,
-                doc: document.HubCampaignDoc | None, marks: Marks) -> None:
+                doc: document.HubCampaignDoc | None) -> None:
         now = self.clock.now()
-
-        def finish(**fields: Any) -> None:
-            marks.put(functools.partial(self._finish, row, worker, **fields))
-
         message = doc.message(row.message_id) if doc else None
         if doc is None or message is None:
-            return finish(state=DEAD, error="the campaign or message is no longer stored")
+            return self._finish(row, worker, state=DEAD, error="the campaign or message is no longer stored")
         customer = row.customer
         if customer is not None:
             if customer.erased_at is not None:
-                return finish(state=SKIPPED, error="the customer's data was erased")
+                return self._finish(row, worker, state=SKIPPED, error="the customer's data was erased")
             if not facts.consent.get((customer.id, campaigns.CONSENT_OF[row.channel])):
-                return finish(state=SKIPPED, error=f"no {campaigns.CONSENT_OF[row.channel]} consent")
+                return self._finish(row, worker, state=SKIPPED, error=f"no {campaigns.CONSENT_OF[row.channel]} consent")
             later = quiet_until(doc, now)
             if later is not None:
-                return finish(state=PENDING, due_at=later, attempts=row.attempts - 1, error="quiet hours")
+                return self._finish(row, worker, state=PENDING, due_at=later, attempts=row.attempts - 1,
+                                    error="quiet hours")
             if doc.daily_cap and row.trigger == "schedule" and facts.sent_today[customer.id] >= doc.daily_cap:
-                return finish(state=SKIPPED, error=f"daily cap of {doc.daily_cap} messages reached")
+                return self._finish(row, worker, state=SKIPPED, error=f"daily cap of {doc.daily_cap} messages reached")
         channel = channels.get(row.channel)
         if channel is None:
-            return self._retry_or_dead(row, finish, SendError(f"channel {row.channel} is not configured on this hub", True), now)
+            return self._retry_or_dead(row, worker, SendError(f"channel {row.channel} is not configured on this hub", True), now)
         try:
             out, code = self._render(row, doc, message, customer, facts)
         except SendError as exc:
-            return self._retry_or_dead(row, finish, exc, now)
+            return self._retry_or_dead(row, worker, exc, now)
         except Exception as exc:  # noqa: BLE001 - a template error is this message's, not the scheduler's
-            return finish(state=DEAD, error=f"template failed to render: {type(exc).__name__}: {exc}"[:2000])
+            return self._finish(row, worker, state=DEAD, error=f"template failed to render: {type(exc).__name__}: {exc}"[:2000])
         try:
             provider_id = channel.send(out)
         except SendError as exc:
-            return self._retry_or_dead(row, finish, exc, now, code=code)
+            return self._retry_or_dead(row, worker, exc, now, code=code)
+        self._finish(row, worker, state=SENT, sent_at=now, sent_by=worker, provider_id=provider_id[:500], error="",
+                     text=out.text[:4000], **code)
         if customer is not None:
             facts.sent_today[customer.id] += 1
-        fields = dict(state=SENT, sent_at=now, sent_by=worker, provider_id=provider_id[:500], error="", text=out.text[:4000], **code)
-
-        def sent() -> None:
-            self._finish(row, worker, **fields)
-            with self._count_lock:
-                self.sent += 1  # counted once stored
-
-        marks.put(sent)
 
     def _render(self, row: HubSend, doc: document.HubCampaignDoc, message: document.Message,
                 customer: cu.HubCustomer | None, facts: Facts) -> tuple[Outgoing, dict[str, str]]:
@@ -329,12 +295,12 @@ class Scheduler:
             text = f"{text.rstrip()} Reply STOP to opt out."
         return Outgoing(row.key, row.recipient, subject, text, link), code
 
-    def _retry_or_dead(self, row: HubSend, finish: Callable[..., None], exc: SendError, now: datetime,
+    def _retry_or_dead(self, row: HubSend, worker: str, exc: SendError, now: datetime,
                        code: dict[str, str] | None = None) -> None:
         if exc.transient and row.attempts < self.config.max_attempts:
             delay = min(self.config.backoff_s * (2 ** (row.attempts - 1)), 6 * 3600)
             log.warning("send %s failed (attempt %d), retry in %.0fs: %s", row.key, row.attempts, delay, exc)
-            finish(state=PENDING, due_at=now + timedelta(seconds=delay), error=str(exc)[:2000], **(code or {}))
+            self._finish(row, worker, state=PENDING, due_at=now + timedelta(seconds=delay), error=str(exc)[:2000], **(code or {}))
         else:
             log.warning("send %s dead after %d attempts: %s", row.key, row.attempts, exc)
-            finish(state=DEAD, error=str(exc)[:2000], **(code or {}))
+            self._finish(row, worker, state=DEAD, error=str(exc)[:2000], **(code or {}))
