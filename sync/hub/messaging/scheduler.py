@@ -187,14 +187,20 @@ class Scheduler:
         now = self.clock.now()
         due = (((HubSend.state == PENDING) & (HubSend.due_at <= now)) |
                ((HubSend.state == SENDING) & (HubSend.claimed_until < now)))  # a dead worker's claim
-        with claim_txn():
-            query = HubSend.select(HubSend.id).where(due).order_by(HubSend.due_at, HubSend.id).limit(self.config.batch)
-            ids = [i for (i,) in (query.for_update("FOR UPDATE SKIP LOCKED") if _is_pg() else query).tuples()]
-            if not ids:
-                return []
-            doubt = peewee.Case(None, [(HubSend.state == SENDING, HubSend.in_doubt + 1)], HubSend.in_doubt)
-            HubSend.update(state=SENDING, claimed_by=worker, claimed_until=now + timedelta(seconds=self.config.lease_s),
-                           attempts=HubSend.attempts + 1, in_doubt=doubt).where(id_in(HubSend.id, ids)).execute()
+        query = HubSend.select(HubSend.id).where(due).order_by(HubSend.due_at, HubSend.id).limit(self.config.batch)
+        doubt = peewee.Case(None, [(HubSend.state == SENDING, HubSend.in_doubt + 1)], HubSend.in_doubt)
+        claim = HubSend.update(state=SENDING, claimed_by=worker, claimed_until=now + timedelta(seconds=self.config.lease_s),
+                               attempts=HubSend.attempts + 1, in_doubt=doubt)
+        if _is_pg():  # one statement, one round trip: the rows are locked, skipped by other claimers, and claimed
+            ids = [i for (i,) in claim.where(HubSend.id.in_(query.for_update("FOR UPDATE SKIP LOCKED")))
+                   .returning(HubSend.id).tuples()]
+        else:
+            with claim_txn():
+                ids = [i for (i,) in query.tuples()]
+                if ids:
+                    claim.where(id_in(HubSend.id, ids)).execute()
+        if not ids:
+            return []
         # only the columns sending reads (a whole joined row cost more to build than its SMTP exchange's share)
         return list(HubSend.select(*(getattr(HubSend, n) for n in _SEND_COLUMNS), *_CUSTOMER_COLUMNS)
                     .join(cu.HubCustomer, peewee.JOIN.LEFT_OUTER)
