@@ -36,7 +36,7 @@ from truck_pos.clock import Clock, SystemClock
 
 log = logging.getLogger(__name__)
 RUNNING: list["Scheduler"] = []  # schedulers of this process, woken when a proximity event arrives
-_FINISH_SQL: dict[tuple[str, tuple[str, ...]], str] = {}
+_FINISH_SQL: dict[tuple[str, tuple[str, ...]], str] = {}  # UPDATE text per (placeholder, columns)
 MARK_EVERY = 8  # outcomes committed together at most (a crash re-sends at most these, with their keys)
 MARK_WITHIN_S = 0.05  # and committed at the latest this long after the first of them was known
 
@@ -51,23 +51,44 @@ _CUSTOMER_COLUMNS = (cu.HubCustomer.id, cu.HubCustomer.uuid, cu.HubCustomer.firs
 
 
 class _Marks:
-    """The outcomes of a worker's sends not yet committed: (UPDATE text, parameters), oldest first."""
+    """The outcomes of a worker's sends not yet committed: (columns set, their values + row id + worker), oldest first."""
 
     def __init__(self) -> None:
-        self.statements: list[tuple[str, list[Any]]] = []
+        self.rows: list[tuple[tuple[str, ...], list[Any]]] = []
         self.since = 0.0
         self.sent = 0
 
-    def add(self, sql: str, params: list[Any], sent: bool) -> None:
-        if not self.statements:
+    def add(self, names: tuple[str, ...], params: list[Any], sent: bool) -> None:
+        if not self.rows:
             self.since = time.monotonic()
-        self.statements.append((sql, params))
+        self.rows.append((names, params))
         self.sent += sent
 
-    def take(self) -> tuple[list[tuple[str, list[Any]]], int]:
-        out = self.statements, self.sent
-        self.statements, self.sent = [], 0
+    def take(self) -> tuple[list[tuple[tuple[str, ...], list[Any]]], int]:
+        out = self.rows, self.sent
+        self.rows, self.sent = [], 0
         return out
+
+
+def _update_one_sql(ph: str, names: tuple[str, ...]) -> str:
+    """``UPDATE ... SET <names> WHERE id AND claimed_by``, made once per placeholder style and set of columns
+    (building it through the query builder for every message cost more than running it)."""
+    key = (ph, names)
+    sql = _FINISH_SQL.get(key)
+    if sql is None:
+        cols = ", ".join(f'"{getattr(HubSend, n).column_name}" = {ph}' for n in names)
+        sql = _FINISH_SQL[key] = f'UPDATE "{HubSend._meta.table_name}" SET {cols} WHERE "id" = {ph} AND "claimed_by" = {ph}'
+    return sql
+
+
+def _update_many_sql(names: tuple[str, ...], count: int) -> str:
+    """PostgreSQL: one UPDATE for ``count`` rows, their values (then id, worker) in a VALUES list."""
+    cols = [getattr(HubSend, n).column_name for n in names]
+    values = "(" + ", ".join(["%s"] * (len(cols) + 2)) + ")"
+    sets = ", ".join(f'"{c}" = v."{c}"' for c in cols)
+    aliases = ", ".join(f'"{c}"' for c in cols)
+    return (f'UPDATE "{HubSend._meta.table_name}" AS s SET {sets} FROM (VALUES {", ".join([values] * count)}) '
+            f'AS v({aliases}, "row_id", "worker") WHERE s."id" = v."row_id" AND s."claimed_by" = v."worker"')
 
 
 def claim_txn() -> Any:
@@ -211,38 +232,35 @@ class Scheduler:
             id_in(HubSend.id, [r.id for r in rows]), HubSend.claimed_by == worker, HubSend.state == SENDING).execute()
 
     def _finish(self, row: HubSend, worker: str, **fields: Any) -> None:
-        """The outcome of one send, as one UPDATE, committed with the batch's next few (see ``MARK_EVERY``).
-
-        The statement text is made once per set of columns: building it through the query builder
-        for every message cost more than running it.
-        """
+        """The outcome of one send, as one row of an UPDATE committed with the batch's next few (``MARK_EVERY``)."""
         fields.update(claimed_by=None, claimed_until=None)
-        db = hub_database.obj
-        key = (db.param, tuple(fields))  # the text depends only on the placeholder style and the columns
-        sql = _FINISH_SQL.get(key)
-        if sql is None:
-            ph = db.param
-            cols = ", ".join(f'"{getattr(HubSend, n).column_name}" = {ph}' for n in fields)
-            sql = _FINISH_SQL[key] = (f'UPDATE "{HubSend._meta.table_name}" SET {cols} '
-                                      f'WHERE "id" = {ph} AND "claimed_by" = {ph}')
         marks = self._local.marks
-        marks.add(sql, [getattr(HubSend, n).db_value(v) for n, v in fields.items()] + [row.id, worker], fields["state"] == SENT)
-        if len(marks.statements) >= MARK_EVERY or time.monotonic() - marks.since >= MARK_WITHIN_S:
+        marks.add(tuple(fields), [getattr(HubSend, n).db_value(v) for n, v in fields.items()] + [row.id, worker],
+                  fields["state"] == SENT)
+        if len(marks.rows) >= MARK_EVERY or time.monotonic() - marks.since >= MARK_WITHIN_S:
             self._commit_marks(marks)
 
     def _commit_marks(self, marks: "_Marks") -> None:
-        """One commit for the outcomes gathered (PostgreSQL: one round trip, the statements in one message)."""
-        if not marks.statements:
+        """One commit for the outcomes gathered: SQLite, an UPDATE per row in one transaction; PostgreSQL, per
+        set of columns one ``UPDATE ... FROM (VALUES ...)``, all in one round trip (a statement each cost the
+        server more than the rows)."""
+        if not marks.rows:
             return
-        statements, sent = marks.take()
+        rows, sent = marks.take()
+        groups: dict[tuple[str, ...], list[list[Any]]] = {}
+        for names, params in rows:
+            groups.setdefault(names, []).append(params)
         db = hub_database.obj
         if _is_pg():
             # a multi-statement query runs as one transaction; psycopg2 binds the parameters client side
-            db.execute_sql("; ".join(sql for sql, _ in statements), [p for _, params in statements for p in params])
+            db.execute_sql("; ".join(_update_many_sql(names, len(group)) for names, group in groups.items()),
+                           [p for group in groups.values() for params in group for p in params])
         else:
             with db.atomic():
-                for sql, params in statements:
-                    db.execute_sql(sql, params)
+                for names, group in groups.items():
+                    sql = _update_one_sql(db.param, names)
+                    for params in group:
+                        db.execute_sql(sql, params)
         with self._count_lock:
             self.sent += sent
 
