@@ -1,4 +1,4 @@
-"""Outcomes are committed a few at a time (one commit for up to MARK_EVERY sends, or sooner when the first waited
+"""Outcomes are committed a few at a time (one commit for up to MARK_EVERY sends, fewer when the first waited
 MARK_WITHIN_S): what a crash can leave claimed-but-sent is bounded by that, and every row ends stored exactly once.
 
 The channel here looks at the database each time it is handed a message: the rows it took before and that are

@@ -3,9 +3,10 @@
 A worker claims a batch of due rows (``SELECT ... FOR UPDATE SKIP LOCKED`` on PostgreSQL, so any number of
 hub processes share the work; one ``BEGIN IMMEDIATE`` writer at a time on SQLite), marking them ``sending``
 with a lease. A row is marked ``sent`` (or retried, dead, skipped) only after the channel answered, and the
-outcomes are committed together, one commit for up to ``MARK_EVERY`` sends and never later than
-``MARK_WITHIN_S`` after the first of them (a commit cost as much as a message's whole share of the SMTP
-exchange). A row whose lease ran out while ``sending`` (its worker died: at most the rows of the last
+outcomes are committed together: one commit for up to ``MARK_EVERY`` sends, with the next outcome once
+the first has waited ``MARK_WITHIN_S`` (a slow channel gets each outcome committed before its next message
+but one), and always before the batch is left (a commit cost as much as a message's whole share of the
+SMTP exchange). A row whose lease ran out while ``sending`` (its worker died: at most the rows of the last
 uncommitted outcomes and the one on the wire) is claimed again with ``in_doubt`` counted, and sent again
 with the same idempotency key (the channel's Message-ID / Topic / Idempotency-Key), so the receiving side
 can recognise it. A worker stops using its batch before the lease ends, so a live worker's row is never
@@ -38,7 +39,7 @@ log = logging.getLogger(__name__)
 RUNNING: list["Scheduler"] = []  # schedulers of this process, woken when a proximity event arrives
 _FINISH_SQL: dict[tuple[str, tuple[str, ...]], str] = {}  # UPDATE text per (placeholder, columns)
 MARK_EVERY = 8  # outcomes committed together at most (a crash re-sends at most these, with their keys)
-MARK_WITHIN_S = 0.05  # and committed at the latest this long after the first of them was known
+MARK_WITHIN_S = 0.05  # or fewer, with the next outcome, once the first of them has waited this long
 
 
 def _is_pg() -> bool:
