@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import random
 import string
 from concurrent.futures import ProcessPoolExecutor
@@ -16,7 +17,7 @@ from campaign_support import build_services, demo_document, install
 from truck_pos.domain.bundle import raw_public_key
 from truck_pos.domain.campaign import normalize, parse_campaign
 from truck_pos.domain.codes import (CheckContext, CodeAccepted, CodeIndex, PersonalCode, UsageCounts,
-                                    issue_personal_code, read_personal_code)
+                                    b32encode_unpadded, issue_personal_code, read_personal_code)
 from truck_pos.domain.order import TicketLine
 from truck_pos.errors import InvalidInput
 from truck_pos.store.campaign_models import Redemption
@@ -25,6 +26,14 @@ OWNER = Ed25519PrivateKey.generate()
 LINES = (TicketLine("bowl-burrito", "Burrito Bowl", 1095, 1, 825),)
 TZ = "America/Chicago"
 ALPHABET = string.ascii_uppercase + "234567" + "01890-_ abc"
+
+
+@settings(max_examples=400)
+@given(st.binary(max_size=700))
+@example(b"")
+@example(b"\xff" * 125)
+def test_personal_code_base32_is_rfc4648_as_the_standard_library_writes_it(blob):
+    assert b32encode_unpadded(blob) == base64.b32encode(blob).decode("ascii").rstrip("=")
 
 
 def mutate(code: str, rng: random.Random) -> str:

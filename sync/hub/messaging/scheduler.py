@@ -2,8 +2,12 @@
 
 A worker claims a batch of due rows (``SELECT ... FOR UPDATE SKIP LOCKED`` on PostgreSQL, so any number of
 hub processes share the work; one ``BEGIN IMMEDIATE`` writer at a time on SQLite), marking them ``sending``
-with a lease. Each row is marked ``sent`` in its own commit right after the channel took it; a row whose
-lease ran out while ``sending`` (its worker died) is claimed again with ``in_doubt`` counted, and sent again
+with a lease. A row is marked ``sent`` (or retried, dead, skipped) only after the channel answered, and the
+outcomes are committed together: one commit for up to ``MARK_EVERY`` sends, with the next outcome once
+the first has waited ``MARK_WITHIN_S`` (a slow channel gets each outcome committed before its next message
+but one), and always before the batch is left (a commit cost as much as a message's whole share of the
+SMTP exchange). A row whose lease ran out while ``sending`` (its worker died: at most the rows of the last
+uncommitted outcomes and the one on the wire) is claimed again with ``in_doubt`` counted, and sent again
 with the same idempotency key (the channel's Message-ID / Topic / Idempotency-Key), so the receiving side
 can recognise it. A worker stops using its batch before the lease ends, so a live worker's row is never
 taken over.
@@ -26,18 +30,66 @@ from sync.hub import customers as cu
 from sync.hub.messaging import campaigns, document, unsubscribe
 from sync.hub.messaging.channels import Channel, Outgoing, SendError
 from sync.hub.messaging.config import ReachConfig
-from sync.hub.messaging.manners import Facts, code_for, quiet_until, window_text
+from sync.hub.messaging.manners import Facts, code_for, id_in, quiet_until, window_text
 from sync.hub.messaging.models import DEAD, PENDING, SENDING, SENT, SKIPPED, HubSend, HubSendJob
 from sync.hub.models import hub_database
 from truck_pos.clock import Clock, SystemClock
 
 log = logging.getLogger(__name__)
-RUNNING: list["Scheduler"] = []
-_FINISH_SQL: dict[tuple[str, tuple[str, ...]], str] = {}  # schedulers of this process, woken when a proximity event arrives
+RUNNING: list["Scheduler"] = []  # schedulers of this process, woken when a proximity event arrives
+_FINISH_SQL: dict[tuple[str, tuple[str, ...]], str] = {}  # UPDATE text per (placeholder, columns)
+MARK_EVERY = 8  # outcomes committed together at most (a crash re-sends at most these, with their keys)
+MARK_WITHIN_S = 0.05  # or fewer, with the next outcome, once the first of them has waited this long
 
 
 def _is_pg() -> bool:
     return isinstance(hub_database.obj, peewee.PostgresqlDatabase)
+
+
+_SEND_COLUMNS = ("id", "key", "campaign_id", "message_id", "segment", "channel", "variant", "customer", "recipient",
+                 "code_mode", "due_at", "attempts", "trigger")
+_CUSTOMER_COLUMNS = (cu.HubCustomer.id, cu.HubCustomer.uuid, cu.HubCustomer.first_name, cu.HubCustomer.erased_at)
+
+
+class _Marks:
+    """The outcomes of a worker's sends not yet committed: (columns set, their values + row id + worker), oldest first."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[tuple[str, ...], list[Any]]] = []
+        self.since = 0.0
+        self.sent = 0
+
+    def add(self, names: tuple[str, ...], params: list[Any], sent: bool) -> None:
+        if not self.rows:
+            self.since = time.monotonic()
+        self.rows.append((names, params))
+        self.sent += sent
+
+    def take(self) -> tuple[list[tuple[tuple[str, ...], list[Any]]], int]:
+        out = self.rows, self.sent
+        self.rows, self.sent = [], 0
+        return out
+
+
+def _update_one_sql(ph: str, names: tuple[str, ...]) -> str:
+    """``UPDATE ... SET <names> WHERE id AND claimed_by``, made once per placeholder style and set of columns
+    (building it through the query builder for every message cost more than running it)."""
+    key = (ph, names)
+    sql = _FINISH_SQL.get(key)
+    if sql is None:
+        cols = ", ".join(f'"{getattr(HubSend, n).column_name}" = {ph}' for n in names)
+        sql = _FINISH_SQL[key] = f'UPDATE "{HubSend._meta.table_name}" SET {cols} WHERE "id" = {ph} AND "claimed_by" = {ph}'
+    return sql
+
+
+def _update_many_sql(names: tuple[str, ...], count: int) -> str:
+    """PostgreSQL: one UPDATE for ``count`` rows, their values (then id, worker) in a VALUES list."""
+    cols = [getattr(HubSend, n).column_name for n in names]
+    values = "(" + ", ".join(["%s"] * (len(cols) + 2)) + ")"
+    sets = ", ".join(f'"{c}" = v."{c}"' for c in cols)
+    aliases = ", ".join(f'"{c}"' for c in cols)
+    return (f'UPDATE "{HubSend._meta.table_name}" AS s SET {sets} FROM (VALUES {", ".join([values] * count)}) '
+            f'AS v({aliases}, "row_id", "worker") WHERE s."id" = v."row_id" AND s."claimed_by" = v."worker"')
 
 
 def claim_txn() -> Any:
@@ -56,7 +108,8 @@ class Scheduler:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._local = threading.local()
-        self.sent = 0
+        self.sent = 0  # sends stored as sent
+        self._count_lock = threading.Lock()
         # A batch is given up this long before its lease ends: the slowest send (its timeout) still finishes in time.
         self.margin_s = 2.0 + max((float(c.get("timeout", 10)) for c in config.channels.values()), default=10.0)
         if config.lease_s < self.margin_s + 1:
@@ -114,12 +167,17 @@ class Scheduler:
         deadline = time.monotonic() + self.config.lease_s - self.margin_s
         facts = Facts.of(rows, self.clock.now()) if rows else None
         docs = {cid: campaigns.campaign_doc(cid) for cid in {r.campaign_id for r in rows}}
-        for i, row in enumerate(rows):
-            if self._stop.is_set() or time.monotonic() > deadline:
-                self._release(rows[i:], worker)  # never work past the lease: another worker may take them
-                break
-            self._handle(row, channels, worker, facts, docs[row.campaign_id])  # type: ignore[arg-type]
-            handled += 1
+        self._local.marks = marks = _Marks()
+        try:
+            for i, row in enumerate(rows):
+                if self._stop.is_set() or time.monotonic() > deadline:
+                    self._commit_marks(marks)
+                    self._release(rows[i:], worker)  # never work past the lease: another worker may take them
+                    break
+                self._handle(row, channels, worker, facts, docs[row.campaign_id])  # type: ignore[arg-type]
+                handled += 1
+        finally:
+            self._commit_marks(marks)  # every outcome known is stored before the batch is left
         return handled
 
     def _expand_due(self, worker: str) -> int:
@@ -151,37 +209,61 @@ class Scheduler:
         now = self.clock.now()
         due = (((HubSend.state == PENDING) & (HubSend.due_at <= now)) |
                ((HubSend.state == SENDING) & (HubSend.claimed_until < now)))  # a dead worker's claim
-        with claim_txn():
-            query = HubSend.select(HubSend.id).where(due).order_by(HubSend.due_at, HubSend.id).limit(self.config.batch)
-            ids = [i for (i,) in (query.for_update("FOR UPDATE SKIP LOCKED") if _is_pg() else query).tuples()]
-            if not ids:
-                return []
-            doubt = peewee.Case(None, [(HubSend.state == SENDING, HubSend.in_doubt + 1)], HubSend.in_doubt)
-            HubSend.update(state=SENDING, claimed_by=worker, claimed_until=now + timedelta(seconds=self.config.lease_s),
-                           attempts=HubSend.attempts + 1, in_doubt=doubt).where(HubSend.id.in_(ids)).execute()
-        return list(HubSend.select(HubSend, cu.HubCustomer).join(cu.HubCustomer, peewee.JOIN.LEFT_OUTER)
-                    .where(HubSend.id.in_(ids)).order_by(HubSend.due_at, HubSend.id))
+        query = HubSend.select(HubSend.id).where(due).order_by(HubSend.due_at, HubSend.id).limit(self.config.batch)
+        doubt = peewee.Case(None, [(HubSend.state == SENDING, HubSend.in_doubt + 1)], HubSend.in_doubt)
+        claim = HubSend.update(state=SENDING, claimed_by=worker, claimed_until=now + timedelta(seconds=self.config.lease_s),
+                               attempts=HubSend.attempts + 1, in_doubt=doubt)
+        if _is_pg():  # one statement, one round trip: the rows are locked, skipped by other claimers, and claimed
+            ids = [i for (i,) in claim.where(HubSend.id.in_(query.for_update("FOR UPDATE SKIP LOCKED")))
+                   .returning(HubSend.id).tuples()]
+        else:
+            with claim_txn():
+                ids = [i for (i,) in query.tuples()]
+                if ids:
+                    claim.where(id_in(HubSend.id, ids)).execute()
+        if not ids:
+            return []
+        # only the columns sending reads (a whole joined row cost more to build than its SMTP exchange's share)
+        return list(HubSend.select(*(getattr(HubSend, n) for n in _SEND_COLUMNS), *_CUSTOMER_COLUMNS)
+                    .join(cu.HubCustomer, peewee.JOIN.LEFT_OUTER)
+                    .where(id_in(HubSend.id, ids)).order_by(HubSend.due_at, HubSend.id))
 
     def _release(self, rows: list[HubSend], worker: str) -> None:
         HubSend.update(state=PENDING, claimed_by=None, claimed_until=None, attempts=HubSend.attempts - 1).where(
-            HubSend.id.in_([r.id for r in rows]), HubSend.claimed_by == worker, HubSend.state == SENDING).execute()
+            id_in(HubSend.id, [r.id for r in rows]), HubSend.claimed_by == worker, HubSend.state == SENDING).execute()
 
     def _finish(self, row: HubSend, worker: str, **fields: Any) -> None:
-        """One UPDATE, committed on its own: the outcome of one send is never held back by the next.
-
-        The statement text is made once per set of columns: building it through the query builder
-        for every message cost more than running it.
-        """
+        """The outcome of one send, as one row of an UPDATE committed with the batch's next few (``MARK_EVERY``)."""
         fields.update(claimed_by=None, claimed_until=None)
+        marks = self._local.marks
+        marks.add(tuple(fields), [getattr(HubSend, n).db_value(v) for n, v in fields.items()] + [row.id, worker],
+                  fields["state"] == SENT)
+        if len(marks.rows) >= MARK_EVERY or time.monotonic() - marks.since >= MARK_WITHIN_S:
+            self._commit_marks(marks)
+
+    def _commit_marks(self, marks: "_Marks") -> None:
+        """One commit for the outcomes gathered: SQLite, an UPDATE per row in one transaction; PostgreSQL, per
+        set of columns one ``UPDATE ... FROM (VALUES ...)``, all in one round trip (a statement each cost the
+        server more than the rows)."""
+        if not marks.rows:
+            return
+        rows, sent = marks.take()
+        groups: dict[tuple[str, ...], list[list[Any]]] = {}
+        for names, params in rows:
+            groups.setdefault(names, []).append(params)
         db = hub_database.obj
-        key = (db.param, tuple(fields))  # the text depends only on the placeholder style and the columns
-        sql = _FINISH_SQL.get(key)
-        if sql is None:
-            ph = db.param
-            cols = ", ".join(f'"{getattr(HubSend, n).column_name}" = {ph}' for n in fields)
-            sql = _FINISH_SQL[key] = (f'UPDATE "{HubSend._meta.table_name}" SET {cols} '
-                                      f'WHERE "id" = {ph} AND "claimed_by" = {ph}')
-        db.execute_sql(sql, [getattr(HubSend, n).db_value(v) for n, v in fields.items()] + [row.id, worker])
+        if _is_pg():
+            # a multi-statement query runs as one transaction; psycopg2 binds the parameters client side
+            db.execute_sql("; ".join(_update_many_sql(names, len(group)) for names, group in groups.items()),
+                           [p for group in groups.values() for params in group for p in params])
+        else:
+            with db.atomic():
+                for names, group in groups.items():
+                    sql = _update_one_sql(db.param, names)
+                    for params in group:
+                        db.execute_sql(sql, params)
+        with self._count_lock:
+            self.sent += sent
 
     # --- one row -------------------------------------------------------------------------------------
     def _handle(self, row: HubSend, channels: dict[str, Channel], worker: str, facts: Facts,
@@ -217,7 +299,6 @@ class Scheduler:
             return self._retry_or_dead(row, worker, exc, now, code=code)
         self._finish(row, worker, state=SENT, sent_at=now, sent_by=worker, provider_id=provider_id[:500], error="",
                      text=out.text[:4000], **code)
-        self.sent += 1
         if customer is not None:
             facts.sent_today[customer.id] += 1
 
