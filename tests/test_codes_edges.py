@@ -36,9 +36,12 @@ def line(sku: str, cents: int, qty: int = 1) -> TicketLine:
     return TicketLine(sku, sku, cents, qty, 0)
 
 
-@pytest.mark.parametrize("percent, subtotal, off", [(10, 1005, 101), (10, 1004, 100), (15, 333, 50), (50, 1, 1)])
+@pytest.mark.parametrize("percent, subtotal, off", [
+    (10, 1005, 101), (10, 1004, 100), (15, 333, 50), (50, 1, 1), (7, 707, 49),
+])
 def test_percent_off_rounds_half_a_cent_up(percent, subtotal, off):
-    # 10 % of $10.05 is 100.5 cents -> 101; of $10.04 is 100.4 -> 100; 15 % of 333 is 49.95 -> 50; 50 % of 1 is 0.5 -> 1
+    # 10 % of $10.05 is 100.5 cents -> 101; of $10.04 is 100.4 -> 100; 15 % of 333 is 49.95 -> 50;
+    # 50 % of 1 is 0.5 -> 1; 7 % of 707 is 49.49 -> 49
     assert resolve_amount(Benefit("percent_off", percent=percent), [line("a", subtotal)]) == off
 
 
