@@ -7,6 +7,7 @@ a personal code is longer than any segment code (32) and starts with TP1.
 
 from __future__ import annotations
 
+import base64
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -68,3 +69,10 @@ def test_a_personal_code_is_longer_than_a_segment_code_and_starts_with_tp1():
     assert not is_personal("TP1" + "A" * 29)  # 32 characters: a segment code may be that long
     assert is_personal("TP1" + "A" * 30)
     assert not is_personal("XP1" + "A" * 40)
+
+
+def test_a_personal_code_whose_payload_stops_after_two_fields_is_refused_not_an_error():
+    key = Ed25519PrivateKey.generate()
+    blob = b"\x01\x00" + bytes(64)  # version, one empty field, then the 64 signature bytes: three fields missing
+    text = "TP1" + base64.b32encode(blob).decode().rstrip("=")
+    assert read_personal_code(text, key.public_key()) is None
