@@ -5,6 +5,8 @@ Usage: .venv/bin/python scripts/mutation_recheck.py RUN_DIR TEST_FILE...  then  
 listed in RUN_DIR/survivors.txt is switched on the way mutmut does it (MUTANT_UNDER_TEST, read by the trampoline
 at call time) while pytest runs those files in a forked child; a red run means killed. The verdicts are written
 back into mutmut's .meta files (exit code 1 = killed), so `mutmut results` and mutation_scores.py count them.
+A mutant whose tests run longer than MUTATION_RECHECK_TIMEOUT seconds (default 120; a mutant that loops forever)
+is stopped and counted as caught, as mutmut counts its own timeouts.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import sys
 from pathlib import Path
 
@@ -19,6 +22,8 @@ from pathlib import Path
 def _judge(mutant: str, tests: list[str]) -> int:
     pid = os.fork()
     if pid == 0:  # child: quiet pytest with the mutant switched on
+        signal.signal(signal.SIGALRM, signal.SIG_DFL)  # the alarm ends the child: a looping mutant is caught
+        signal.alarm(int(os.environ.get("MUTATION_RECHECK_TIMEOUT", "120")))
         os.environ["MUTANT_UNDER_TEST"] = mutant
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, 1)

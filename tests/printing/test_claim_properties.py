@@ -23,8 +23,12 @@ MANY = settings(max_examples=10_000, deadline=None, suppress_health_check=[Healt
 
 
 def is_genuine(text: str) -> bool:
-    """The independent model: the printed code, give or take what a scanner or keyboard adds."""
-    return text.strip(" \t\r\n").upper() == CODE
+    """The independent model: the printed code, give or take what a scanner or keyboard adds.
+
+    Only ASCII counts (the format is strictly ASCII): a look-alike such as dotless 'ı' upper-cases to 'I',
+    but a scanner never delivers it for a printed code.
+    """
+    return text.isascii() and text.strip(" \t\r\n").upper() == CODE
 
 
 def check(text: str | bytes) -> Claim | ClaimRefused:
@@ -71,6 +75,7 @@ CLAIM_INPUTS = st.one_of(st.text(max_size=120), st.binary(max_size=120),
 @example(CODE.replace(".42.", ".４２."))  # Unicode digits passed isdigit(), then encode('ascii') raised
 @example("TP1." + "\x00" * 5)
 @example(CODE.encode() + b"\xff")
+@example(CODE[:-1] + "ı")  # dotless i upper-cases to "I" (CODE ends in "I"): not ASCII, so not the code
 def test_claim_parsing_never_raises_and_accepts_only_the_genuine_code(text):
     result = check(text)
     genuine = is_genuine(text.decode("latin-1") if isinstance(text, bytes) else text)
