@@ -56,13 +56,23 @@ def test_the_minimum_spend_is_reached_at_exactly_the_amount():
 
 def test_personal_code_fields_hold_up_to_255_bytes():
     key = Ed25519PrivateKey.generate()
-    longest = PersonalCode("c" * 255, "s", "r", "t")  # one field at the limit (the reader takes <= 1024 characters)
+    longest = PersonalCode("c" * 255, "s", "r", "t")  # one field at the limit
     assert read_personal_code(normalize(issue_personal_code(longest, key)), key.public_key()) == longest
     assert PersonalCode("c", "s", "r", "é" * 127).payload()[-255:] == bytes([254]) + "é".encode() * 127
     with pytest.raises(ValueError, match="^personal code fields are limited to 255 bytes$"):
         PersonalCode("c" * 256, "s", "r").payload()
     with pytest.raises(ValueError, match="^personal code fields are limited to 255 bytes$"):
         PersonalCode("c", "s", "r", "é" * 128).payload()  # 256 bytes
+
+
+def test_the_longest_personal_code_that_can_be_issued_is_read_and_one_character_more_is_not_a_code():
+    key = Ed25519PrivateKey.generate()
+    longest = PersonalCode("c" * 255, "s" * 255, "r" * 255, "t" * 255)  # every field at its limit
+    text = normalize(issue_personal_code(longest, key))
+    # version byte + 4 x (length byte + 255) + 64 signature bytes = 1,089 bytes: 1,743 base32 characters
+    assert len(text) == len("TP1") + 1743
+    assert read_personal_code(text, key.public_key()) == longest
+    assert read_personal_code(text + "A", key.public_key()) is None
 
 
 def test_a_personal_code_is_longer_than_a_segment_code_and_starts_with_tp1():

@@ -103,7 +103,9 @@ _B32_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 # RFC 4648 letters to int()'s base-32 digits; every other ASCII letter/digit to "z", which base 32 refuses.
 _B32_DIGITS = str.maketrans({**{c: "z" for c in string.ascii_letters + string.digits},
                              **dict(zip(_B32_ALPHABET, "0123456789abcdefghijklmnopqrstuv"))})
-_MAX_PERSONAL_CHARS = 1024  # 4 x 255-byte fields + signature, base32: far below; longer text is not a code
+# The longest code that can be issued: version byte, 4 length-prefixed fields of up to 255 bytes, the signature,
+# in unpadded base32 (1,743 characters); longer text is not a code (and int(x, 32) never sees a huge string).
+_MAX_PERSONAL_CHARS = -(-(1 + 4 * (1 + 255) + _SIG_LEN) * 8 // 5)
 
 
 def _b32decode_canonical(body: str) -> bytes | None:
