@@ -252,3 +252,57 @@ def test_a_code_of_a_campaign_no_longer_active_is_recorded_without_its_old_limit
     svc.register.pay_card(tickets[1])  # its limit is the old campaign's, which the truck no longer holds
     assert [(b["campaign_id"], b["uses_per_customer"]) for _, b in bodies()] == [
         ("summer-launch", None), ("summer-launch", None)]
+
+
+# --- the check before the code goes on ----------------------------------------------------------------------------
+def test_without_a_campaign_the_refusal_is_the_documented_one(make):
+    svc = make(False)
+    assert svc.redemption.apply_code(ticket(svc, "bowl-burrito"), "FB-LIKE-10").reason == (
+        "unknown code (no campaign is active)")  # README, Troubleshooting
+
+
+def test_a_rolled_back_sale_does_not_use_up_the_last_shared_use(make):
+    doc = demo_document()
+    segment(doc, "facebook_likers")["total_uses"] = 1
+    svc = make(doc)
+
+    def printer_jammed(order, ticket_, totals, now):  # a later hook fails: the whole order rolls back
+        raise InvalidInput("kitchen printer jammed")
+
+    tid = ticket(svc, "bowl-burrito")
+    assert isinstance(svc.redemption.apply_code(tid, "FB-LIKE-10"), CodeAccepted)
+    svc.register.completion_hooks.append(printer_jammed)
+    with pytest.raises(InvalidInput, match="printer jammed"):
+        svc.register.pay_card(tid)
+    svc.register.completion_hooks.remove(printer_jammed)
+    assert Redemption.select().count() == 0
+    other = ticket(svc, "taco-fish")
+    assert isinstance(svc.redemption.apply_code(other, "FB-LIKE-10"), CodeAccepted)
+    svc.register.pay_card(other)
+    assert svc.redemption.apply_code(ticket(svc, "taco-fish"), "FB-LIKE-10").reason == "limit reached (1 use)"
+
+
+def test_a_per_customer_use_is_remembered_for_the_next_ticket_of_that_customer(make):
+    doc = demo_document()
+    segment(doc, "facebook_likers")["uses_per_customer"] = 2
+    svc = make(doc)
+    for _ in range(2):
+        tid = ticket(svc, "bowl-burrito", customer="c-1")
+        assert isinstance(svc.redemption.apply_code(tid, "FB-LIKE-10"), CodeAccepted)
+        svc.register.pay_card(tid)
+    assert svc.redemption.apply_code(ticket(svc, "bowl-burrito", customer="c-1"), "FB-LIKE-10").reason == (
+        "limit reached for this customer (2 uses)")
+    assert isinstance(svc.redemption.apply_code(ticket(svc, "bowl-burrito", customer="c-2"), "FB-LIKE-10"), CodeAccepted)
+
+
+def test_a_redemption_recorded_directly_defaults_to_no_stop_and_no_customer(make, clock):
+    svc = make()
+    entry = {"code": "FBLIKE10", "kind": "segment", "campaign_id": "summer-launch", "segment": "facebook_likers",
+             "channel": "facebook", "customer_ref": None}
+    order = "0f0e0d0c-0b0a-4908-8706-050403020100"
+    assert svc.redemption.record_redemption(order, entry, 75, clock.now()) is True
+    assert svc.redemption.record_redemption(order, entry, 75, clock.now()) is False  # a replay changes nothing
+    [(key, body)] = bodies()
+    assert (body["stop"], body["customer_ref"], body["amount_cents"], body["order_id"]) == ("", None, 75, order)
+    assert (Redemption.get().stop, Redemption.get().customer_ref) == ("", None)
+    assert svc.redemption.usage.total[("summer-launch", "facebook_likers")] == 1
