@@ -306,3 +306,76 @@ def test_a_redemption_recorded_directly_defaults_to_no_stop_and_no_customer(make
     assert (body["stop"], body["customer_ref"], body["amount_cents"], body["order_id"]) == ("", None, 75, order)
     assert (Redemption.get().stop, Redemption.get().customer_ref) == ("", None)
     assert svc.redemption.usage.total[("summer-launch", "facebook_likers")] == 1
+
+
+# --- round 2: the survivors of the first recheck ------------------------------------------------------------------
+def test_a_personal_code_is_single_use_even_when_two_tickets_of_other_customers_race_for_it(make, owner):
+    svc = make()  # nearby_devices sets no uses_per_customer: a personal code is single use (README)
+    code = issue_personal_code(PersonalCode("summer-launch", "nearby_devices", "c-42"), owner)
+    a = ticket(svc, "bowl-burrito", customer="c-1")
+    b = ticket(svc, "bowl-burrito", customer="c-2")
+    for t in (a, b):
+        assert isinstance(svc.redemption.apply_code(t, code), CodeAccepted)
+    svc.register.pay_card(a)
+    with pytest.raises(InvalidInput, match="already used by this customer"):
+        svc.register.pay_card(b)
+    assert [r.customer_ref for r in Redemption.select()] == ["c-42"]
+
+
+def test_a_unique_code_is_not_blocked_by_other_codes_used_before(make, owner):
+    import random
+
+    from truck_pos.domain.codeset import encode_codes, make_codes
+
+    doc = demo_document(version=3)
+    seg = segment(doc, "twitter_followers")
+    seg.pop("valid_from"), seg.pop("valid_until")
+    codes = make_codes(3, random.Random(5).choice)
+    seg["unique_codes"] = encode_codes(doc["id"], [normalize(c) for c in codes])
+    svc = make(doc)
+    first = ticket(svc, "bowl-burrito")
+    svc.redemption.apply_code(first, "FB-LIKE-10")
+    svc.register.pay_card(first)  # another campaign code used first
+    second = ticket(svc, "bowl-burrito")
+    assert isinstance(svc.redemption.apply_code(second, codes[0]), CodeAccepted)
+    svc.register.pay_card(second)  # the other redemption is not this code's use
+    third = ticket(svc, "bowl-burrito")
+    assert isinstance(svc.redemption.apply_code(third, codes[1]), CodeAccepted)
+    svc.register.pay_card(third)  # nor is another unique code's
+    assert Redemption.select().count() == 3
+
+
+def test_a_total_limit_counts_only_its_own_segment(make):
+    doc = demo_document()
+    segment(doc, "facebook_likers")["total_uses"] = 1
+    svc = make(doc)
+    soda = ticket(svc, "drink-soda", customer="c-1")
+    fb = ticket(svc, "bowl-burrito")
+    svc.redemption.apply_code(soda, "THANKS-JOIN")
+    assert isinstance(svc.redemption.apply_code(fb, "FB-LIKE-10"), CodeAccepted)
+    svc.register.pay_card(soda)  # a use of another segment
+    svc.register.pay_card(fb)  # still the first of facebook_likers' one use
+    assert Redemption.select().count() == 2
+
+
+def test_a_segment_for_this_truck_only_is_accepted_here(make):
+    doc = demo_document()
+    segment(doc, "facebook_likers")["trucks"] = ["truck-test"]
+    svc = make(doc)
+    assert isinstance(svc.redemption.apply_code(ticket(svc, "bowl-burrito"), "FB-LIKE-10"), CodeAccepted)
+
+
+def test_a_group_code_refuses_a_customer_outside_the_group_and_takes_a_members_personal_code(make, owner):
+    doc = demo_document()
+    segment(doc, "acme_accounting")["trucks"] = ["*"]
+    svc = make(doc)
+    member, _ = svc.registration.register(email="dee@acme.example")
+    svc.registration.join_group(member, "ACME Corporation, Accounting")
+    outsider, _ = svc.registration.register(email="sam@elsewhere.example")
+    assert svc.redemption.apply_code(ticket(svc, "bowl-burrito", customer=outsider), "ACME-ACCT").reason.startswith(
+        "code for members of Acme Corporation, Accounting")
+    assert isinstance(svc.redemption.apply_code(ticket(svc, "bowl-burrito", customer=member), "ACME-ACCT"), CodeAccepted)
+    personal = issue_personal_code(PersonalCode("summer-launch", "acme_accounting", member), owner)
+    assert isinstance(svc.redemption.apply_code(ticket(svc, "bowl-burrito"), personal), CodeAccepted)
+    stranger = issue_personal_code(PersonalCode("summer-launch", "acme_accounting", outsider), owner)
+    assert svc.redemption.apply_code(ticket(svc, "bowl-burrito"), stranger).reason.startswith("code for members of")
