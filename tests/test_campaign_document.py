@@ -330,3 +330,9 @@ def test_how_codes_and_group_names_compare():
     assert normalize("a-b_c d") == normalize("ABCD") == "ABCD"
     assert group_key("  Acme   Corporation,\tAccounting ") == "acme corporation, accounting"
     assert group_key("STRASSE") == group_key("straße")  # casefold, not lower
+
+
+def test_a_business_day_starts_at_4_unless_the_truck_says_otherwise():
+    # README: business_day_start_hour = 4 ("a sale at 01:30 counts to the previous business day")
+    c = parse_campaign(doc(valid_from="2026-06-02", valid_until="2026-06-02"), TZ)
+    assert (c.valid_from_utc, c.valid_until_utc) == (utc(2026, 6, 2, 9), utc(2026, 6, 3, 9))
