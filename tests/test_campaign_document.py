@@ -157,6 +157,7 @@ def bad(document, field: str, value) -> None:
 
 def test_top_level_bounds():
     ok(doc(id="x" * 64)), ok(doc(id="x")), ok(doc(version=1)), ok(doc(version=2**53)), ok(doc(name="n" * 200))
+    assert parse_campaign(doc(name="N"), TZ).name == "N"
     bad(doc(id="x" * 65), "campaign.id", "x" * 65)
     bad(doc(id=""), "campaign.id", "")
     bad(doc(id=" x"), "campaign.id", " x")
