@@ -87,7 +87,10 @@ def test_a_phone_near_the_truck_gets_its_code_by_push_and_the_sale_is_attributed
     wait_for(lambda: http.on("/push/nia"), 30, "the push message")
     (push,) = http.on("/push/nia")
     payload = json.loads(push.plaintext)
-    (send,) = HubSend.select().where(HubSend.customer == nia.id, HubSend.trigger == "proximity")
+    sends = HubSend.select().where(HubSend.customer == nia.id, HubSend.trigger == "proximity")
+    # The outcome is committed after the endpoint answered (with the next few, or within 50 ms): wait for it.
+    wait_for(lambda: [s.state for s in sends.clone()] == [SENT], 10, "the send to be marked sent")
+    (send,) = sends.clone()
     assert (send.segment, send.channel, send.state) == ("nearby_devices", "push", SENT)
     code = issue_personal_code(PersonalCode("cloud-burst", "nearby_devices", ref), owner)  # the truck's ref, signed
     expected = {"warm": f"there, {code} is yours today (Mon Jun 1, 11:00-14:00)", "short": f"Yours: {code}"}[send.variant]
