@@ -56,11 +56,12 @@ def _get_profile(name: str | None) -> Any:
     return get_profile(name)
 
 
-def _dummy(profile: str | None = None) -> Escpos:
+def _make(kind: str, **kwargs: Any) -> Escpos:
+    """A python-escpos printer of class ``kind`` (Usb, Serial, Network, File, Dummy), imported now."""
     _escpos_cache()
-    from escpos.printer import Dummy
+    from escpos import printer as escpos_printer
 
-    return Dummy(profile=profile)
+    return getattr(escpos_printer, kind)(**kwargs)
 
 
 class ReceiptPrinter(Protocol):
@@ -166,7 +167,7 @@ def encode(doc: Document, p: Escpos, caps: Capabilities, *, cut_first: bool = Fa
 def render_bytes(doc: Document, *, profile: str | None = None, caps: Capabilities | None = None,
                  cut_first: bool = False) -> bytes:
     """The exact ESC/POS bytes for a document (what goes down the wire)."""
-    dummy = _dummy(profile)
+    dummy = _make("Dummy", profile=profile)
     encode(doc, dummy, caps or capabilities(profile), cut_first=cut_first)
     return dummy.output
 
@@ -346,14 +347,6 @@ class NoPrinter:
         """Nothing to release."""
 
 
-def _make(kind: str, **kwargs: Any) -> Escpos:
-    """A python-escpos printer of class ``kind`` (Usb, Serial, Network, File, Dummy), imported now."""
-    _escpos_cache()
-    from escpos import printer as escpos_printer
-
-    return getattr(escpos_printer, kind)(**kwargs)
-
-
 def connector(settings: Any) -> tuple[Callable[[], Escpos], str]:
     """A factory for the python-escpos printer named by ``settings.printer`` (kind, address, profile)."""
     profile = settings.profile or None
@@ -370,7 +363,7 @@ def connector(settings: Any) -> tuple[Callable[[], Escpos], str]:
                               profile=profile)), f"network printer {settings.host}:{settings.port}"
     if kind == "file":
         return (lambda: _make("File", devfile=settings.file_path, profile=profile)), f"file printer {settings.file_path}"
-    return (lambda: _dummy(profile)), "dummy printer (no paper)"
+    return (lambda: _make("Dummy", profile=profile)), "dummy printer (no paper)"
 
 
 def build_printer(settings: Any) -> EscposPrinter | NoPrinter:
