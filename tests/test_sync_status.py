@@ -29,3 +29,16 @@ def test_waiting_is_sent_or_queued_but_not_acked_and_reads_only_the_waiting_rows
     assert services.sync_status.line() == f"sync off, {total - 1} waiting"
     plan = services.db.execute_sql("EXPLAIN QUERY PLAN SELECT COUNT(1) FROM outbox WHERE acked_utc IS NULL").fetchall()
     assert "outbox_waiting" in str(plan)  # the partial index: a year of acked rows is never scanned
+
+
+def test_waiting_counts_split_what_waits_into_queued_and_unacked(services, clock):
+    for _ in range(3):
+        t = services.register.open_ticket()
+        services.register.add_item(t.id, "drink-water")
+        services.register.pay_card(t.id)
+    seqs = [row.seq for row in outbox.pending(limit=1000)]
+    outbox.mark_sent(seqs[:2], clock.now())
+    outbox.mark_acked_through(seqs[0], clock.now())
+    # by hand: all rows, two sent, the first of them acked
+    assert outbox.waiting_counts() == (len(seqs) - 2, 1)
+    assert outbox.counts() == {"queued": len(seqs) - 2, "unacked": 1, "acked": 1}

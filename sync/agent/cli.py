@@ -66,8 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         while not done.wait(min(args.every, 1.0) if args.drain else args.every):
             if args.drain:
-                c = outbox.counts()
-                if c["queued"] == 0 and c["unacked"] == 0:
+                if outbox.waiting() == 0:
                     print_status(agent)
                     return 0
                 if args.timeout and time.monotonic() - started > args.timeout:

@@ -337,9 +337,9 @@ class SyncAgent:
         return Outbox.select(peewee.fn.MAX(Outbox.seq)).scalar() or 0
 
     def _refresh_counts(self) -> None:
-        c = outbox.counts()
+        queued, unacked = outbox.waiting_counts()
         rejected, reason = rejection_summary()
-        self._set(queued=c["queued"], unacked=c["unacked"], rejected=rejected, last_rejection=reason)
+        self._set(queued=queued, unacked=unacked, rejected=rejected, last_rejection=reason)
 
     # --- inbound ---------------------------------------------------------------------------
     def handle_inbound(self, topic: str, payload: bytes) -> Outcome:
