@@ -107,11 +107,11 @@ def _with_proximity(services: Services, fs: FilterSettings, backend: Any) -> Non
 
 
 def build_register(settings: Settings, *, clock: Clock | None = None, load_demo: bool = True,
-                   agent: bool | None = None, **overrides: Any) -> Services:
+                   agent: bool = True, **overrides: Any) -> Services:
     """``truck-pos``: the one process that owns the printer (and its worker), the scanner and the radio.
 
     ``overrides`` replace adapters (tests pass fakes). The sync agent is built (not started) when
-    ``[mqtt] enabled`` and ``agent`` is not False, for ``truck-pos --sync``; the appliance runs it as
+    ``[mqtt] enabled`` and ``agent`` is true, for ``truck-pos --sync``; the appliance runs it as
     ``truck-pos-sync`` instead, and its register passes ``agent=False`` (no paho-mqtt in that process).
     """
     ble_filter = proximity_filter_settings(settings)  # refuse bad [ble] thresholds before opening anything
@@ -129,7 +129,7 @@ def build_register(settings: Settings, *, clock: Clock | None = None, load_demo:
     s.customers = CustomerService(s.db, s.register, s.registration, s.redemption, s.loyalty,
                                   hub_url=settings.customers.hub_url, truck_id=t.id)
     s.extras = dict(overrides)
-    if settings.mqtt.enabled and agent is not False and "sync" not in s.extras:
+    if settings.mqtt.enabled and agent and "sync" not in s.extras:
         s.extras["sync"] = agent_for(s)
     s.sync_status = SyncStatusService(s.clock, t.timezone, s.extras.get("sync"), settings.mqtt.enabled)
     return s
