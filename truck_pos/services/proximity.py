@@ -24,7 +24,7 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 import peewee
@@ -47,6 +47,20 @@ WRITE_GROUP_MAX = 64  # events committed together by the writer thread at most (
 
 # (campaign_id, window_start_utc, window_end_utc) for an instant, or None outside any campaign.
 Window = tuple[str, datetime, datetime]
+
+
+class _Event(NamedTuple):
+    """An arrival to record: the ProximityEvent row's fields, its outbox body and the time it fired."""
+
+    key: str
+    customer: str
+    segment: str | None
+    campaign_id: str
+    first_seen: datetime
+    distance_m: float
+    rssi_dbm: float
+    body: dict[str, Any]
+    now: datetime
 WindowSource = Callable[[datetime], Window | None]
 
 _MISS = object()
@@ -101,7 +115,7 @@ class ProximityService:
         self._lock = threading.RLock()
         self._filter = ProximityFilter(filter_settings)
         self._written: set[str] = set()
-        self._events: queue.Queue[tuple | None] = queue.Queue()  # events for the writer thread, when it runs
+        self._events: queue.Queue[_Event | None] = queue.Queue()  # events for the writer thread, when it runs
         self._writer: threading.Thread | None = None
         self.events_written = 0
         self._devices_key: object = None
@@ -253,7 +267,8 @@ class ProximityService:
                 "window_start": start.isoformat(), "window_end": end.isoformat(), "source": "truck_scan",
                 "first_seen": first_seen.isoformat(), "distance_m": arrival.distance_m, "rssi_dbm": arrival.rssi_dbm,
                 "zone": ZONE_NAMES[arrival.zone]}
-        event = (key, customer, segment, campaign_id, first_seen, arrival.distance_m, arrival.rssi_dbm, body, self.clock.now())
+        event = _Event(key, customer, segment, campaign_id, first_seen, arrival.distance_m, arrival.rssi_dbm, body,
+                       self.clock.now())
         writer = self._writer
         if writer is not None and writer.is_alive():
             self._written.add(key)  # the writer takes it back if the write fails, so the next arrival retries
@@ -261,11 +276,11 @@ class ProximityService:
         elif self._write(event):
             self._written.add(key)
 
-    def _write(self, event: tuple) -> bool:
+    def _write(self, event: _Event) -> bool:
         """One event and its outbox row in one transaction (unless already there); False if it could not be written."""
         return self._write_group([event])[0]
 
-    def _write_group(self, events: list[tuple]) -> list[bool]:
+    def _write_group(self, events: list[_Event]) -> list[bool]:
         """Events in one transaction, each with its outbox row (one commit, one fsync, for all of them); if that
         fails, each on its own, so one event that cannot be written never holds back the others."""
         try:
@@ -275,22 +290,21 @@ class ProximityService:
             if len(events) > 1:
                 log.warning("could not record %d proximity events together; trying each on its own", len(events))
                 return [self._write_group([event])[0] for event in events]
-            log.exception("could not record proximity event %s; will retry on the next arrival", events[0][0])
+            log.exception("could not record proximity event %s; will retry on the next arrival", events[0].key)
             return [False]
         for event, new in zip(events, written):
             if new:
                 self.events_written += 1
-                log.info("proximity event: %s (%s) %.1f m", event[1], event[3], event[5])
+                log.info("proximity event: %s (%s) %.1f m", event.customer, event.campaign_id, event.distance_m)
         return [True] * len(events)
 
-    def _insert(self, event: tuple) -> bool:
+    def _insert(self, e: _Event) -> bool:
         """Inside a transaction: the event and its outbox row, unless the event is there already (False)."""
-        key, customer, segment, campaign_id, first_seen, distance_m, rssi_dbm, body, now = event
-        if self.db.execute_sql(_EVENT_EXISTS + self.db.param, [key]).fetchone() is not None:
+        if self.db.execute_sql(_EVENT_EXISTS + self.db.param, [e.key]).fetchone() is not None:
             return False
-        _EVENT_INSERT.one(self.db, (key, customer, body["campaign_id"], segment, "truck_scan", first_seen,
-                                    distance_m, rssi_dbm))
-        outbox.append("proximity", body, now=now, key=str(uuid.uuid5(_EVENT_NS, key)))
+        _EVENT_INSERT.one(self.db, (e.key, e.customer, e.body["campaign_id"], e.segment, "truck_scan", e.first_seen,
+                                    e.distance_m, e.rssi_dbm))
+        outbox.append("proximity", e.body, now=e.now, key=str(uuid.uuid5(_EVENT_NS, e.key)))
         return True
 
     # -- the event writer (a thread of its own while the radio runs) -------------------------
@@ -325,7 +339,7 @@ class ProximityService:
                 with self._lock:
                     for event, ok in zip(events, done):
                         if not ok:
-                            self._written.discard(event[0])  # the next arrival of that customer retries
+                            self._written.discard(event.key)  # the next arrival of that customer retries
                 for _ in group:
                     self._events.task_done()
         finally:
