@@ -171,7 +171,6 @@ class Scheduler:
         try:
             for i, row in enumerate(rows):
                 if self._stop.is_set() or time.monotonic() > deadline:
-                    self._commit_marks(marks)
                     self._release(rows[i:], worker)  # never work past the lease: another worker may take them
                     break
                 self._handle(row, channels, worker, facts, docs[row.campaign_id])  # type: ignore[arg-type]
