@@ -25,11 +25,41 @@ def rss_mb() -> float:
 
 
 def main(kind: str, db_path: str, key_file: str = "") -> None:
-    from truck_pos.__main__ import configure_kivy, sqlite_only
+    from truck_pos.__main__ import configure_kivy, hold_collector, keep_for_life, sqlite_only
 
-    if kind != "floor":
-        sqlite_only()  # what truck-pos's main() does first
+    if kind == "floor":  # a bare Kivy window: nothing of ours
+        configure_kivy(False, "800x480")
+        from kivy.app import App
+        from kivy.uix.label import Label
+
+        class Bare(App):
+            def build(self):
+                return Label(text="hello")
+
+        report_first_frame(kind)
+        Bare().run()
+        return
+    # The register, in the order truck-pos's main() starts it: services first, then the window.
+    sqlite_only()
+    hold_collector()
+    from truck_pos.bootstrap import build
+    from truck_pos.config import load_settings
+
+    env = {"TRUCK_POS_STORE_PATH": db_path}
+    if key_file:  # the owner's campaign key: held bundles are verified again at start
+        env["TRUCK_POS_SECURITY_CAMPAIGN_PUBLIC_KEY_FILE"] = key_file
+    services = build(load_settings(env=env), agent=False)  # as main() without --sync
+    keep_for_life()
     configure_kivy(False, "800x480")
+    from truck_pos.ui.app import TruckPosApp
+
+    report_first_frame(kind)
+    TruckPosApp(services, require_login=False).run()
+    services.close()
+
+
+def report_first_frame(kind: str) -> None:
+    """Print the figures at the first drawn frame (the window exists once kivy.core.window is imported)."""
     from kivy.app import App
     from kivy.clock import Clock
     from kivy.core.window import Window
@@ -43,26 +73,6 @@ def main(kind: str, db_path: str, key_file: str = "") -> None:
                                         App.get_running_app().stop()), 0.5)
 
     Window.bind(on_flip=first_frame)
-    if kind == "floor":
-        from kivy.uix.label import Label
-
-        class Bare(App):
-            def build(self):
-                return Label(text="hello")
-
-        Bare().run()
-        return
-    from truck_pos.bootstrap import build
-    from truck_pos.config import load_settings
-    from truck_pos.ui.app import TruckPosApp
-
-    env = {"TRUCK_POS_STORE_PATH": db_path}
-    if key_file:  # the owner's campaign key: held bundles are verified again at start
-        env["TRUCK_POS_SECURITY_CAMPAIGN_PUBLIC_KEY_FILE"] = key_file
-    services = build(load_settings(env=env), agent=False)  # as main() without --sync
-    TruckPosApp(services, require_login=False).run()
-    services.close()
-
 
 if __name__ == "__main__":
     main(*sys.argv[1:4])

@@ -245,3 +245,53 @@ def test_modifier_choice_and_sold_out_toggle(tmp_path, output_dir, display):
     assert result["total"] == 487  # (3.75 + 0.75) + 8.25 % tax
     assert result["menu_message"] == "Baja Fish Taco is sold out"
     assert result["fish_disabled"] == [True]
+
+
+START_SPY = '''
+import gc, json, sys, threading
+from truck_pos import __main__ as entry
+
+seen = {}
+
+def spy(self, *args):
+    seen["held"] = not gc.isenabled()  # held from main() until this frame
+    seen["threads_before"] = sorted(t.name for t in threading.enumerate())
+    first_frame(self, *args)
+    from kivy.clock import Clock
+
+    def report(dt):
+        seen.update(collecting=gc.isenabled(), frozen=gc.get_freeze_count(),
+                    threads_after=sorted(t.name for t in threading.enumerate()))
+        print(json.dumps(seen))
+        self.stop()
+
+    Clock.schedule_once(report, 0.2)
+
+spy.__name__ = "_first_frame"  # Kivy keeps a bound handler as a weak method, found again by its name
+configure_kivy = entry.configure_kivy
+
+def configure_then_spy(*args):  # the UI is imported only after main() has configured Kivy
+    configure_kivy(*args)
+    global first_frame
+    from truck_pos.ui.app import TruckPosApp
+    first_frame = TruckPosApp._first_frame
+    TruckPosApp._first_frame = spy
+
+entry.configure_kivy = configure_then_spy
+sys.exit(entry.main([]))
+'''
+
+
+def test_truck_pos_starts_with_the_collector_held_and_releases_it_at_the_first_frame(tmp_path, display):
+    """`truck-pos` itself: no collection while it starts; at the first frame the start's objects are frozen, the
+    collector runs again (a day of collections from then on), and the print worker starts only then."""
+    env = {**os.environ, "DISPLAY": display, "PYTHONPATH": str(ROOT), "KIVY_HOME": str(tmp_path / "kivy"),
+           "TRUCK_POS_STORE_PATH": str(tmp_path / "truck.db"), "TRUCK_POS_PRINTER_KIND": "dummy"}
+    proc = subprocess.run([sys.executable, "-c", START_SPY], env=env, capture_output=True, text=True, timeout=120)
+    lines = [x for x in proc.stdout.splitlines() if x.startswith("{")]
+    assert proc.returncode == 0 and lines, proc.stderr[-3000:]
+    seen = json.loads(lines[-1])
+    assert seen["held"] is True
+    assert seen["collecting"] is True
+    assert seen["frozen"] > 10_000  # modules, classes, services and widgets made by the start
+    assert "print-queue" not in seen["threads_before"] and "print-queue" in seen["threads_after"]

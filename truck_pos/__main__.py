@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import os
 import sys
@@ -55,9 +56,30 @@ def sqlite_only() -> None:
         sys.modules.setdefault(name, None)  # type: ignore[assignment]  # None in sys.modules: ImportError
 
 
+def hold_collector() -> None:
+    """No cyclic garbage collection while the register starts; the first frame releases it (``TruckPosApp``).
+
+    Start-up makes objects that live as long as the process (modules, classes, services, widgets): the
+    collector's passes over them while importing and building cost tens of ms of a Pi's start and free
+    nothing. Reference counting still frees everything else.
+    """
+    gc.disable()
+
+
+def keep_for_life() -> None:
+    """Move every object made so far out of the collector's reach (``gc.freeze``) while it is held.
+
+    Kivy's window forces a full collection when it creates its GL context: without this, that pass walks
+    every service object built before it. A no-op when the collector runs (tests, other entry points).
+    """
+    if not gc.isenabled():
+        gc.freeze()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     sqlite_only()
+    hold_collector()
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("peewee").setLevel(logging.DEBUG if args.verbose else logging.WARNING)  # SQL only with -v
     from truck_pos.bootstrap import build_register
@@ -69,6 +91,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TruckPosError as exc:
         print(f"truck-pos: {exc}", file=sys.stderr)
         return 1
+    finally:
+        keep_for_life()
     if args.sync and services.extras.get("sync") is None:
         print("truck-pos: --sync needs [mqtt] enabled = true in the config", file=sys.stderr)
         services.close()
@@ -76,6 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.sync:
         services.sync_status.agent = None  # the agent runs elsewhere (truck-pos-sync); show the shared outbox
     if args.headless:
+        gc.enable()  # no first frame to wait for
         from truck_pos.headless import run_headless
 
         return run_headless(services, control=args.control, sync=args.sync)

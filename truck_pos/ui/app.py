@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import importlib
 import logging
 import time
@@ -16,15 +17,15 @@ from truck_pos.domain.calendar import local
 from truck_pos.ui import i18n, theme
 from truck_pos.ui.i18n import N_, _, bind_text
 from truck_pos.ui.keyboard import OnScreenKeyboard
-from truck_pos.ui.login_screen import LoginScreen
-from truck_pos.ui.register_screen import RegisterScreen
 from truck_pos.ui.status_bar import StatusBar, StatusSlot
 from truck_pos.ui.widgets import Panel, TouchButton
 
 log = logging.getLogger(__name__)
 
-# Screens built on first use: name -> (module, class).
-LATER_SCREENS = {"setup": ("truck_pos.ui.setup_screen", "SetupScreen"),
+# Screens, each imported and built the first time it is shown or used: name -> (module, class).
+SCREENS = {"login": ("truck_pos.ui.login_screen", "LoginScreen"),
+           "register": ("truck_pos.ui.register_screen", "RegisterScreen"),
+           "setup": ("truck_pos.ui.setup_screen", "SetupScreen"),
                  "orders": ("truck_pos.ui.orders_screen", "OrdersScreen"),
                  "pickup": ("truck_pos.ui.pickup_screen", "PickupScreen"),
                  "customer": ("truck_pos.ui.customer_screen", "CustomerScreen"),
@@ -64,13 +65,9 @@ class TruckPosApp(App):
             nav.add_widget(b)
         self.chrome.add_widget(nav)
         root.add_widget(self.chrome)
+        # Only the first screen shown is built at start (login, setup or register): a quicker start, fewer textures.
         self.screens = ScreenManager(transition=NoTransition())
-        self.login_screen = LoginScreen(self)
-        self.register_screen = RegisterScreen(self)
-        for screen in (self.login_screen, self.register_screen):
-            self.screens.add_widget(screen)
-        # The others are imported and built the first time they are shown: a quicker start, fewer textures held.
-        self._later = dict(LATER_SCREENS)
+        self._later = dict(SCREENS)
         root.add_widget(self.screens)
         Window.bind(on_touch_down=self._touched)
         self.lock() if self.require_login else self.go("register")
@@ -124,11 +121,24 @@ class TruckPosApp(App):
 
     def show_screen(self, name: str) -> None:
         """Make ``name`` the current screen, building it first if it has not been shown yet."""
+        self.screen(name)
+        self.screens.current = name
+
+    def screen(self, name: str):
+        """The screen called ``name``, imported and built on first use."""
         where = self._later.pop(name, None)
         if where is not None:
             module, cls = where
             self.screens.add_widget(getattr(importlib.import_module(module), cls)(self))
-        self.screens.current = name
+        return self.screens.get_screen(name)
+
+    @property
+    def register_screen(self):
+        return self.screen("register")
+
+    @property
+    def login_screen(self):
+        return self.screen("login")
 
     def _show_chrome(self, visible: bool) -> None:
         """Staff controls (status and nav) are gone, not just hidden, while the customer holds the screen."""
@@ -162,8 +172,20 @@ class TruckPosApp(App):
             self.lock()
 
     def on_start(self) -> None:
-        """Start the devices that run in their own threads: the print worker (it also prints mobile orders), scanner, radio."""
-        self.services.printing.start()
+        Window.bind(on_flip=self._first_frame)
+
+    def _first_frame(self, *_) -> None:
+        """The screen is up: start the devices that run in their own threads (print worker, scanner, radio).
+
+        They start after the first frame so that they do not compete with it for the CPU. What the start made
+        lives for good (``gc.freeze``) and the collector runs again: ``truck-pos`` holds it while it starts
+        (``truck_pos.__main__.hold_collector``); when it runs already (tests, other entry points) nothing changes.
+        """
+        Window.unbind(on_flip=self._first_frame)
+        if not gc.isenabled():
+            gc.freeze()
+            gc.enable()
+        self.services.printing.start()  # it also prints mobile orders
         if self.services.scanner is not None:  # only with [scanner] kind = serial
             self.services.scanner.start()
         self.services.proximity.start_scanning()  # does nothing without a radio
