@@ -85,20 +85,39 @@ def test_a_receipt_prints_from_a_cold_printer(tmp_path):
     assert "escpos" in got["loaded"]
 
 
-def test_a_personal_code_loads_cryptography_when_it_is_read(tmp_path):
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-    from cryptography.hazmat.primitives.serialization import Encoding, PrivateFormat, NoEncryption
+def test_a_held_campaign_and_a_personal_code_are_checked_with_libsodium_not_cryptography(tmp_path):
+    """The truck only verifies: the owner key (PEM), the held bundle verified again at start and a personal
+    code all go through libsodium (~3.6 MB); cryptography (~10 MB) stays out of the register."""
+    import sys
 
-    key = Ed25519PrivateKey.generate()
-    pem = key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()).decode()
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    from campaign_support import demo_document
+    from truck_pos.domain.bundle import sign_bundle
+    from truck_pos.domain.codes import PersonalCode, issue_personal_code
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from bench_ui_start import _moved_to_today  # the demo week moved to start today (held, not expired)
+
+    owner = Ed25519PrivateKey.generate()  # the owner's side signs, here in the test process
+    key_file = tmp_path / "owner.pub.pem"
+    key_file.write_bytes(owner.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo))
+    bundle = sign_bundle(_moved_to_today(demo_document()), owner)
+    code = issue_personal_code(PersonalCode("summer-launch", "nearby_devices", "c-42"), owner)
+    forged = code[:-2] + ("AA" if code[-2:] != "AA" else "BB")
     got = run_child(tmp_path, f'''
-        from truck_pos.domain.codes import PersonalCode, issue_personal_code, read_personal_code, normalize
-        before = loaded()
-        from cryptography.hazmat.primitives.serialization import load_pem_private_key
-        k = load_pem_private_key({pem!r}.encode(), None)
-        code = issue_personal_code(PersonalCode("c1", "near", "cust-1"), k)
-        ok = read_personal_code(normalize(code), k.public_key()) is not None
-        forged = read_personal_code(normalize(code[:-2] + ("AA" if code[-2:] != "AA" else "BB")), k.public_key())
-        print(json.dumps({{"before": before, "ok": ok, "forged": forged is None}}))
+        from truck_pos.domain.codes import read_personal_code, normalize
+        services.close()
+        settings = load_settings(env={{**ENV, "TRUCK_POS_SECURITY_CAMPAIGN_PUBLIC_KEY_FILE": {str(key_file)!r}}})
+        services = build_register(settings, agent=False)
+        accepted = services.campaigns.install_bundle({bundle!r}).accepted
+        services.close()
+        services = build_register(settings, agent=False)  # a start with the bundle held: verified again
+        held = services.campaigns.active_campaign() is not None or bool(services.campaigns.upcoming())
+        key = services.campaigns.owner_key
+        print(json.dumps({{"accepted": accepted, "held": held, "loaded": loaded(), "sodium": "nacl" in sys.modules,
+                          "ok": read_personal_code(normalize({code!r}), key) is not None,
+                          "forged": read_personal_code(normalize({forged!r}), key) is None}}))
     ''')
-    assert got == {"before": [], "ok": True, "forged": True}
+    assert got == {"accepted": True, "held": True, "loaded": [], "sodium": True, "ok": True, "forged": True}

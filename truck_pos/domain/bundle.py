@@ -28,9 +28,12 @@ import hashlib
 import json
 import zlib
 from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:  # cryptography (~7 MB) is imported when a key is first used, not with this module
+from truck_pos.domain.ed25519 import VerifyKey, raw_bytes, verifies
+
+if TYPE_CHECKING:  # the owner's side signs with cryptography, imported there; the truck verifies with VerifyKey
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 BUNDLE_FORMAT = "truck_pos.campaign.v1"
@@ -63,15 +66,13 @@ def b64u_decode(text: str) -> bytes:
     return data
 
 
-def key_id(public_key: Ed25519PublicKey) -> str:
+def key_id(public_key: VerifyKey | Ed25519PublicKey) -> str:
     """A short name for a public key: 16 hex digits of the SHA-256 of its raw bytes."""
     return hashlib.sha256(raw_public_key(public_key)).hexdigest()[:16]
 
 
-def raw_public_key(public_key: Ed25519PublicKey) -> bytes:
-    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-
-    return public_key.public_bytes(Encoding.Raw, PublicFormat.Raw)
+def raw_public_key(public_key: VerifyKey | Ed25519PublicKey) -> bytes:
+    return raw_bytes(public_key)
 
 
 # --- bundles -------------------------------------------------------------------------------
@@ -100,12 +101,12 @@ class OpenedBundle:
     digest: str  # SHA-256 hex of the signed payload: "same version, same content" compares this
 
 
-def verify_bundle(raw: bytes, public_keys: list[Ed25519PublicKey]) -> dict[str, Any]:
+def verify_bundle(raw: bytes, public_keys: Sequence[VerifyKey | Ed25519PublicKey]) -> dict[str, Any]:
     """The verified campaign document inside a bundle; raises :class:`BundleRefused` with a reason."""
     return open_bundle(raw, public_keys).document
 
 
-def open_bundle(raw: bytes, public_keys: list[Ed25519PublicKey]) -> OpenedBundle:
+def open_bundle(raw: bytes, public_keys: Sequence[VerifyKey | Ed25519PublicKey]) -> OpenedBundle:
     """Verify a bundle; the document with its signer. Raises :class:`BundleRefused` with a reason."""
     if not public_keys:
         raise BundleRefused("no campaign public key is configured on this truck ([security] campaign_public_key_file)")
@@ -131,7 +132,7 @@ def open_bundle(raw: bytes, public_keys: list[Ed25519PublicKey]) -> OpenedBundle
         signature = b64u_decode(wrapper["signature"])
     except ValueError as exc:
         raise BundleRefused(f"malformed bundle: {exc}") from None
-    signer = next((k for k in public_keys if _verifies(k, signature, payload)), None)
+    signer = next((k for k in public_keys if verifies(k, signature, payload)), None)
     if signer is not None and key_id(signer) != wrapper["key_id"]:
         raise BundleRefused("malformed bundle: key_id does not name the key that signed it")
     if signer is None:
@@ -160,13 +161,3 @@ def _inflate(data: bytes) -> bytes:
     if len(out) > MAX_DOCUMENT_BYTES or not inflater.eof or inflater.unused_data:
         raise BundleRefused(f"malformed campaign: the payload is damaged or inflates past {MAX_DOCUMENT_BYTES >> 20} MiB")
     return out
-
-
-def _verifies(key: Ed25519PublicKey, signature: bytes, payload: bytes) -> bool:
-    from cryptography.exceptions import InvalidSignature
-
-    try:
-        key.verify(signature, payload)
-        return True
-    except InvalidSignature:
-        return False

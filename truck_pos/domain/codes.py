@@ -22,9 +22,10 @@ from typing import TYPE_CHECKING, NamedTuple
 from truck_pos.domain.calendar import local
 from truck_pos.domain.campaign import Benefit, Campaign, Segment, normalize
 from truck_pos.domain.codeset import hasher
+from truck_pos.domain.ed25519 import VerifyKey, verifies
 from truck_pos.domain.order import TicketLine
 
-if TYPE_CHECKING:  # cryptography is imported when a personal code is first read, not with this module
+if TYPE_CHECKING:  # the hub signs with cryptography (imported there); a truck reads with VerifyKey (libsodium)
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 PERSONAL_PREFIX = "TP1"
@@ -127,7 +128,7 @@ def _b32decode_canonical(body: str) -> bytes | None:
     return (value >> spare).to_bytes(5 * len(body) // 8, "big")
 
 
-def read_personal_code(normalized: str, public_key: Ed25519PublicKey) -> PersonalCode | None:
+def read_personal_code(normalized: str, public_key: VerifyKey | Ed25519PublicKey) -> PersonalCode | None:
     """The verified contents of a normalized personal code, or None if it is forged/altered/garbled."""
     if not normalized.startswith(PERSONAL_PREFIX):
         return None
@@ -138,13 +139,7 @@ def read_personal_code(normalized: str, public_key: Ed25519PublicKey) -> Persona
     personal = _parse_payload(payload)  # cheap structural check first; the signature decides
     if personal is None:
         return None
-    from cryptography.exceptions import InvalidSignature
-
-    try:
-        public_key.verify(signature, _CONTEXT + payload)
-    except InvalidSignature:
-        return None
-    return personal
+    return personal if verifies(public_key, signature, _CONTEXT + payload) else None
 
 
 def _parse_payload(payload: bytes) -> PersonalCode | None:
@@ -242,15 +237,13 @@ class CodeIndex:
         self._label = {s.name: f"{campaign.name}: {s.benefit.describe()}" for s in campaign.segments}
 
     @cached_property
-    def code_key(self) -> Ed25519PublicKey | None:
-        """The campaign's personal-code key, made at the first personal code (cryptography loads then)."""
+    def code_key(self) -> VerifyKey | None:
+        """The campaign's personal-code key, made at the first personal code (libsodium loads then)."""
         if not self.campaign.code_public_key:
             return None
-        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+        return VerifyKey(self.campaign.code_public_key)
 
-        return Ed25519PublicKey.from_public_bytes(self.campaign.code_public_key)
-
-    def check(self, text: str, ctx: CheckContext, usage: UsageCounts, owner_key: Ed25519PublicKey | None = None) -> CodeResult:
+    def check(self, text: str, ctx: CheckContext, usage: UsageCounts, owner_key: VerifyKey | Ed25519PublicKey | None = None) -> CodeResult:
         """Accept or refuse ``text`` for this ticket, now, at this truck."""
         code = normalize(text)
         if not code:
@@ -271,7 +264,7 @@ class CodeIndex:
                 return self._check_rules(code, "unique", unique, ctx.customer_ref, ctx, usage)
         return CodeRefused("unknown code")
 
-    def _check_personal(self, code: str, ctx: CheckContext, usage: UsageCounts, owner_key: Ed25519PublicKey | None) -> CodeResult:
+    def _check_personal(self, code: str, ctx: CheckContext, usage: UsageCounts, owner_key: VerifyKey | Ed25519PublicKey | None) -> CodeResult:
         key = self.code_key or owner_key
         personal = read_personal_code(code, key) if key is not None else None
         if personal is None:

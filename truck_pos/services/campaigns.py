@@ -23,11 +23,12 @@ from truck_pos.domain.bundle import BundleRefused, OpenedBundle, b64u_decode, op
 from truck_pos.domain.calendar import local
 from truck_pos.domain.campaign import Campaign, parse_campaign
 from truck_pos.domain.codes import CodeIndex
+from truck_pos.domain.ed25519 import VerifyKey
 from truck_pos.errors import ConfigError
 from truck_pos.store.campaign_models import CampaignBundle, CampaignKeyVersion
 from truck_pos.store.watch import ChangeWatch
 
-if TYPE_CHECKING:  # cryptography loads with the first key (a configured owner key, a held bundle, a personal code)
+if TYPE_CHECKING:  # the truck's own keys are VerifyKeys (libsodium); tests and tools may pass cryptography's
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 log = logging.getLogger(__name__)
@@ -42,28 +43,21 @@ class BundleResult:
     campaign_id: str | None = None
 
 
-def load_public_key(path: str | Path) -> Ed25519PublicKey:
-    """Read the owner's public key: PEM, or one line of base64url raw key."""
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-    from cryptography.hazmat.primitives.serialization import load_pem_public_key
-
+def load_public_key(path: str | Path) -> VerifyKey:
+    """Read the owner's public key: PEM (an Ed25519 ``PUBLIC KEY``), or one line of base64url raw key."""
     try:
         data = Path(path).expanduser().read_bytes()
     except OSError as exc:
         raise ConfigError(f"campaign public key {path} cannot be read ({exc.strerror})") from exc
     try:
         if data.lstrip().startswith(b"-----BEGIN"):
-            key = load_pem_public_key(data)
-        else:
-            key = Ed25519PublicKey.from_public_bytes(b64u_decode(data.decode("ascii").strip()))
+            return VerifyKey.from_pem(data)
+        return VerifyKey(b64u_decode(data.decode("ascii").strip()))
     except (ValueError, UnicodeDecodeError) as exc:
         raise ConfigError(f"campaign public key {path} is not an Ed25519 public key") from exc
-    if not isinstance(key, Ed25519PublicKey):
-        raise ConfigError(f"campaign public key {path} is not an Ed25519 key")
-    return key
 
 
-def trusted_keys(path: str) -> list[Ed25519PublicKey]:
+def trusted_keys(path: str) -> list[VerifyKey]:
     """The configured owner key, or none (logged): the register still runs, bundles are refused with the reason."""
     if not path:
         return []
@@ -107,7 +101,7 @@ class CampaignService:
     Reads re-check SQLite's ``data_version`` so a bundle the sync process installed is seen at once.
     """
 
-    def __init__(self, db: peewee.Database, clock: Clock, *, public_keys: list[Ed25519PublicKey], truck_id: str,
+    def __init__(self, db: peewee.Database, clock: Clock, *, public_keys: list[VerifyKey | Ed25519PublicKey], truck_id: str,
                  timezone: str, day_start_hour: int = 4):
         self.db = db
         self.clock = clock
@@ -124,7 +118,7 @@ class CampaignService:
         self._reload(notify=False)
 
     @property
-    def owner_key(self) -> Ed25519PublicKey | None:
+    def owner_key(self) -> VerifyKey | Ed25519PublicKey | None:
         return self.public_keys[0] if self.public_keys else None
 
     # --- reads ----------------------------------------------------------------------------
