@@ -5,7 +5,8 @@ way a truck does (``read_personal_code`` with the owner's public key), not read 
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+import time
+from datetime import datetime, timezone
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -137,3 +138,27 @@ def test_planned_or_not_the_sent_code_is_the_same(hub_url, minted):
     send_all(scheduler(key))
     assert {r.recipient: r.code for r in HubSend.select()} == {
         f"person{i}@example.com": manners.issue_personal_code(PersonalCode("bulk", SEGMENT, hub_ref(i)), key) for i in range(2)}
+
+
+def test_the_running_scheduler_mints_ahead_when_nothing_is_due(hub_url):
+    seed_people(3, NOW)
+    schedule_bulk(NOW, send_at="2026-06-01T15:00:00Z")  # due in three hours: nothing to send yet
+    s = Scheduler(ReachConfig(secret=b"s" * 32, code_key=Ed25519PrivateKey.generate(), lease_s=60, poll_s=0.02,
+                              channels={}), clock=FakeClock(NOW)).start()
+    try:
+        end = time.monotonic() + 20
+        while HubCode.select().count() < 3 and time.monotonic() < end:
+            time.sleep(0.02)
+    finally:
+        s.stop()
+    assert HubCode.select().count() == 3 and HubSend.select().count() == 0  # minted, nothing sent early
+
+
+def test_minting_ahead_gives_way_to_a_waiting_send(hub_url):
+    seed_people(3, NOW)
+    schedule_bulk(NOW)
+    s = scheduler(Ed25519PrivateKey.generate())
+    s.wake.set()  # a proximity event arrived: the worker must go and send
+    assert s.plan() == 0
+    s.wake.clear()
+    assert s.plan() == 3  # the next quiet moment
