@@ -39,8 +39,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey 
 from sync import protocol  # noqa: E402
 from sync.hub import Hub, HubConfig  # noqa: E402
 from sync.hub import customers as cu  # noqa: E402
-from sync.hub.messaging import campaigns  # noqa: E402
+from sync.hub.messaging import audiences, campaigns  # noqa: E402
 from sync.hub.messaging.config import ReachConfig  # noqa: E402
+from sync.hub.messaging.manners import mint_ahead  # noqa: E402
 from sync.hub.messaging.scheduler import Scheduler  # noqa: E402
 from tests.reach.db import fresh_database  # noqa: E402
 from tests.reach.seed import schedule_bulk, seed_people  # noqa: E402
@@ -97,8 +98,9 @@ def raw_smtplib(port: int, n: int) -> float:
     return time.perf_counter() - start
 
 
-def scheduled(db_url: str, port: int, n: int, workers: int = 1) -> float:
-    """Seconds for the scheduler's worker threads to send n scheduled emails, from the first claim to the last commit."""
+def scheduled(db_url: str, port: int, n: int, workers: int = 1, plan: bool = True) -> float:
+    """Seconds for the scheduler's worker threads to send n scheduled emails, from the first claim to the last commit
+    (the personal codes minted ahead first, untimed, unless ``plan`` is false; ``paired`` times that step)."""
     db = fresh_database(db_url)
     now = datetime(2026, 6, 1, 12, tzinfo=timezone.utc)
     seed_people(n, now)
@@ -106,6 +108,8 @@ def scheduled(db_url: str, port: int, n: int, workers: int = 1) -> float:
     config = ReachConfig(secret=b"s" * 32, code_key=Ed25519PrivateKey.generate(), lease_s=60, batch=100, workers=workers,
                          poll_s=0.01, channels={"email": {"host": "127.0.0.1", "port": port, "sender": "Truck <hello@truck.test>"}})
     scheduler = Scheduler(config)
+    if plan:
+        scheduler.plan()  # the night before
     scheduler._expand_due("bench")  # the job becomes n rows (not timed: that happens when the message comes due)
     start = time.perf_counter()
     scheduler.start()
@@ -117,8 +121,14 @@ def scheduled(db_url: str, port: int, n: int, workers: int = 1) -> float:
     return elapsed
 
 
-def paired(db_url: str, port: int, n: int, block: int = 100) -> dict:
-    """Raw smtplib and the scheduler's run_once alternating in blocks of ``block`` messages (see the module doc)."""
+def paired(db_url: str, port: int, n: int, block: int = 100, plan: str = "alternate") -> dict:
+    """Raw smtplib and the scheduler's run_once alternating in blocks of ``block`` messages (see the module doc).
+
+    ``plan``: whose personal codes are minted ahead (what ``Scheduler.plan`` does the night before): "all", "none",
+    or "alternate": the people of every other block, so the same run times sends with a code minted ahead
+    ("minted" blocks) and sends signing it ("signed" blocks) side by side. Minting is timed on its own (``plan_s``,
+    per code ``plan_us``); the minted blocks' ``ratio_with_plan`` counts it as if it were spent in their send window. ``cpu_*``: the
+    thread's CPU seconds, which the other sessions' load disturbs less than wall time."""
     db = fresh_database(db_url)
     now = datetime(2026, 6, 1, 12, tzinfo=timezone.utc)
     seed_people(n, now)
@@ -126,26 +136,43 @@ def paired(db_url: str, port: int, n: int, block: int = 100) -> dict:
     config = ReachConfig(secret=b"s" * 32, code_key=Ed25519PrivateKey.generate(), lease_s=60, batch=block, workers=1,
                          poll_s=0.01, channels={"email": {"host": "127.0.0.1", "port": port, "sender": "Truck <hello@truck.test>"}})
     scheduler = Scheduler(config)
+    doc = campaigns.campaign_doc("bulk")
+    segment = doc.messages[0].segment
+    people = audiences.members(doc.audiences[segment], now)  # in the order the rows are made and claimed
+    ahead = {"all": people, "none": [],
+             "alternate": [c for b in range(0, n, 2 * block) for c in people[b:b + block]]}[plan]
+    t = time.perf_counter()
+    planned = mint_ahead(doc, segment, ahead, config.code_key)  # what plan() does, for these people only
+    plan_s = time.perf_counter() - t
+    if planned != len(ahead):
+        raise RuntimeError(f"minted {planned} codes ahead for {len(ahead)} people")
     scheduler._expand_due("bench")  # as in scheduled(): the job becomes n rows before the clock starts
     channels = config.make_channels()
     smtp = None
-    raw_s = same_s = sched_s = 0.0
+    total = {k: {"raw": 0.0, "same": 0.0, "sched": 0.0, "cpu_raw": 0.0, "cpu_sched": 0.0, "n": 0} for k in ("minted", "signed")}
     ratios = []
     try:
         for start in range(0, n, block):
-            t0 = time.perf_counter()
+            kind = "minted" if plan == "all" or (plan == "alternate" and start // block % 2 == 0) else "signed"
+            t0, c0 = time.perf_counter(), time.thread_time()
             smtp = smtp or smtplib.SMTP("127.0.0.1", port, timeout=10)
             for i in range(start, min(n, start + block)):
                 smtp.sendmail("hello@truck.test", [f"person{i}@example.com"], raw_message(i))
-            t1 = time.perf_counter()
+            t1, c1 = time.perf_counter(), time.thread_time()
             for i in range(start, min(n, start + block)):
                 smtp.sendmail("hello@truck.test", [f"person{i}@example.com"], raw_message(i, same_size=True))
-            t2 = time.perf_counter()
+            t2, c2 = time.perf_counter(), time.thread_time()
             done = scheduler.run_once(channels, "bench")
-            t3 = time.perf_counter()
+            t3, c3 = time.perf_counter(), time.thread_time()
             if done != min(block, n - start):
                 raise RuntimeError(f"the scheduler handled {done} rows of a block of {min(block, n - start)}")
-            raw_s, same_s, sched_s = raw_s + t1 - t0, same_s + t2 - t1, sched_s + t3 - t2
+            tot = total[kind]
+            tot["raw"] += t1 - t0
+            tot["same"] += t2 - t1
+            tot["sched"] += t3 - t2
+            tot["cpu_raw"] += c1 - c0
+            tot["cpu_sched"] += c3 - c2
+            tot["n"] += done
             ratios.append((t1 - t0) / (t3 - t2))
     finally:
         if smtp is not None:
@@ -155,8 +182,18 @@ def paired(db_url: str, port: int, n: int, block: int = 100) -> dict:
         db.close()
     if scheduler.sent != n:
         raise RuntimeError(f"the scheduler sent {scheduler.sent} of {n}")
-    return {"raw_per_s": n / raw_s, "scheduler_per_s": n / sched_s, "ratio": raw_s / sched_s, "block_median": statistics.median(ratios),
-            "same_size_per_s": n / same_s, "same_size_ratio": same_s / sched_s}
+    raw_s, same_s, sched_s = (sum(t[k] for t in total.values()) for k in ("raw", "same", "sched"))
+    out = {"raw_per_s": n / raw_s, "scheduler_per_s": n / sched_s, "ratio": raw_s / sched_s, "block_median": statistics.median(ratios),
+           "same_size_per_s": n / same_s, "same_size_ratio": same_s / sched_s, "plan": plan, "plan_s": plan_s,
+           "plan_us": plan_s / max(1, len(ahead)) * 1e6}
+    for kind, t in total.items():
+        if t["n"]:
+            out[kind] = {"ratio": t["raw"] / t["sched"], "same_size_ratio": t["same"] / t["sched"], "sends": t["n"],
+                         "cpu_raw_us": t["cpu_raw"] / t["n"] * 1e6, "cpu_sched_us": t["cpu_sched"] / t["n"] * 1e6}
+    if "minted" in out:  # the minting of these blocks' codes counted as if it were done in the send window
+        t = total["minted"]
+        out["minted"].update(ratio_with_plan=t["raw"] / (t["sched"] + plan_s), same_size_ratio_with_plan=t["same"] / (t["sched"] + plan_s))
+    return out
 
 
 def scheduled_processes(db_url: str, port: int, n: int, processes: int, count) -> float:
@@ -200,7 +237,8 @@ def scheduled_processes(db_url: str, port: int, n: int, processes: int, count) -
                 p.wait(30)
 
 
-def smtp_ratio(db_url: str, n: int, rounds: int, workers: int = 1, processes: int = 0, pair: bool = True) -> dict:
+def smtp_ratio(db_url: str, n: int, rounds: int, workers: int = 1, processes: int = 0, pair: bool = True,
+               plan: str = "alternate") -> dict:
     port = free_port()
     ready, count = multiprocessing.Event(), multiprocessing.Value("i", 0)
     server = multiprocessing.Process(target=_smtp_server, args=(port, ready, count), daemon=True)
@@ -210,11 +248,11 @@ def smtp_ratio(db_url: str, n: int, rounds: int, workers: int = 1, processes: in
     try:
         for _ in range(rounds):  # interleaved, so both see the same machine load
             raw.append(n / raw_smtplib(port, n))
-            elapsed = scheduled_processes(db_url, port, n, processes, count) if processes else scheduled(db_url, port, n, workers)
+            elapsed = scheduled_processes(db_url, port, n, processes, count) if processes else scheduled(db_url, port, n, workers, plan != "none")
             sched.append(n / elapsed)
             ratios.append(sched[-1] / raw[-1])
             if pair and not processes and workers == 1:
-                pairs.append(paired(db_url, port, n))
+                pairs.append(paired(db_url, port, n, plan=plan))
     finally:
         server.terminate()
     return {"sends": n, "workers": workers, "processes": processes, "raw_per_s": statistics.median(raw), "scheduler_per_s": statistics.median(sched),
@@ -267,10 +305,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--events", type=int, default=40)
     p.add_argument("--db", default="sqlite", help="sqlite (a temp file) or a PostgreSQL URL")
     p.add_argument("--processes", type=int, default=0, help="instead of threads here: N truck-pos-hub run processes (PostgreSQL)")
+    p.add_argument("--plan", choices=("alternate", "all", "none"), default="alternate",
+                   help="paired timing: whose personal codes are minted ahead (alternate: every other block's people)")
     args = p.parse_args(argv)
     with tempfile.TemporaryDirectory() as d:
         url = f"sqlite:///{d}/hub.db" if args.db == "sqlite" else args.db
-        smtp = smtp_ratio(url, args.sends, args.rounds, args.workers, args.processes)
+        smtp = smtp_ratio(url, args.sends, args.rounds, args.workers, args.processes, plan=args.plan)
         who = f"{args.processes} hub processes" if args.processes else f"{args.workers} worker(s)"
         print(f"SMTP, {smtp['sends']} sends, {who}: raw smtplib {smtp['raw_per_s']:.0f}/s, scheduler "
               f"{smtp['scheduler_per_s']:.0f}/s, ratio {smtp['ratio']:.2f} (median of {', '.join(f'{r:.2f}' for r in smtp['ratios'])};"
@@ -279,10 +319,27 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  paired round {i}: raw smtplib {pr['raw_per_s']:.0f}/s, scheduler {pr['scheduler_per_s']:.0f}/s, "
                   f"ratio {pr['ratio']:.2f} (median block {pr['block_median']:.2f}); same-size floor "
                   f"{pr['same_size_per_s']:.0f}/s, ratio {pr['same_size_ratio']:.2f}")
+            for kind in ("minted", "signed"):
+                if kind in pr:
+                    k = pr[kind]
+                    print(f"    {k['sends']} sends, codes {kind + ' ahead' if kind == 'minted' else 'signed when sent'}: ratio "
+                          f"{k['ratio']:.2f}, same-size {k['same_size_ratio']:.2f}; CPU per send raw {k['cpu_raw_us']:.0f} us, "
+                          f"scheduler {k['cpu_sched_us']:.0f} us")
+            if "minted" in pr:
+                k = pr["minted"]
+                print(f"    minting ahead (the night before): {pr['plan_s'] * 1e3:.0f} ms, {pr['plan_us']:.0f} us a code; "
+                      f"counted in the minted sends' window their ratio would be {k['ratio_with_plan']:.2f} "
+                      f"(same-size {k['same_size_ratio_with_plan']:.2f})")
         if smtp["paired"]:
             print(f"SMTP paired, 1 worker: ratio {statistics.median(p['ratio'] for p in smtp['paired']):.2f}, "
                   f"against the same-size floor {statistics.median(p['same_size_ratio'] for p in smtp['paired']):.2f} "
                   f"(medians of {len(smtp['paired'])} rounds; goal >= 0.8)")
+            for kind in ("minted", "signed"):
+                got = [p[kind] for p in smtp["paired"] if kind in p]
+                if got:
+                    each = ", ".join(f"{k['ratio']:.2f}" for k in got)
+                    print(f"  codes {kind}: ratio median {statistics.median(k['ratio'] for k in got):.2f} ({each}), "
+                          f"same-size median {statistics.median(k['same_size_ratio'] for k in got):.2f}")
         prox = proximity_latency(url, args.events)
         print(f"proximity -> push, {prox['delivered']}/{prox['events']} delivered: p50 {prox['p50_s']:.2f} s, "
               f"p95 {prox['p95_s']:.2f} s (goal p95 <= 5 s)")

@@ -18,5 +18,6 @@ def test_reach_benchmark_reports_a_ratio_and_latency_percentiles(tmp_path):
     (pair,) = smtp["paired"]  # the paired mode ran its blocks to the end (it raises if a block fell short)
     assert all(math.isfinite(pair[k]) and pair[k] > 0 for k in ("raw_per_s", "same_size_per_s", "scheduler_per_s", "ratio",
                                                                 "same_size_ratio", "block_median"))
+    assert pair["minted"]["sends"] == 30 and pair["plan_us"] > 0  # the one block's people had their codes minted ahead
     prox = bench.proximity_latency(url, 3, gap_s=0.01)
     assert prox["delivered"] == 3 and 0 < prox["p50_s"] <= prox["p95_s"] and math.isfinite(prox["p95_s"])

@@ -68,6 +68,25 @@ class HubSend(HubModel):
         indexes = ((("state", "due_at"), False), (("customer", "sent_at"), False))
 
 
+class HubCode(HubModel):
+    """A personal code minted ahead, when its message was planned (``Scheduler.plan``), for the send to put in as it is.
+
+    Ed25519 is deterministic: the stored code is byte for byte what signing at send time would make, as long as
+    the fields it names (campaign, segment, ref) and the key (``key_id``) are the same; a send looks it up by all
+    four, so a person whose ref changed since, or a new signing key, gets a code signed then and there.
+    """
+
+    campaign_id = peewee.CharField(max_length=64)
+    segment = peewee.CharField(max_length=64)
+    ref = peewee.CharField(max_length=300)  # what the code names: the truck's customer ref or hub-<uuid>
+    key_id = peewee.CharField(max_length=16)  # sha256 of the signing key's public key, 16 hex
+    customer = peewee.ForeignKeyField(HubCustomer, null=True, on_delete="CASCADE")
+    code = peewee.TextField()
+
+    class Meta:
+        indexes = ((("campaign_id", "segment", "ref", "key_id"), True), (("customer", "key_id"), False))
+
+
 class HubProximity(HubModel):
     """A proximity event (truck scan or geo report) and the send it caused, once per customer per window."""
 
@@ -90,7 +109,7 @@ class HubConsentDown(HubModel):
     published_at = UtcDateTimeField(null=True, index=True)
 
 
-REACH_MODELS = [HubCampaign, HubSendJob, HubSend, HubProximity, HubConsentDown]
+REACH_MODELS = [HubCampaign, HubSendJob, HubSend, HubCode, HubProximity, HubConsentDown]
 HUB_MODELS.extend(m for m in REACH_MODELS if m not in HUB_MODELS)
 
 
@@ -103,11 +122,13 @@ def _export_sends(customer: HubCustomer) -> dict[str, object]:
 def _erase_sends(customer: HubCustomer) -> None:
     # the rows stay for the campaign's counts; who they went to and what they said go
     HubSend.update(recipient="", text="", code="").where(HubSend.customer == customer).execute()
+    HubCode.delete().where(HubCode.customer == customer).execute()
 
 
 def _merge_sends(keep: HubCustomer, other: HubCustomer) -> None:
     HubSend.update(customer=keep).where(HubSend.customer == other).execute()
     HubProximity.update(customer=keep).where(HubProximity.customer == other).execute()
+    HubCode.update(customer=keep).where(HubCode.customer == other).execute()
 
 
 _customers.EXPORTERS.append(_export_sends)

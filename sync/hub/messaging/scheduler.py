@@ -27,10 +27,10 @@ from typing import Any
 import peewee
 
 from sync.hub import customers as cu
-from sync.hub.messaging import campaigns, document, unsubscribe
+from sync.hub.messaging import audiences, campaigns, document, unsubscribe
 from sync.hub.messaging.channels import Channel, Outgoing, SendError
 from sync.hub.messaging.config import ReachConfig
-from sync.hub.messaging.manners import Facts, code_for, id_in, quiet_until, window_text
+from sync.hub.messaging.manners import Facts, code_for, id_in, key_id, mint_ahead, quiet_until, window_text
 from sync.hub.messaging.models import DEAD, PENDING, SENDING, SENT, SKIPPED, HubSend, HubSendJob
 from sync.hub.models import hub_database
 from truck_pos.clock import Clock, SystemClock
@@ -40,6 +40,7 @@ RUNNING: list["Scheduler"] = []  # schedulers of this process, woken when a prox
 _FINISH_SQL: dict[tuple[str, tuple[str, ...]], str] = {}  # UPDATE text per (placeholder, columns)
 MARK_EVERY = 8  # outcomes committed together at most (a crash re-sends at most these, with their keys)
 MARK_WITHIN_S = 0.05  # or fewer, with the next outcome, once the first of them has waited this long
+PLAN_AHEAD_S = 36 * 3600  # personal codes of scheduled messages due within this are minted ahead (the night before)
 
 
 def _is_pg() -> bool:
@@ -110,6 +111,8 @@ class Scheduler:
         self._local = threading.local()
         self.sent = 0  # sends stored as sent
         self._count_lock = threading.Lock()
+        self._key_id = key_id(config.code_key) if config.code_key is not None else ""
+        self._planned: set[tuple[str, str, str]] = set()  # (job, segment, key) whose codes are minted
         # A batch is given up this long before its lease ends: the slowest send (its timeout) still finishes in time.
         self.margin_s = 2.0 + max((float(c.get("timeout", 10)) for c in config.channels.values()), default=10.0)
         if config.lease_s < self.margin_s + 1:
@@ -121,7 +124,7 @@ class Scheduler:
         self._stop.clear()
         RUNNING.append(self)
         for i in range(max(1, self.config.workers)):
-            t = threading.Thread(target=self._loop, args=(f"{self.worker_id}/{i}",), name=f"reach-{i}", daemon=True)
+            t = threading.Thread(target=self._loop, args=(f"{self.worker_id}/{i}", i == 0), name=f"reach-{i}", daemon=True)
             t.start()
             self._threads.append(t)
         return self
@@ -136,12 +139,14 @@ class Scheduler:
         if self in RUNNING:
             RUNNING.remove(self)
 
-    def _loop(self, worker: str) -> None:
+    def _loop(self, worker: str, planner: bool = False) -> None:
         channels = self.config.make_channels()
         try:
             while not self._stop.is_set():
                 try:
                     done = self.run_once(channels, worker)
+                    if not done and planner:
+                        self.plan()  # nothing due: mint the codes of what comes next
                 except peewee.PeeweeException:
                     log.exception("reach worker %s: database error; trying again", worker)
                     done = 0
@@ -165,7 +170,7 @@ class Scheduler:
         handled = self._expand_due(worker)
         rows = self._claim(worker)
         deadline = time.monotonic() + self.config.lease_s - self.margin_s
-        facts = Facts.of(rows, self.clock.now()) if rows else None
+        facts = Facts.of(rows, self.clock.now(), self._key_id) if rows else None
         docs = {cid: campaigns.campaign_doc(cid) for cid in {r.campaign_id for r in rows}}
         self._local.marks = marks = _Marks()
         try:
@@ -178,6 +183,39 @@ class Scheduler:
         finally:
             self._commit_marks(marks)  # every outcome known is stored before the batch is left
         return handled
+
+    def plan(self, ahead_s: float = PLAN_AHEAD_S) -> int:
+        """Mint ahead the personal codes of the scheduled messages due within ``ahead_s`` (not yet expanded), for
+        their audience as it is now; returns how many were minted. A send finds its code by campaign, segment,
+        ref and key (``HubCode``), else signs it then: people who joined the audience later, whose ref changed,
+        or a new key. The first worker thread calls this when nothing is due; it stops between chunks of 500
+        when a send is waiting (``wake``) or the scheduler stops, and goes on at the next quiet moment."""
+        key = self.config.code_key
+        if key is None:
+            return 0
+        now = self.clock.now()
+        minted = 0
+        jobs = HubSendJob.select().where(HubSendJob.state == PENDING, HubSendJob.due_at <= now + timedelta(seconds=ahead_s))
+        for job in jobs.order_by(HubSendJob.due_at):
+            try:
+                doc = campaigns.campaign_doc(job.campaign_id)
+                message = doc.message(job.message_id) if doc else None
+                if doc is None or message is None or message.code != "personal" or message.channel in document.BROADCAST:
+                    continue
+                mark = (job.key, message.segment, self._key_id)
+                if mark in self._planned:
+                    continue
+                people = audiences.members(doc.audiences[message.segment], now)
+                for start in range(0, len(people), 500):
+                    if self.wake.is_set() or self._stop.is_set():
+                        return minted
+                    minted += mint_ahead(doc, message.segment, people[start:start + 500], key)
+                self._planned.add(mark)
+            except peewee.PeeweeException:
+                raise
+            except Exception:  # noqa: BLE001 - minting ahead only saves time; a send signs what is missing
+                log.exception("could not mint the codes of %s ahead", job.key)
+        return minted
 
     def _expand_due(self, worker: str) -> int:
         now = self.clock.now()
@@ -305,7 +343,7 @@ class Scheduler:
                 customer: cu.HubCustomer | None, facts: Facts) -> tuple[Outgoing, dict[str, str]]:
         variant = next((v for v in message.variants if v.name == row.variant), message.variants[0])
         ref = (facts.refs.get(customer.id) or f"hub-{customer.uuid}") if customer is not None else None
-        code = code_for(row, doc, ref, self.config.code_key)
+        code = code_for(row, doc, ref, self.config.code_key, facts.minted)
         link = unsubscribe.link(self.config.base_url, self.config.secret, row.id, row.key) if customer is not None else ""
         seg = doc.segment(row.segment)
         variables = {"first_name": (customer.first_name if customer else "") or "there", "code": code["code"],

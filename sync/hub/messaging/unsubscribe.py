@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import logging
 import uuid
@@ -23,7 +22,7 @@ _NS = uuid.UUID("9d1c7a52-55a3-4c51-a0a6-2f3e64f2a4b1")
 
 def make_token(secret: bytes, send_id: int, send_key: str) -> str:
     """The unsubscribe token of one send: its id and a MAC only the hub can make."""
-    mac = hmac.new(secret, f"unsubscribe:{send_id}:{send_key}".encode(), hashlib.sha256).hexdigest()[:24]
+    mac = hmac.digest(secret, f"unsubscribe:{send_id}:{send_key}".encode(), "sha256").hex()[:24]  # one C call
     return f"{send_id}.{mac}"
 
 
