@@ -82,7 +82,7 @@ MIN_SECRET_BYTES = 16
 # Built once: peewee's per-query SQL building cost more than the event's SQLite work.
 _EVENT_INSERT = PreparedInsert(ProximityEvent, ["key", "customer_ref", "campaign_id", "segment", "source", "first_seen_utc",
                                                 "distance_m", "rssi_dbm"])
-_EVENTS_THERE = f'SELECT "{ProximityEvent.key.column_name}" FROM "{ProximityEvent._meta.table_name}" WHERE "{ProximityEvent.key.column_name}" IN '
+_EVENT_EXISTS = f'SELECT 1 FROM "{ProximityEvent._meta.table_name}" WHERE "{ProximityEvent.key.column_name}" = '
 
 
 def parse_devices(devices: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -332,35 +332,27 @@ class ProximityService:
         fails, each on its own, so one event that cannot be written never holds back the others."""
         try:
             with self.db.atomic():
-                new = self._insert_new(events)
+                written = [self._insert(event) for event in events]
         except peewee.PeeweeException:
             if len(events) > 1:
                 log.warning("could not record %d proximity events together; trying each on its own", len(events))
                 return [self._write_group([event])[0] for event in events]
             log.exception("could not record proximity event %s; will retry on the next arrival", events[0].key)
             return [False]
-        for event in events:
-            if event.key in new:
+        for event, new in zip(events, written):
+            if new:
                 self.events_written += 1
                 log.info("proximity event: %s (%s) %.1f m", event.customer, event.campaign_id, event.distance_m)
         return [True] * len(events)
 
-    def _insert_new(self, events: list[_Event]) -> set[str]:
-        """Inside a transaction: the events not there yet and their outbox rows, one statement each for the
-        whole group (the sqlite3 module releases the GIL around every statement, and a busy scanner's
-        thread takes up to the switch interval to give it back); returns the keys written."""
-        param = self.db.param
-        keys = [e.key for e in events]
-        there = {k for (k,) in self.db.execute_sql(f"{_EVENTS_THERE}({', '.join([param] * len(keys))})", keys)}
-        new: list[_Event] = []
-        for e in events:
-            if e.key not in there:
-                there.add(e.key)  # the same key twice in a group is written once
-                new.append(e)
-        _EVENT_INSERT.rows(self.db, [(e.key, e.customer, e.body["campaign_id"], e.segment, "truck_scan", e.first_seen,
-                                      e.distance_m, e.rssi_dbm) for e in new])
-        outbox.append_rows("proximity", [(e.body, e.now, str(uuid.uuid5(_EVENT_NS, e.key))) for e in new])
-        return {e.key for e in new}
+    def _insert(self, e: _Event) -> bool:
+        """Inside a transaction: the event and its outbox row, unless the event is there already (False)."""
+        if self.db.execute_sql(_EVENT_EXISTS + self.db.param, [e.key]).fetchone() is not None:
+            return False
+        _EVENT_INSERT.one(self.db, (e.key, e.customer, e.body["campaign_id"], e.segment, "truck_scan", e.first_seen,
+                                    e.distance_m, e.rssi_dbm))
+        outbox.append("proximity", e.body, now=e.now, key=str(uuid.uuid5(_EVENT_NS, e.key)))
+        return True
 
     # -- the event writer (a thread of its own while the radio runs) -------------------------
     def start_event_writer(self) -> None:

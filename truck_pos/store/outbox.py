@@ -53,15 +53,6 @@ def append(kind: str, body: dict[str, Any], *, now: datetime, key: str | None = 
     return _INSERT.one(database, (key or str(uuid.uuid4()), kind, body, now))
 
 
-def append_rows(kind: str, rows: list[tuple[dict[str, Any], datetime, str]]) -> None:
-    """``append`` for several messages of one kind, ``(body, now, key)`` each, in one statement."""
-    if kind not in UP_KINDS:
-        raise ValueError(f"unknown outbox kind {kind!r}")
-    if not database.in_transaction():
-        raise RuntimeError("outbox.enqueue must run inside the transaction of the fact it records")
-    _INSERT.rows(database, [(key, kind, body, now) for body, now, key in rows])
-
-
 def pending(limit: int = 100, after_seq: int = 0) -> list[Outbox]:
     """Rows not yet acknowledged by the broker, oldest first."""
     return list(

@@ -98,19 +98,6 @@ class PreparedInsert:
             return cursor.fetchall()[0]  # fetch all: the statement must run to its end
         return cursor.lastrowid
 
-    def rows(self, db: peewee.Database, rows: Sequence[Sequence[Any]]) -> None:
-        """Insert rows with one multi-row ``VALUES (...), (...)`` statement: one step, where ``many`` steps once a
-        row (and the sqlite3 module releases the GIL around every step). Keep it to a few hundred values."""
-        if not rows:
-            return
-        if self._returning:
-            raise ValueError("rows() returns nothing: use one() for a RETURNING insert")
-        head, marks = self.sql(db).split(" VALUES ", 1)
-        params = self.params
-        with _AS_PEEWEE_ERRORS:
-            db.connection().execute(f"{head} VALUES {', '.join([marks] * len(rows))}",
-                                    [value for row in rows for value in params(row)])
-
     def many(self, db: peewee.Database, rows: Iterable[Sequence[Any]]) -> None:
         """Insert many rows with one executemany."""
         params = self.params
