@@ -5,12 +5,12 @@ Reports and ticks arrive on one thread, the scanner's (:meth:`ProximityService.o
 and the per-slot cache of resolved tokens belong to that thread, with no lock per report. Other
 threads only swap in whole values: a new device list (:meth:`load_devices`, from the sync agent's
 thread or a CLI) builds its token table aside and hands it over; the scanner's thread takes it up
-on its next report or tick. The nearby count reads the filter's in-range snapshot (replaced, never
-changed in place) and the customers dict (replaced whole). The registered-device list is re-read
-when SQLite's ``data_version`` says another process (the sync agent installing a campaign's devices)
-committed, checked at most once a second, so the register's scanner sees a new list without a restart. Whether the truck's clock is known good is
-asked every ``CLOCK_RECHECK_S`` (``clock_synced``, e.g. :func:`truck_pos.devices.timesync.clock_synchronized`):
-while it is not, the token table accepts a wide skew and learns the clock's offset from the phones.
+on its next report. The nearby count reads the filter's in-range snapshot (replaced, never changed
+in place) and the customers dict (replaced whole). The registered-device list is re-read when
+SQLite's ``data_version`` says another process (the sync agent installing a campaign's devices)
+committed, checked at most once a second, so the register's scanner sees a new list without a
+restart. Whether the truck's clock is known good is asked every ``CLOCK_RECHECK_S``
+(``clock_synced``, e.g. :func:`truck_pos.devices.timesync.clock_synchronized`): while it is not, the token table accepts a wide skew and learns the clock's offset from the phones.
 Unknown tokens are dropped on the spot: nothing about a phone we cannot resolve is stored.
 An arrival becomes one ``ProximityEvent`` and its ``proximity`` outbox row, in one transaction,
 at most once per customer per campaign window (the business day when no campaign runs). While the
