@@ -10,8 +10,9 @@ in place) and the customers dict (replaced whole). The registered-device list is
 SQLite's ``data_version`` says another process (the sync agent installing a campaign's devices)
 committed, checked at most once a second, so the register's scanner sees a new list without a
 restart. Whether the truck's clock is known good is asked every ``CLOCK_RECHECK_S``
-(``clock_synced``, e.g. :func:`truck_pos.devices.timesync.clock_synchronized`): while it is not, the token table accepts a wide skew and learns the clock's offset from the phones.
-Unknown tokens are dropped on the spot: nothing about a phone we cannot resolve is stored.
+(``clock_synced``, e.g. :func:`truck_pos.devices.timesync.clock_synchronized`): while it is not,
+the token table accepts a wide skew and learns the clock's offset from the phones. Unknown tokens
+are dropped on the spot: nothing about a phone we cannot resolve is stored.
 An arrival becomes one ``ProximityEvent`` and its ``proximity`` outbox row, in one transaction,
 at most once per customer per campaign window (the business day when no campaign runs). While the
 radio runs, the scanner's thread only queues the arrival (and the time it fired): a writer thread of
