@@ -179,6 +179,83 @@ def test_events_queued_during_a_commit_are_written_together_and_a_bad_one_holds_
     assert bad not in prox._written and ProximityEvent.select().count() == 2
 
 
+def test_arrivals_within_the_group_commit_delay_share_one_commit(services, clock, monkeypatch):
+    """A burst (a crowd reaching the window together) costs one commit: the writer waits WRITE_GROUP_DELAY_S
+    after the first arrival for more. Each event still has its outbox row, in that same transaction."""
+    import time
+
+    import truck_pos.services.proximity as proximity
+
+    monkeypatch.setattr(proximity, "WRITE_GROUP_DELAY_S", 5.0)  # far longer than three visits take here
+    prox = services.proximity
+    devices = [dict(DEVICE, device_id=f"dev-{i}", customer_ref=f"cust-{i}", secret=f"{i:02d}" * 32) for i in range(1, 4)]
+    prox.load_devices(devices)
+    groups = []
+    write = prox._write_group
+    prox._write_group = lambda events: groups.append([e.customer for e in events]) or write(events)
+    prox.start_event_writer()
+    for device in devices:
+        visit(prox, clock, device)
+        waited = time.monotonic()
+        while prox._events.qsize() and time.monotonic() - waited < 20:  # the writer has taken it and waits for more
+            time.sleep(0.001)
+    prox.stop_event_writer()  # ends the wait: what was taken is written
+    assert groups == [["cust-1", "cust-2", "cust-3"]]
+    rows = {r.payload["customer_ref"] for r in Outbox.select().where(Outbox.kind == "proximity")}
+    assert rows == {e.customer_ref for e in ProximityEvent.select()} == {"cust-1", "cust-2", "cust-3"}
+
+
+def test_a_group_with_an_event_already_recorded_writes_the_others_and_no_second_row(services, clock, monkeypatch):
+    """After a restart the in-memory "written" set is empty: an arrival whose event is already in the database
+    is recorded (nothing to do), and the group around it still goes in as one transaction."""
+    import time
+
+    import truck_pos.services.proximity as proximity
+
+    monkeypatch.setattr(proximity, "WRITE_GROUP_DELAY_S", 5.0)
+    prox = services.proximity
+    devices = [dict(DEVICE, device_id=f"dev-{i}", customer_ref=f"cust-{i}", secret=f"{i:02d}" * 32) for i in range(1, 4)]
+    prox.load_devices(devices)
+    before = "proximity:cust-2:day:2026-06-01:2026-06-01T09:00:00+00:00"
+    with services.db.atomic():  # written before the restart, with its outbox row
+        ProximityEvent.create(key=before, customer_ref="cust-2", first_seen_utc=clock.now())
+        outbox.enqueue("proximity", {"event_key": before}, now=clock.now(), key=str(uuid.uuid5(_EVENT_NS, before)))
+    results = []
+    write = prox._write_group
+    prox._write_group = lambda events: results.append(write(events)) or results[-1]
+    prox.start_event_writer()
+    for device in devices:
+        visit(prox, clock, device)
+        waited = time.monotonic()
+        while prox._events.qsize() and time.monotonic() - waited < 20:
+            time.sleep(0.001)
+    prox.stop_event_writer()
+    assert results == [[True, True, True]]  # one group, every arrival recorded
+    assert sorted(e.customer_ref for e in ProximityEvent.select()) == ["cust-1", "cust-2", "cust-3"]
+    rows = [r.payload["event_key"] for r in Outbox.select().where(Outbox.kind == "proximity")]
+    assert sorted(rows) == sorted(e.key for e in ProximityEvent.select())  # one row per event, none twice
+    assert prox.events_written == 2 and before in prox._written
+
+
+def test_a_lone_arrival_is_committed_once_the_delay_is_over_without_waiting_for_more(services, clock, monkeypatch):
+    import time
+
+    import truck_pos.services.proximity as proximity
+
+    monkeypatch.setattr(proximity, "WRITE_GROUP_DELAY_S", 0.05)
+    prox = services.proximity
+    prox.load_devices([DEVICE])
+    prox.start_event_writer()
+    try:
+        visit(prox, clock)
+        waited = time.monotonic()
+        while ProximityEvent.select().count() == 0 and time.monotonic() - waited < 20:
+            time.sleep(0.01)
+        assert ProximityEvent.select().count() == 1  # committed with no stop, no flush and no other arrival
+    finally:
+        prox.stop_event_writer()
+
+
 def test_admin_cli_loads_a_bundle_devices_list(settings_env, tmp_path, monkeypatch, capsys):
     for k, v in settings_env.items():
         monkeypatch.setenv(k, v)

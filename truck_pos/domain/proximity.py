@@ -167,12 +167,18 @@ def _slope(ts: list[float], ls: list[float], min_span_s: float) -> float:
 
 
 class ProximityFilter:
-    """Per-phone robust estimate, zones with hysteresis, arrivals; keyed by identity, never by address."""
+    """Per-phone robust estimate, zones with hysteresis, arrivals; keyed by identity, never by address.
+
+    Not locked: feed it (``observe``, ``tick``) from one thread. ``in_range()`` (a snapshot replaced on
+    change) and ``dropped`` may be read from any other thread meanwhile.
+    """
 
     def __init__(self, settings: FilterSettings | None = None):
         self.settings = s = settings or FilterSettings()
         self._tracks: dict[str, _Track] = {}
-        self._in_range: set[str] = set()
+        # Replaced, never changed in place: another thread may read it (the register's "N nearby") while reports
+        # are fed, and changes are rare (a phone coming into range or leaving it).
+        self._in_range: frozenset[str] = frozenset()
         self.dropped = 0  # reports that failed the sanity checks
         k = 10.0 * s.path_loss_exponent  # thresholds as path loss in dB, so a report needs no logarithm
         self._near_in, self._near_out = k * math.log10(s.near_enter_m), k * math.log10(s.near_exit_m)
@@ -200,7 +206,8 @@ class ProximityFilter:
             return None
         if tr is None or t_s - tr.last_t > self._silence:
             tr = self._tracks[key] = _Track(t_s)
-            self._in_range.discard(key)
+            if key in self._in_range:
+                self._in_range = self._in_range - {key}
             self._calibrate(tr, measured_power_dbm, tx_power_dbm)
         elif measured_power_dbm != tr.measured or tx_power_dbm != tr.tx:  # same on every report: checked once
             self._calibrate(tr, measured_power_dbm, tx_power_dbm)
@@ -309,9 +316,10 @@ class ProximityFilter:
             new = GONE
         if new == GONE:
             tr.arrived = False  # gone beyond the near exit: a later approach is a new visit
-            self._in_range.discard(key)
+            if key in self._in_range:
+                self._in_range = self._in_range - {key}
         elif key not in self._in_range:
-            self._in_range.add(key)
+            self._in_range = self._in_range | {key}
             self._check_at = min(self._check_at, self._expiry_bound(tr.last_t))
         tr.zone = new
 
@@ -326,21 +334,24 @@ class ProximityFilter:
         silence = self._silence
         if not t_s < self._check_at:
             earliest = _INF
-            for key in list(self._in_range):
+            gone = set()
+            for key in self._in_range:
                 tr = self._tracks[key]
                 if t_s - tr.last_t > silence:
                     tr.zone, tr.arrived = GONE, False
-                    self._in_range.discard(key)
+                    gone.add(key)
                 elif tr.last_t < earliest:
                     earliest = tr.last_t
+            if gone:
+                self._in_range = self._in_range - gone
             self._check_at = self._expiry_bound(earliest)
         if len(self._tracks) > 4 * len(self._in_range) + 1024:  # forget long-gone phones
             self._tracks = {k: v for k, v in self._tracks.items() if t_s - v.last_t <= silence}
         return []
 
     def in_range(self) -> frozenset[str]:
-        """Keys currently near or at the window."""
-        return frozenset(self._in_range)
+        """Keys currently near or at the window: a snapshot, safe to read from another thread while reports are fed."""
+        return self._in_range
 
     def zone_of(self, key: str) -> int:
         """The current zone of a key (GONE if unknown)."""

@@ -1,17 +1,30 @@
 """Proximity use case: resolve advertised tokens to registered customers, filter, raise one event per window.
 
-Reports arrive on the scanner thread (:meth:`ProximityService.on_advertisement`, :meth:`tick`);
-one lock guards the token table and the filter, so every method is safe from any thread.
-The registered-device list is re-read when SQLite's ``data_version`` says another process (the
-sync agent installing a campaign's devices) committed, checked at most once a second, so the
-register's scanner sees a new list without a restart. Whether the truck's clock is known good is
-asked every ``CLOCK_RECHECK_S`` (``clock_synced``, e.g. :func:`truck_pos.devices.timesync.clock_synchronized`):
-while it is not, the token table accepts a wide skew and learns the clock's offset from the phones.
-Unknown tokens are dropped on the spot: nothing about a phone we cannot resolve is stored.
+Reports and ticks arrive on one thread, the scanner's (:meth:`ProximityService.on_advertisement`,
+:meth:`tick`: bleak's callback and the ticker share its event loop): the filter, the token table
+and the per-slot cache of resolved tokens belong to that thread, with no lock per report. Other
+threads only swap in whole values: a new device list (:meth:`load_devices`, from the sync agent's
+thread or a CLI) builds its token table aside and hands it over; the scanner's thread takes it up
+on its next report. The nearby count reads the filter's in-range snapshot (replaced, never changed
+in place) and the customers dict (replaced whole). The registered-device list is re-read when
+SQLite's ``data_version`` says another process (the sync agent installing a campaign's devices)
+committed, checked at most once a second, so the register's scanner sees a new list without a
+restart. Whether the truck's clock is known good is asked every ``CLOCK_RECHECK_S``
+(``clock_synced``, e.g. :func:`truck_pos.devices.timesync.clock_synchronized`): while it is not,
+the token table accepts a wide skew and learns the clock's offset from the phones. Unknown tokens
+are dropped on the spot: nothing about a phone we cannot resolve is stored.
 An arrival becomes one ``ProximityEvent`` and its ``proximity`` outbox row, in one transaction,
 at most once per customer per campaign window (the business day when no campaign runs). While the
-radio runs, a writer thread of its own commits them (in order), so the scanner's thread never waits
-for an fsync; :meth:`ProximityService.stop` writes what is queued before it returns.
+radio runs, the scanner's thread only queues the arrival (and the time it fired): a writer thread of
+the service's own looks up the campaign window and the customer and commits the events in order, so
+the scanner's thread never waits for an fsync or a query. The writer groups commits: after taking an
+arrival it waits up to ``WRITE_GROUP_DELAY_S`` for more (a database's group-commit delay) and commits
+what it took as one transaction, one fsync, each event still with its outbox row in that same
+transaction. An event is a radio observation, not money: a power cut loses what is queued or inside
+that delay (at most ``WRITE_GROUP_DELAY_S`` after the first of them, plus a commit in progress) as it
+loses the detector's state anyway; a phone still at the window is detected again after the restart
+(nothing was committed for it, so its event is written then). :meth:`ProximityService.stop` writes
+what is queued before it returns.
 """
 
 from __future__ import annotations
@@ -43,7 +56,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 _monotonic = time.monotonic
-WRITE_GROUP_MAX = 64  # events committed together by the writer thread at most (they queued during one commit)
+WRITE_GROUP_MAX = 64  # arrivals committed together by the writer thread at most
+WRITE_GROUP_DELAY_S = 0.005  # after taking an arrival, the writer waits this long for more to commit with it
 
 # (campaign_id, window_start_utc, window_end_utc) for an instant, or None outside any campaign.
 Window = tuple[str, datetime, datetime]
@@ -112,40 +126,59 @@ class ProximityService:
         self._clock_synced = clock_synced
         self._clock_state: bool | None = True if clock_synced is None else None  # no probe: trust the clock
         self._clock_checked = -1e18
-        self._lock = threading.RLock()
+        self._devices_lock = threading.Lock()  # device-list loads and the hand-over of their token table
+        self._events_lock = threading.Lock()  # _written and the writes (the writer thread's, or in place)
         self._filter = ProximityFilter(filter_settings)
         self._written: set[str] = set()
-        self._events: queue.Queue[_Event | None] = queue.Queue()  # events for the writer thread, when it runs
+        # Arrivals for the writer thread, when it runs: (arrival, the time it fired); None asks it to stop.
+        self._events: queue.Queue[tuple[Arrival, datetime] | None] = queue.Queue()
         self._writer: threading.Thread | None = None
+        self._next_table: TokenTable | None = None  # built by a device-list load, for the scanner's thread
         self.events_written = 0
         self._devices_key: object = None
         self._resolved: dict[bytes, tuple[str, int | None] | None] = {}  # service data -> (device, calibration)
         self._resolved_offset = 0
         self._slot_start = -math.inf
         self._slot_end = -math.inf
+        # Reports timed in [_fast_start, _fast_end) need no look beyond the per-slot cache: the same slot, the
+        # device list re-checked less than DEVICES_RECHECK_S of report time ago, no table waiting to be taken up.
+        self._fast_start = self._fast_end = -math.inf
         self._version: int | None = None
         self._version_checked = -1e18
         self._load_table()
+        self._take_table()
         self._check_clock()
 
     # -- registered devices -------------------------------------------------------------------
     def _load_table(self) -> None:
-        self._version = self._data_version()
-        rows = list(RegisteredDevice.select(RegisteredDevice.device_id, RegisteredDevice.customer_ref, RegisteredDevice.segment,
-                                            RegisteredDevice.secret).where(RegisteredDevice.active == True)  # noqa: E712
-                    .order_by(RegisteredDevice.device_id).tuples())
-        key = tuple((d, c, g, bytes(s)) for d, c, g, s in rows)
-        if key == self._devices_key:
-            return  # another table changed: keep the token table (rebuilding costs HMACs)
-        with self._lock:
-            self._customers = {d: (c, g) for d, c, g, _ in key}
-            old = getattr(self, "_table", None)
-            self._table = TokenTable([(d, s) for d, _, _, s in key], slot_s=self._slot_s, skew_slots=self._skew,
-                                     wide_skew_slots=self._wide_skew, clock_trusted=self._clock_state is True)
-            if old is not None:
-                self._table.carry_learning(old)
+        """Read the active devices; a changed list gets a new token table, handed to the scanner's thread."""
+        with self._devices_lock:
+            self._version = self._data_version()
+            rows = list(RegisteredDevice.select(RegisteredDevice.device_id, RegisteredDevice.customer_ref,
+                                                RegisteredDevice.segment, RegisteredDevice.secret)
+                        .where(RegisteredDevice.active == True)  # noqa: E712
+                        .order_by(RegisteredDevice.device_id).tuples())
+            key = tuple((d, c, g, bytes(s)) for d, c, g, s in rows)
+            if key == self._devices_key:
+                return  # another table changed: keep the token table (rebuilding costs HMACs)
+            self._customers = {d: (c, g) for d, c, g, _ in key}  # one assignment: readers see the old or the new
+            self._next_table = TokenTable([(d, s) for d, _, _, s in key], slot_s=self._slot_s, skew_slots=self._skew,
+                                          wide_skew_slots=self._wide_skew, clock_trusted=self._clock_state is True)
             self._devices_key = key
-            self._slot_end = -math.inf  # answers of the old table: resolve afresh
+            self._fast_end = -math.inf  # after _next_table: the scanner's next report takes the table up
+
+    def _take_table(self) -> None:
+        """On the scanner's thread: use the token table a device-list load built (if any) from now on."""
+        with self._devices_lock:
+            table, self._next_table = self._next_table, None
+        if table is None:
+            return
+        old = getattr(self, "_table", None)
+        if old is not None:
+            table.carry_learning(old)  # what the old table learned about the clock, on the thread that taught it
+        table.set_clock_trusted(self._clock_state is True)
+        self._table = table
+        self._slot_end = -math.inf  # answers of the old table: resolve afresh
 
     def _data_version(self) -> int:
         return self.db.execute_sql("PRAGMA data_version").fetchone()[0]
@@ -176,9 +209,8 @@ class ProximityService:
             log.warning("the truck's clock is not known to be synchronised: accepting tokens %d slots either side",
                         self._wide_skew)
         self._clock_state = state
-        with self._lock:
-            self._table.set_clock_trusted(state is True)
-            self._slot_end = -math.inf  # the accepted skew changed: resolve afresh
+        self._table.set_clock_trusted(state is True)
+        self._slot_end = self._fast_end = -math.inf  # the accepted skew changed: resolve afresh
 
     def load_devices(self, devices: list[dict[str, Any]]) -> int:
         """Replace the registered devices (e.g. from a campaign bundle's ``devices`` list); returns the count."""
@@ -197,22 +229,32 @@ class ProximityService:
 
     # -- the scanner's callbacks (scanner thread) ---------------------------------------------
     def on_advertisement(self, adv: "Advertisement") -> None:
-        """Resolve, filter and, on an arrival, record the event. Unknown tokens leave no trace."""
+        """Resolve, filter and, on an arrival, record the event. Unknown tokens leave no trace. Scanner's thread only."""
         t, _address, rssi, service_data, tx_power = adv  # one unpacking: cheaper than four field lookups
+        if not self._fast_start <= t < self._fast_end:  # once a second of report time, a new slot, or a new table
+            self._leave_fast_path(t)
+        # A phone repeats the same service data all slot long: parse and resolve it once per slot.
+        hit = self._resolved.get(service_data, _MISS)
+        if hit is _MISS:
+            hit = self._resolve(service_data, t)
+        if hit is None:
+            return
+        arrival = self._filter.observe(hit[0], t, rssi, hit[1], tx_power)
+        if arrival is not None:
+            self._record(arrival)
+
+    def _leave_fast_path(self, t: float) -> None:
+        """Re-check the device list when due, take up a new token table, start a new slot's cache; then say how
+        long (in report time) the next reports may skip all this. A clock set back leaves the range too."""
         if _monotonic() - self._version_checked >= self.DEVICES_RECHECK_S:
             self._refresh_devices()
-        with self._lock:
-            if not self._slot_start <= t < self._slot_end:  # a new slot, or a new table (which sets _slot_end to -inf)
-                self._reset_resolved(t)
-            # A phone repeats the same service data all slot long: parse and resolve it once per slot.
-            hit = self._resolved.get(service_data, _MISS)
-            if hit is _MISS:
-                hit = self._resolve(service_data, t)
-            if hit is None:
-                return
-            arrival = self._filter.observe(hit[0], t, rssi, hit[1], tx_power)
-            if arrival is not None:
-                self._record(arrival)
+        if self._next_table is not None:
+            self._take_table()
+        if not self._slot_start <= t < self._slot_end:  # a new slot, or a new table (which sets _slot_end to -inf)
+            self._reset_resolved(t)
+        self._fast_start, self._fast_end = self._slot_start, min(self._slot_end, t + self.DEVICES_RECHECK_S)
+        if self._next_table is not None:  # a load handed one over since the look above: the next report takes it
+            self._fast_end = -math.inf
 
     def _reset_resolved(self, t: float) -> None:
         self._resolved = {}
@@ -238,9 +280,8 @@ class ProximityService:
         if self._clock_synced is not None and now - self._clock_checked >= self.CLOCK_RECHECK_S:
             self._check_clock()
         t = self.clock.now().timestamp() if now_s is None else now_s
-        with self._lock:
-            for arrival in self._filter.tick(t):
-                self._record(arrival)
+        for arrival in self._filter.tick(t):
+            self._record(arrival)
 
     # -- events -------------------------------------------------------------------------------
     def window_for(self, when: datetime) -> Window:
@@ -253,28 +294,35 @@ class ProximityService:
         return f"day:{day.isoformat()}", start, start + timedelta(days=1)
 
     def _record(self, arrival: Arrival) -> None:
+        """Queue the arrival for the writer thread while it runs, else write its event here and now."""
+        now = self.clock.now()  # the outbox row's time: when the arrival fired, not when it is written
+        writer = self._writer
+        if writer is not None and writer.is_alive():
+            self._events.put((arrival, now))
+            return
+        with self._events_lock:
+            event = self._event_of(arrival, now)
+            if event is not None and self._write(event):
+                self._written.add(event.key)
+
+    def _event_of(self, arrival: Arrival, now: datetime) -> _Event | None:
+        """The event an arrival records (its customer, campaign window, outbox body), or None: unknown customer,
+        or already written for this window. Under _events_lock."""
         customer, segment = self._customers.get(arrival.key, (None, None))
         if customer is None:  # unregistered between resolve and arrival
-            return
+            return None
         at = datetime.fromtimestamp(arrival.t_s, timezone.utc)
         campaign_id, start, end = self.window_for(at)
         key = f"proximity:{customer}:{campaign_id}:{start.isoformat()}"
         if key in self._written:
-            return
+            return None
         first_seen = datetime.fromtimestamp(arrival.first_seen_s, timezone.utc)
         body = {"event_key": key, "truck": self.truck_id, "customer_ref": customer, "segment": segment,
                 "campaign_id": None if campaign_id.startswith("day:") else campaign_id,
                 "window_start": start.isoformat(), "window_end": end.isoformat(), "source": "truck_scan",
                 "first_seen": first_seen.isoformat(), "distance_m": arrival.distance_m, "rssi_dbm": arrival.rssi_dbm,
                 "zone": ZONE_NAMES[arrival.zone]}
-        event = _Event(key, customer, segment, campaign_id, first_seen, arrival.distance_m, arrival.rssi_dbm, body,
-                       self.clock.now())
-        writer = self._writer
-        if writer is not None and writer.is_alive():
-            self._written.add(key)  # the writer takes it back if the write fails, so the next arrival retries
-            self._events.put(event)
-        elif self._write(event):
-            self._written.add(key)
+        return _Event(key, customer, segment, campaign_id, first_seen, arrival.distance_m, arrival.rssi_dbm, body, now)
 
     def _write(self, event: _Event) -> bool:
         """One event and its outbox row in one transaction (unless already there); False if it could not be written."""
@@ -313,7 +361,7 @@ class ProximityService:
         is an fsync: milliseconds, tens of them on an SD card). :meth:`start_scanning` starts it; idempotent."""
         if getattr(self.db, "database", None) == ":memory:":
             return  # another thread's connection would be another (empty) database: write in place
-        with self._lock:
+        with self._events_lock:
             if self._writer is not None and self._writer.is_alive():
                 return
             self._writer = threading.Thread(target=self._write_events, name="proximity-events", daemon=True)
@@ -324,26 +372,40 @@ class ProximityService:
             stop = False
             while not stop:
                 group = [self._events.get()]
-                while len(group) < WRITE_GROUP_MAX:  # what queued up during the last commit goes in the next one
+                # Group commit: what arrives within WRITE_GROUP_DELAY_S of the first (or queued up during the last
+                # commit) goes in the same transaction, one fsync for all of them.
+                deadline = _monotonic() + WRITE_GROUP_DELAY_S
+                while group[-1] is not None and len(group) < WRITE_GROUP_MAX:
+                    wait = deadline - _monotonic()
                     try:
-                        group.append(self._events.get_nowait())
+                        group.append(self._events.get(timeout=wait) if wait > 0 else self._events.get_nowait())
                     except queue.Empty:
                         break
-                stop = None in group
-                events = [e for e in group if e is not None]
-                try:
-                    done = self._write_group(events) if events else []
-                except Exception:  # the writer must outlive a bad group
-                    log.exception("proximity event writer failed on %d event(s)", len(events))
-                    done = [False] * len(events)
-                with self._lock:
-                    for event, ok in zip(events, done):
-                        if not ok:
-                            self._written.discard(event.key)  # the next arrival of that customer retries
+                stop = group[-1] is None
+                self._write_arrivals([item for item in group if item is not None])
                 for _ in group:
                     self._events.task_done()
         finally:
             self.db.close()  # this thread's connection
+
+    def _write_arrivals(self, arrivals: list[tuple[Arrival, datetime]]) -> None:
+        """The events of these arrivals in one transaction; a failed one is forgotten, so the customer's next
+        arrival retries it. Never raises (the writer must outlive a bad group)."""
+        events: list[_Event] = []
+        with self._events_lock:
+            try:
+                for arrival, now in arrivals:
+                    event = self._event_of(arrival, now)
+                    if event is not None:
+                        self._written.add(event.key)  # a second arrival of the same window in the group is skipped
+                        events.append(event)
+                done = self._write_group(events) if events else []
+            except Exception:
+                log.exception("proximity event writer failed on %d arrival(s)", len(arrivals))
+                done = [False] * len(events)
+            for event, ok in zip(events, done):
+                if not ok:
+                    self._written.discard(event.key)  # the next arrival of that customer retries
 
     def flush_events(self) -> None:
         """Wait until every event handed to the writer is written (or has failed)."""
@@ -351,11 +413,19 @@ class ProximityService:
 
     def stop_event_writer(self) -> None:
         """Write what is queued, then end the writer thread (events are written in place again)."""
-        with self._lock:  # from here on, events are written in place
+        with self._events_lock:  # from here on, events are written in place
             writer, self._writer = self._writer, None
         if writer is not None and writer.is_alive():
             self._events.put(None)
             writer.join()
+        while True:  # an arrival queued just as the writer stopped: write it here
+            try:
+                item = self._events.get_nowait()
+            except queue.Empty:
+                break
+            if item is not None:
+                self._write_arrivals([item])
+            self._events.task_done()
 
     def event_for(self, customer_ref: str, campaign_id: str | None) -> ProximityEvent | None:
         """The latest proximity event of a customer in a campaign (for linking a redemption)."""
@@ -365,8 +435,8 @@ class ProximityService:
     # -- what the register shows --------------------------------------------------------------
     def nearby_count(self) -> int:
         """Distinct registered customers near or at the window right now."""
-        with self._lock:
-            return len({self._customers[k][0] for k in self._filter.in_range() if k in self._customers})
+        customers = self._customers  # both are whole values, replaced (never changed) by the threads that own them
+        return len({customers[k][0] for k in self._filter.in_range() if k in customers})
 
     def nearby_text(self) -> str:
         """E.g. "3 registered customers nearby"."""
@@ -377,8 +447,7 @@ class ProximityService:
         """"" when the clock is known good, else e.g. "clock not synced (phones say +60 min)"."""
         if self._clock_state is True:
             return ""
-        with self._lock:
-            offset = self._table.clock_offset_s()
+        offset = self._table.clock_offset_s()
         if offset is None or offset == 0:
             return "clock not synced"
         return f"clock not synced (phones say {'+' if offset > 0 else '-'}{abs(offset) / 60:.0f} min)"
