@@ -15,9 +15,21 @@ import math
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from truck_pos.domain.proximity import GONE, NEAR, WINDOW, FilterSettings, ProximityFilter, reference_power
+from truck_pos.domain.proximity import GONE, NEAR, WINDOW, FilterSettings, ProximityFilter
 
 HISTORY = 48  # reports kept per phone (the module's documented bound)
+
+
+def reference(measured, tx, default):
+    """RSSI at 1 m as the docstring states it: the phone's calibration inside -75..-40 dBm, else its advertised TX
+    power level - 41 dB if that lands inside the same range, else the default (garbage is no number at all)."""
+    def usable(v):
+        return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and -75 <= v <= -40
+    if usable(measured):
+        return float(measured)
+    if isinstance(tx, (int, float)) and usable(tx - 41):
+        return float(tx - 41)
+    return default
 
 
 def median(values):
@@ -52,7 +64,7 @@ class Model:
         if ph is None or t - ph["last"] > s.silence_s:
             ph = self.phones[key] = {"hist": [], "zone": GONE, "arrived": False, "first": t, "outside": False}
         ph["last"] = t
-        ref = reference_power(measured, tx, s.measured_power_dbm)
+        ref = reference(measured, tx, s.measured_power_dbm)
         p1m = s.measured_power_dbm + s.calibration_weight * (ref - s.measured_power_dbm)
         value = p1m - rssi
         ph["outside"] = ph["outside"] or value > self.sparse_in
@@ -103,7 +115,8 @@ class Model:
 LEVEL = st.one_of(st.floats(-100, -35), st.sampled_from([-95.0, -80.0, -70.0, -62.0, -55.0, 127.0, 20.0, -128.0]))
 GAP = st.one_of(st.sampled_from([0.1, 0.15, 0.2, 0.25, 0.3]), st.sampled_from([0.0, 0.02, 0.35, 0.5, 0.9, 1.5, 3.0, 7.0, 16.0]))
 TICK = st.one_of(st.none(), st.floats(0.0, 17.0))
-STEP = st.tuples(st.sampled_from("aab"), GAP, LEVEL, st.sampled_from([-59, -59, -70, -45, None, -128]), st.sampled_from([None, -20]),
+STEP = st.tuples(st.sampled_from("aab"), GAP, LEVEL, st.sampled_from([-59, -59, -70, -45, None, -128, -75, -40, -39.5]),
+                 st.sampled_from([None, -20, None, 1, -35]),
                  st.booleans(), TICK)
 SETTINGS = st.sampled_from([FilterSettings(), FilterSettings(sparse_rate_hz=0), FilterSettings(sparse_rate_hz=9.0),
                             FilterSettings(median_s=2.5, sparse_n=3, support_n=2, support_n_approach=1),
