@@ -129,7 +129,12 @@ SETTINGS_LIST = [FilterSettings(), FilterSettings(sparse_rate_hz=0), FilterSetti
                             # zone edges on exact path losses (near enter 10 m = 22 dB, near exit 100 m = 44 dB), a sparse
                             # zone reaching beyond the near entry (sparse enter 10 m), an arrival on one report
                             FilterSettings(near_exit_m=100.0, sparse_enter_m=10.0, support_n=1, support_n_approach=1),
-                            FilterSettings(near_enter_m=5.0, sparse_enter_m=10.0)]
+                            FilterSettings(near_enter_m=5.0, sparse_enter_m=10.0),
+                            # window edges on exact path losses (enter 10 m = 22 dB, exit 100 m = 44 dB)
+                            FilterSettings(window_enter_m=10.0, near_enter_m=10.0, sparse_enter_m=10.0, window_exit_m=100.0,
+                                           near_exit_m=100.0),
+                            # an arrival on a phone's first report, the sparse estimate from its last three
+                            FilterSettings(support_n=1, support_n_approach=1, sparse_n=3)]
 SETTINGS = st.sampled_from(SETTINGS_LIST)
 
 

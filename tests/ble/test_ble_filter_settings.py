@@ -35,6 +35,8 @@ POWER_MSG = "measured_power_dbm must be within -75..-40"
     dict(support_n_approach=1), dict(support_n=5, support_n_approach=5),
     dict(measured_power_dbm=-75.0), dict(measured_power_dbm=-40.0),
     dict(median_s=1e-6, support_s=1e-6, trend_s=1e-6, silence_s=1e-6, path_loss_exponent=1e-6),
+    dict(window_enter_m=0.5), dict(window_enter_m=0.5, near_enter_m=0.5, sparse_enter_m=0.5),  # below 1 m
+    dict(lead_s=0.5, lead_db=0.5),
 ])
 def test_settings_at_their_documented_limits_are_accepted(ok):
     FilterSettings(**ok)
@@ -127,3 +129,43 @@ def test_calibration_is_shrunk_toward_the_default_by_the_weight():
     assert f.estimate_db("a") == pytest.approx(8.0)  # median of 14, 8, 8
     f.observe("a", 0.3, -70.0, None, -20)  # TX -20 -> -61 at 1 m: p1m = -59 + 0.3 * -2 = -59.6, L = 10.4
     assert f.estimate_db("a") == pytest.approx(0.5 * (8.0 + 10.4))  # median of 14, 8, 8, 10.4 (the last second)
+
+
+def test_reports_at_minus_110_and_0_dbm_are_measurements_and_infinite_times_are_not():
+    f = ProximityFilter()
+    assert f.observe("far", 0.0, -110.0) is None and f.estimate_db("far") == 51.0  # -59 - -110
+    assert f.observe("loud", 0.0, 0.0) is None and f.estimate_db("loud") == -59.0
+    assert f.dropped == 0
+    for key, t in [("new-a", math.inf), ("new-b", -math.inf), ("far", math.inf), ("far", math.nan)]:
+        assert f.observe(key, t, -60.0) is None
+    assert f.dropped == 4
+    assert f.estimate_db("new-a") is None and f.estimate_db("new-b") is None and f.estimate_db("far") == 51.0
+    assert f.observe("far", 1.0, -60.0) is None and f.estimate_db("far") == 0.5 * (51.0 + 1.0)  # the visit goes on
+
+
+def test_a_phone_is_gone_a_nanosecond_past_silence_s():
+    # silence_s = 15: gone when a tick comes more than 15 s after its last report (times near 0, where 1 ns is exact).
+    f = ProximityFilter()
+    for t in (0.0, 0.3, 0.6):
+        f.observe("a", t, -60.0)
+    assert f.in_range() == frozenset({"a"})
+    f.tick(15.6)
+    assert f.in_range() == frozenset({"a"})  # exactly 15 s: not yet
+    f.tick(15.600000001)
+    assert f.in_range() == frozenset() and f.zone_of("a") == GONE
+
+
+def test_long_gone_phones_are_forgotten_and_phones_heard_lately_are_not():
+    # Many passing phones heard once (far, never in range), one customer at the window: after silence_s the passers-by
+    # are forgotten (no estimate), the customer and a phone heard exactly silence_s ago are kept, and the customer's
+    # visit goes on (no second arrival, the same first report).
+    f = ProximityFilter()
+    for i in range(1500):
+        f.observe(f"p{i}", i * 0.001, -100.0)
+    arrivals = [a for t in range(40) if (a := f.observe("c", 10.0 + 0.25 * t, -60.0))]
+    f.observe("edge", 5.0, -100.0)
+    assert len(arrivals) == 1 and f.estimate_db("p0") is not None
+    f.tick(20.0)
+    assert f.estimate_db("p0") is None and f.estimate_db("p1499") is None
+    assert f.estimate_db("edge") == 41.0 and f.estimate_db("c") == 1.0
+    assert f.observe("c", 20.0, -60.0) is None and f.zone_of("c") == WINDOW

@@ -75,6 +75,16 @@ SCENARIOS = {
                                   for t, rssi in [(0.0, -89.0), (0.75, -69.0), (1.5 - 1e-9, -69.0)]],
     # two reports of a sparse phone: at 8 m (inside the sparse zone, outside near at 5 m), then just outside
     "sparse_two_reports": path("a", 0, 2.0, [8.0, 11.0]),
+    # a sparse phone at exactly the sparse zone's edge (10 m = 22 dB in the settings whose sparse zone is 10 m),
+    # after a report from outside / from its first report on
+    "sparse_exact_edge": path("a", 0, 1.5, [100.0, 10.0, 10.0, 10.0]),
+    "sparse_first_at_edge": path("a", 0, 2.0, [10.0, 10.0, 10.0]),
+    # standing at 10 m (22 dB) then stepping in to 22 - 8 = 14 dB: exactly approach_db closer in the setting with 8 dB
+    "step_in_exactly_approach_db": [("a", T0 + 0.5 * i, rssi, -59, None, None)
+                                    for i, rssi in enumerate([-81.0] * 10 + [-73.0] * 6)],
+    # a close report exactly median_s before a far one, among far ones (sparse_n = 1 reads the last second)
+    "close_exactly_a_second_ago": [("a", T0 + t, -59.0 - v, -59, None, None)
+                                   for t, v in [(-0.6, 40), (-0.3, 40), (0.0, 0), (1.0, 40)]],
     # exactly sparse_rate_hz (2 a second) since the first report: 4 reports in 2.0 s is not "fewer", 4 in 2 s less
     # a nanosecond is (times near 0 so a nanosecond is representable); the last second holds 3 reports, the sparse
     # estimate only the last 2, so the two readings differ
