@@ -1,0 +1,76 @@
+"""A whole receipt and kitchen ticket as documents, block by block, written out by hand from receipt.py's docstrings
+(58 mm paper: 32 columns, big lines get half; amounts right-aligned; a voided copy carries no claim and says so at
+both ends). Mutation testing found the layout flags and texts of the blocks the golden samples never print unpinned
+(reprint mark, mobile marks, void banner, discount code and segment, change, inclusive tax)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from truck_pos.domain.order import TenderEntry
+from truck_pos.domain.receipt import (DiscountLine, Document, ItemLine, QrBlock, ReceiptData, TextLine, max_line_width,
+                                      render_kitchen_ticket, render_receipt, shown_code, status_banner)
+
+DATA = ReceiptData(
+    truck_name="Taco Bus", stop="Main St", local_time=datetime(2026, 6, 1, 12, 5), business_day="2026-06-01", number=42,
+    channel="mobile", items=(ItemLine("Taco", 2, 700, ("extra salsa",)),), subtotal_cents=700, tax_cents=52,
+    total_cents=652, discounts=(DiscountLine("Summer deal", 100, code="SUMMER10", segment="regulars"),),
+    tenders=(TenderEntry("cash", 652, 1000, 348),), claim="CLAIM-XYZ", registration_url="https://t.example/r",
+    note="no onions")
+
+
+def row(left: str, right: str, width: int = 32) -> str:
+    return left + " " * (width - len(left) - len(right)) + right
+
+
+RULE = TextLine("-" * 32)
+HEADER = (TextLine("Taco Bus", "center", True, True), TextLine("Main St", "center"), TextLine("2026-06-01 12:05", "center"),
+          TextLine("Order #42", "center", True, True), TextLine("MOBILE ORDER - PREPAID", "center", True))
+BODY = (RULE, TextLine(row("2 x Taco", "$7.00")), TextLine("  + extra salsa"), RULE,
+        TextLine(row("Subtotal", "$7.00")), TextLine(row("Summer deal [SUMMER10]", "-$1.00")),
+        TextLine("  segment: regulars"), TextLine(row("Tax", "$0.52")), TextLine(row("TOTAL", "$6.52"), bold=True),
+        TextLine(row("Cash", "$10.00")), TextLine(row("Change", "$3.48")), TextLine("Note: no onions"))
+CLAIM = (RULE, TextLine("Show this code at the pickup", "center"), TextLine("window", "center"), QrBlock("CLAIM-XYZ"),
+         TextLine("#42", "center", True))
+REGISTRATION = (RULE, TextLine("Join our list for deals:", "center"), QrBlock("https://t.example/r", size=4))
+FOOTER = (TextLine("Thank you!", "center"),)
+
+
+def test_a_receipt_reprinted_is_marked_then_prints_header_items_totals_claim_and_registration():
+    doc = render_receipt(DATA, 32, reprint=True)
+    assert doc == Document("receipt", 32, (TextLine("** REPRINT **", "center", True), *HEADER, *BODY, *CLAIM,
+                                           *REGISTRATION, *FOOTER))
+    assert render_receipt(DATA, 32) == Document("receipt", 32, (*HEADER, *BODY, *CLAIM, *REGISTRATION, *FOOTER))
+
+
+def test_a_voided_receipt_says_so_at_both_ends_and_carries_no_claim():
+    banner = (TextLine("*VOID*", "center", True, True), TextLine("Order voided - not for sale or p", "center", True))
+    assert render_receipt(DATA, 32, status="voided") == Document(
+        "receipt", 32, (*banner, *HEADER, *BODY, *REGISTRATION, *FOOTER, *banner))
+    assert status_banner("refunded", 48) == [TextLine("*REFUNDED*", "center", True, True),
+                                             TextLine("Order refunded - not for sale or pickup", "center", True)]
+    assert status_banner("completed", 48) == [] and status_banner("", 48) == []
+
+
+def test_inclusive_tax_is_labelled_as_included():
+    lines = render_receipt(ReceiptData(**{**DATA.__dict__, "tax_mode": "inclusive"}), 32).text_lines()
+    assert row("Tax included", "$0.52") in lines and row("Tax", "$0.52") not in lines
+
+
+def test_a_kitchen_ticket_has_the_number_and_mobile_mark_big_items_big_and_the_note_but_no_prices():
+    assert render_kitchen_ticket(DATA, 32) == Document("kitchen", 32, (
+        TextLine("#42", "center", True, True), TextLine("MOBILE", "center", True, True),
+        TextLine("12:05  2026-06-01", "center"), TextLine("=" * 32), TextLine("2 x Taco", bold=True, big=True),
+        TextLine("   + extra salsa"), TextLine("=" * 32), TextLine("NOTE: no onions", bold=True)))
+    voided = render_kitchen_ticket(DATA, 32, status="voided").blocks
+    assert voided[0] == TextLine("*VOID*", "center", True, True) and voided[-1].text == "Order voided - not for sale or p"
+
+
+def test_a_code_is_shown_whole_up_to_16_characters():
+    assert shown_code("A" * 16) == "A" * 16
+    assert shown_code("ABCDEFGHIJKLMNOPQ") == "ABCDEF...NOPQ"  # 17: its first 6 and last 4
+
+
+def test_the_widest_line_counts_big_lines_double():
+    assert max_line_width(Document("test", 32, (TextLine("abcd", big=True), TextLine("abc"), QrBlock("x")))) == 8
+    assert max_line_width(Document("test", 32, (QrBlock("x"),))) == 0
