@@ -74,3 +74,38 @@ def test_a_code_is_shown_whole_up_to_16_characters():
 def test_the_widest_line_counts_big_lines_double():
     assert max_line_width(Document("test", 32, (TextLine("abcd", big=True), TextLine("abc"), QrBlock("x")))) == 8
     assert max_line_width(Document("test", 32, (QrBlock("x"),))) == 0
+
+
+def test_a_receipt_in_cp437_measures_its_accented_names_and_pound_amounts_in_cells():
+    # cp437 prints é, ñ, á, É, ¡ and £ as one byte each: the same layout as ASCII, one cell per character.
+    from dataclasses import replace
+
+    from truck_pos.domain.printable import Charset
+
+    data = replace(DATA, truck_name="Café Bus", items=(ItemLine("Jalapeño", 2, 700, ("más salsa",)),),
+                   discounts=(DiscountLine("Été", 100, code="SUMMER10", segment="habitués"),), currency_symbol="£",
+                   note="sin ñ", footer=("¡Gracias!",), tenders=(TenderEntry("cash", 652, 1000, 348),))
+    doc = render_receipt(data, 32, charset=Charset("cp437"))
+    assert doc.text_lines() == [
+        "Café Bus", "Main St", "2026-06-01 12:05", "Order #42", "MOBILE ORDER - PREPAID", "-" * 32,
+        row("2 x Jalapeño", "£7.00"), "  + más salsa", "-" * 32, row("Subtotal", "£7.00"),
+        row("Été [SUMMER10]", "-£1.00"), "  segment: habitués", row("Tax", "£0.52"), row("TOTAL", "£6.52"),
+        row("Cash", "£10.00"), row("Change", "£3.48"), "Note: sin ñ", "-" * 32, "Show this code at the pickup", "window",
+        "#42", "-" * 32, "Join our list for deals:", "¡Gracias!"]
+    assert render_kitchen_ticket(data, 32, charset=Charset("cp437")).text_lines() == [
+        "#42", "MOBILE", "12:05  2026-06-01", "=" * 32, "2 x Jalapeño", "   + más salsa", "=" * 32, "NOTE: sin ñ"]
+
+
+def test_a_kanji_name_takes_two_cells_a_character_on_both_copies():
+    from dataclasses import replace
+
+    from truck_pos.domain.printable import Charset
+
+    data = replace(DATA, items=(ItemLine("拉面", 2, 700, ("辣",)),), note="")
+    kanji = Charset("cp437", wide=True)
+    lines = render_receipt(data, 32, charset=kanji).text_lines()
+    assert lines[6:8] == ["2 x 拉面" + " " * (32 - 8 - 5) + "$7.00", "  + 辣"]
+    kitchen = render_kitchen_ticket(replace(data, items=(ItemLine("拉面拉面拉面", 2, 700),
+                                                        ItemLine("拉面拉面拉面拉面", 1, 700))), 32, charset=kanji)
+    # a big line has 16 cells: "2 x " (4) + 12 fits; a 16-cell word does not fit after "1 x", so it takes its own line
+    assert kitchen.text_lines()[4:7] == ["2 x 拉面拉面拉面", "1 x", "拉面拉面拉面拉面"]
