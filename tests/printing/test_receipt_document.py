@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from truck_pos.domain.order import TenderEntry
-from truck_pos.domain.receipt import (DiscountLine, Document, ItemLine, QrBlock, ReceiptData, TextLine, max_line_width,
+from truck_pos.domain.receipt import (DiscountLine, Document, ItemLine, QrBlock, ReceiptData, TextLine, fit, max_line_width,
                                       render_kitchen_ticket, render_receipt, shown_code, status_banner)
 
 DATA = ReceiptData(
@@ -109,3 +109,68 @@ def test_a_kanji_name_takes_two_cells_a_character_on_both_copies():
                                                         ItemLine("拉面拉面拉面拉面", 1, 700))), 32, charset=kanji)
     # a big line has 16 cells: "2 x " (4) + 12 fits; a 16-cell word does not fit after "1 x", so it takes its own line
     assert kitchen.text_lines()[4:7] == ["2 x 拉面拉面拉面", "1 x", "拉面拉面拉面拉面"]
+
+
+def test_every_supplied_text_is_cleaned_before_layout():
+    # A BEL (0x07) inside every customer- or owner-supplied field: the printer would ring or worse; clean() removes
+    # control characters, so the document is exactly the clean one.
+    from dataclasses import replace
+
+    b = "\x07"
+    dirty = replace(DATA, truck_name=f"Taco{b} Bus", stop=f"Main{b} St", note=f"no{b} onions", claim=f"CLAIM{b}-XYZ",
+                    currency_symbol=f"${b}", footer=(f"Thank{b} you!",),
+                    items=(ItemLine(f"Ta{b}co", 2, 700, (f"extra{b} salsa",)),),
+                    discounts=(DiscountLine(f"Summer{b} deal", 100, code=f"SUMMER{b}10", segment=f"regu{b}lars"),),
+                    tenders=(TenderEntry(f"ca{b}sh", 652, 1000, 348),))
+    assert render_receipt(dirty, 32) == render_receipt(DATA, 32)
+    assert render_kitchen_ticket(dirty, 32) == render_kitchen_ticket(DATA, 32)
+    plain = replace(DATA, discounts=(DiscountLine("Staff meal", 100),))  # no code, no segment
+    assert row("Staff meal", "-$1.00") in render_receipt(plain, 32).text_lines()
+
+
+def test_kanji_text_wraps_by_cells_everywhere_and_amounts_in_yuan_end_at_the_edge():
+    from dataclasses import replace
+
+    from truck_pos.domain.printable import Charset, cells
+
+    kanji = Charset("cp437", wide=True)
+    k20 = "拉面" * 10  # 20 characters, 40 cells
+    data = replace(DATA, truck_name="拉面" * 5, stop=k20, note=k20, footer=(k20,), currency_symbol="元",
+                   items=(ItemLine("拉面", 2, 700, (k20,)),),
+                   discounts=(DiscountLine("优惠", 100, code="SUMMER10", segment=k20),))
+    for doc in (render_receipt(data, 32, charset=kanji), render_kitchen_ticket(data, 32, charset=kanji)):
+        assert doc.charset == kanji
+        for block in doc.blocks:
+            if isinstance(block, TextLine):
+                assert cells(block.text, kanji) * (2 if block.big else 1) <= 32, block
+    lines = render_receipt(data, 32, charset=kanji).text_lines()
+    assert lines[:2] == ["拉面拉面拉面拉面", "拉面"]  # 16 cells for the big name, then the rest
+    assert "拉面" * 8 in lines  # the stop, the modifier, the segment and the note wrap at 16 characters
+    for left, right in [("2 x 拉面", "元7.00"), ("Subtotal", "元7.00"), ("优惠 [SUMMER10]", "-元1.00"), ("Tax", "元0.52"),
+                        ("TOTAL", "元6.52"), ("Cash", "元10.00"), ("Change", "元3.48")]:
+        gap = 32 - cells(left, kanji) - cells(right, kanji)
+        assert left + " " * gap + right in lines, left
+
+
+def test_big_lines_get_half_the_columns():
+    from dataclasses import replace
+
+    lines = render_receipt(replace(DATA, number=123456789, truck_name="Supercalifragilistic"), 32).text_lines()
+    assert lines[:3] == ["Supercalifragili", "stic", "Main St"] and "Order #123456789" in lines
+    assert status_banner("refunded", 24)[0] == TextLine("*REFUNDED*", "center", True, True)
+
+
+def test_wide_characters_in_a_one_cell_gap():
+    from truck_pos.domain.printable import Charset
+
+    kanji = Charset("cp437", wide=True)
+    assert fit("a 拉面拉面拉面拉面拉面", 8, charset=kanji) == ["a 拉面拉", "面拉面拉", "面拉面"]
+    assert fit("abcdef 拉面拉面拉面 ab", 8, charset=kanji) == ["abcdef", "拉面拉面", "拉面 ab"]
+    assert fit("ab cd 拉面拉面拉面", 7, charset=kanji) == ["ab cd", "拉面拉", "面拉面"]  # one cell left after "ab cd"
+    assert fit("拉面", 1, charset=kanji) == ["?", "?"]  # a column too narrow for any wide character
+
+
+def test_words_after_a_cut_word_are_measured_from_the_new_line():
+    import textwrap
+
+    assert fit("abcdefghij xyz a", 8) == textwrap.wrap("abcdefghij xyz a", 8) == ["abcdefgh", "ij xyz a"]
