@@ -30,7 +30,7 @@ def _judge(mutant: str, tests: list[str]) -> int:
         os.dup2(devnull, 2)
         import pytest
 
-        code = pytest.main(["-p", "no:cacheprovider", "-x", "-q", "--hypothesis-seed=0", *tests])
+        code = pytest.main(["-p", "no:cacheprovider", "-x", "-q", "--hypothesis-seed=0", "--hypothesis-profile=mutation", *tests])
         os._exit(int(code))
     _, status = os.waitpid(pid, 0)
     return os.waitstatus_to_exitcode(status)

@@ -7,10 +7,17 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+from hypothesis import Phase
+from hypothesis import settings as hypothesis_settings
 
 from truck_pos.bootstrap import Services, build
 from truck_pos.clock import FakeClock
 from truck_pos.config import load_settings
+
+# scripts/mutation runs pytest with --hypothesis-profile=mutation: a mutant is killed by the first failing example,
+# so shrinking it only costs time (minutes per mutant on the detector's model test, which mutmut then reports as
+# a timeout instead of a kill).
+hypothesis_settings.register_profile("mutation", phases=[Phase.explicit, Phase.reuse, Phase.generate], database=None)
 
 OUTPUT_DIR = Path(os.environ.get("TRUCK_POS_TEST_OUTPUT", Path(__file__).resolve().parent.parent / "test-output"))
 

@@ -228,7 +228,7 @@ def test_segments_count_names_and_codes():
 def test_segment_field_bounds():
     ok(seg(name="n" * 64)), ok(seg(code="a-b-c")), ok(seg(code="C" * 32)), ok(seg(total_uses=1))
     ok(seg(total_uses=10**9)), ok(seg(uses_per_customer=1)), ok(seg(uses_per_customer=10**6)), ok(seg(audience=0))
-    ok(seg(audience=10**9)), ok(seg(group="g" * 200)), ok(seg(trucks=["a"]))
+    ok(seg(audience=10**9)), ok(seg(group="g" * 200)), ok(seg(group="g")), ok(seg(trucks=["a"]))
     for channel in ("facebook", "twitter", "sms", "email", "proximity", "in_person"):
         assert parse_campaign(seg(channel=channel), TZ).segments[0].channel == channel
     w = "segments[0]"

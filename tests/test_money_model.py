@@ -112,3 +112,43 @@ def test_decimal_to_cents_is_exact(value, cents):
 def test_decimal_to_cents_refuses_with_a_reason(value, words):
     with pytest.raises(ValueError, match=words):
         decimal_to_cents(value)
+
+
+# The refusals' exact wording: staff and the menu/campaign tools show these messages; hostile input is quoted, cut to
+# 40 characters (mutation testing found only substrings checked).
+@pytest.mark.parametrize("text", ["", "   ", "$", " $ ", "-1", "-$1,5", "-.5"])
+def test_parse_cents_names_the_typed_text_when_it_is_empty_or_negative(text):
+    with pytest.raises(ValueError) as e:
+        parse_cents(text)
+    assert str(e.value) == f"not an amount: {text!r}"
+
+
+@pytest.mark.parametrize("text", ["1.2x", "abc", "1e3", "1.2.3", "12,34,5.6x"])
+def test_parse_cents_names_the_typed_text_when_it_is_not_digits(text):
+    with pytest.raises(ValueError) as e:
+        parse_cents(text)
+    assert str(e.value) == f"not an amount: {text!r}"
+
+
+LONG = "x" * 39 + "yz"  # 41 characters: the message keeps the first 40
+
+
+@pytest.mark.parametrize("value, message", [
+    ("x", "not an amount: 'x'"), (LONG, f"not an amount: {LONG[:40]!r}"), (float("nan"), "not an amount: 'nan'"),
+    ("Infinity", "not an amount: 'Infinity'"), (" " * 40 + "Infinity", f"not an amount: {' ' * 40!r}"), ("-" + "9" * 44, "-" + "9" * 39 + " is too large an amount"),
+    ("1e15", "1e15 is too large an amount"), ("0.001", "0.001 has more than two decimals"),
+    ("0." + "0" * 39 + "1", "0." + "0" * 38 + " has more than two decimals"),
+])
+def test_decimal_to_cents_refusals_quote_the_value_cut_to_40_characters(value, message):
+    with pytest.raises(ValueError) as e:
+        decimal_to_cents(value)
+    assert str(e.value) == message
+
+
+def test_money_refusals_say_exactly_what_is_wrong():
+    for call, message in [(lambda: div_round_half_up(7, 0), "denominator must be positive"),
+                          (lambda: allocate(-1, [1]), "allocate takes non-negative amounts"),
+                          (lambda: allocate(3, [0, 0]), "cannot allocate a non-zero amount over zero weights")]:
+        with pytest.raises(ValueError) as e:
+            call()
+        assert str(e.value) == message
