@@ -57,6 +57,16 @@ def test_a_pem_key_reads_as_the_same_raw_key_and_the_same_key_id():
     assert key.raw == public.public_bytes(Encoding.Raw, PublicFormat.Raw) == raw_bytes(public) == raw_bytes(key)
     assert key_id(key) == key_id(public)
     assert key == ours(KEYS[0]) and key != ours(KEYS[1])
+    assert len({hash(ours(k)) for k in KEYS}) == len(KEYS)  # usable as a dict key, spread by its bytes
+
+
+def test_a_pem_body_may_be_wrapped_over_several_lines():
+    """RFC 7468: the base64 text may be broken into lines of any length (here 20 characters)."""
+    good = pem(KEYS[0].public_key())
+    body = b"".join(good.splitlines()[1:-1])
+    wrapped = b"\n".join(body[i:i + 20] for i in range(0, len(body), 20))
+    key = VerifyKey.from_pem(b"-----BEGIN PUBLIC KEY-----\n" + wrapped + b"\n-----END PUBLIC KEY-----\n")
+    assert key == ours(KEYS[0])
 
 
 @pytest.mark.parametrize("other", [
@@ -68,17 +78,24 @@ def test_a_pem_key_of_another_kind_is_refused(other):
         VerifyKey.from_pem(pem(other()))
 
 
-def test_a_damaged_pem_is_refused():
+def test_a_damaged_pem_is_refused_with_what_is_wrong():
     good = pem(KEYS[0].public_key())
     der = base64.b64decode(b"".join(good.splitlines()[1:-1]))
     wrap = lambda body: b"-----BEGIN PUBLIC KEY-----\n" + base64.b64encode(body) + b"\n-----END PUBLIC KEY-----\n"
     assert VerifyKey.from_pem(wrap(der)).raw == der[12:]
-    for bad in (wrap(der[:-1]), wrap(der + b"\x00"), wrap(b"\x31" + der[1:]), good.replace(b"PUBLIC", b"PRIVATE"),
-                good[:-30], good.replace(b"M", b"*", 1), b"\xff" + good, b""):
-        with pytest.raises(ValueError):
+    not_pem = [good.replace(b"PUBLIC", b"PRIVATE"), good[:-30], good.replace(b"-----END", b"-----FIN"),
+               good.replace(b"-----BEGIN", b"-----START"), b"\xff" + good, b"",
+               good.replace(b"MC", b"M*C", 1),  # a character outside base64 (not skipped: the key would read)
+               good.replace(b"MC", b"M", 1)]  # base64 that does not decode
+    not_ed25519 = [wrap(der[:-1]), wrap(der + b"\x00"), wrap(b"\x31" + der[1:])]
+    for bad, reason in [(b, "not a PEM public key") for b in not_pem] + [(b, "not an Ed25519 public key") for b in not_ed25519]:
+        with pytest.raises(ValueError) as refused:
             VerifyKey.from_pem(bad)
-    with pytest.raises(ValueError):
-        VerifyKey(b"\x01" * 31)
+        assert str(refused.value) == reason, bad
+    for raw in (b"\x01" * 31, b"\x01" * 33, bytearray(32), "x" * 32, None):
+        with pytest.raises(ValueError) as refused:
+            VerifyKey(raw)  # type: ignore[arg-type]
+        assert str(refused.value) == "an Ed25519 public key is 32 bytes"
 
 
 @settings(max_examples=300, deadline=None)
