@@ -337,3 +337,9 @@ def test_a_business_day_starts_at_4_unless_the_truck_says_otherwise():
     # README: business_day_start_hour = 4 ("a sale at 01:30 counts to the previous business day")
     c = parse_campaign(doc(valid_from="2026-06-02", valid_until="2026-06-02"), TZ)
     assert (c.valid_from_utc, c.valid_until_utc) == (utc(2026, 6, 2, 9), utc(2026, 6, 3, 9))
+
+
+def test_an_issued_at_without_an_offset_is_the_trucks_wall_clock():
+    """README: times without an offset are wall-clock times in the truck's zone (issued_at too)."""
+    assert parse_campaign(doc(issued_at="2026-05-31T20:00"), TZ).issued_at_utc == utc(2026, 6, 1, 1, 0)  # CDT = UTC-5
+    assert parse_campaign(doc(issued_at="2026-05-31T20:00Z"), TZ).issued_at_utc == utc(2026, 5, 31, 20, 0)
