@@ -168,6 +168,22 @@ def test_a_compressed_payload_may_inflate_to_exactly_8_mib_and_not_one_byte_more
             assert refusal(raw) == "malformed campaign: the payload is damaged or inflates past 8 MiB"
 
 
+def test_a_signed_zip_bomb_is_refused_without_being_inflated():
+    """A signed payload that would inflate to 256 MiB is refused having inflated at most 8 MiB and a byte."""
+    import tracemalloc
+
+    bomb = zlib.compressobj(9)
+    stream = b"".join(bomb.compress(bytes(MIB)) for _ in range(256)) + bomb.flush()
+    raw = m_wrapper(stream, fmt="truck_pos.campaign.v1z")
+    tracemalloc.start()
+    try:
+        assert refusal(raw) == "malformed campaign: the payload is damaged or inflates past 8 MiB"
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 40 * MIB  # the bundle, its decoding and the 8 MiB cap, not the 256 MiB it would become
+
+
 @pytest.mark.parametrize("stream", [
     zlib.compress(b'{"a":1}')[:-3],  # cut short: no end of stream
     zlib.compress(b'{"a":1}') + b"extra",  # bytes after the end of the stream

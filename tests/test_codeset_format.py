@@ -133,3 +133,21 @@ def test_bucket_counts_that_do_not_add_up_are_refused():
     with pytest.raises(CodeSetError) as refused:
         UniqueCodeSet("c", field(1, 1, b"\x01\x01" + b"\x00" * 4))
     assert str(refused.value) == "unique_codes.data bucket counts do not add up to 1"
+
+
+def test_a_zip_bomb_is_refused_without_being_inflated():
+    """A hostile bundle's ``data`` that inflates to 256 MiB is refused having inflated at most its declared size."""
+    import tracemalloc
+
+    bomb = zlib.compressobj(9)
+    chunk = bytes(1 << 20)
+    data = b"".join(bomb.compress(chunk) for _ in range(256)) + bomb.flush()  # 256 MiB of zeros in ~250 KB
+    assert len(data) < 1 << 20
+    tracemalloc.start()
+    try:
+        with pytest.raises(CodeSetError, match="does not hold 1 codes in 1 buckets"):
+            UniqueCodeSet("c1", {"count": 1, "bucket_bits": 0, "data": base64.urlsafe_b64encode(data).rstrip(b"=").decode()})
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 << 20  # the encoded bomb and its decoding (~1 MB), not the 256 MiB it would become

@@ -174,3 +174,26 @@ def test_words_after_a_cut_word_are_measured_from_the_new_line():
     import textwrap
 
     assert fit("abcdefghij xyz a", 8) == textwrap.wrap("abcdefghij xyz a", 8) == ["abcdefgh", "ij xyz a"]
+
+
+def test_two_columns_fit_any_width_with_a_space_before_the_amount():
+    """``left ........ right`` in ``width`` cells, however narrow: no line wider than the paper, and the amount (what
+    is left of it) set off from the text by a space; at width 2 or less no amount fits at all."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from truck_pos.domain.receipt import two_columns
+
+    @settings(max_examples=400, deadline=None)
+    @given(words=st.lists(st.text("abcdefgh", min_size=1, max_size=9), min_size=1, max_size=5),
+           amount=st.sampled_from(["$4.75", "$1,234.50", "-$0.10"]), width=st.integers(1, 24))
+    def check(words, amount, width):
+        lines = two_columns(" ".join(words), amount, width)
+        assert all(len(line) <= width for line in lines), (lines, width)
+        last = lines[-1]
+        shown = amount[:max(0, width - 2)]
+        assert last.endswith(shown)
+        if shown:
+            assert last[: len(last) - len(shown)].endswith(" ") and last[: len(last) - len(shown)].strip()
+
+    check()
