@@ -285,3 +285,91 @@ def test_recent_orders_lists_the_newest_twenty_by_default(services):
         reg.add_item(t.id, "drink-water")
         reg.pay_card(t.id)
     assert [o.number for o in reg.recent_orders()] == list(range(21, 1, -1))
+
+
+def test_a_register_built_with_its_defaults_has_no_stop_and_turns_the_day_at_four(services, clock):
+    # README [truck]: stop = today's stop (none unless set); business_day_start_hour defaults to 4
+    from truck_pos.services.register import RegisterService
+
+    plain = RegisterService(services.db, clock, services.staff, services.menu, truck_id="truck-plain",
+                            timezone="America/Chicago", tax_mode="exclusive")
+    clock.set(clock.now().replace(day=2, hour=9, minute=30))  # 04:30 CDT on June 2
+    assert plain.today() == "2026-06-02"
+    t = plain.open_ticket()
+    plain.add_item(t.id, "drink-water")
+    paid = plain.pay_card(t.id)
+    assert paid.business_day == "2026-06-02"
+    body = outbox_bodies("order")[0]
+    assert (body["truck"], body["stop"], body["business_day"]) == ("truck-plain", "", "2026-06-02")
+    late = RegisterService(services.db, clock, services.staff, services.menu, truck_id="truck-late",
+                           timezone="America/Chicago", tax_mode="exclusive", day_start_hour=6)
+    assert late.today() == "2026-06-01"  # 04:30 is before a 06:00 start: still yesterday's trading day
+
+
+def test_refusals_on_empty_closed_or_unknown_things_say_exactly_why(services, manager_pin):
+    reg = services.register
+    empty = reg.open_ticket()
+    for act in (lambda: reg.add_tender(empty.id, "cash", 100), lambda: reg.pay_cash(empty.id, 100),
+                lambda: reg.pay_card(empty.id), lambda: reg.complete(empty.id)):
+        with pytest.raises(InvalidInput) as exc:
+            act()
+        assert str(exc.value) == "The ticket is empty"
+    t = reg.add_item(empty.id, "drink-water")
+    with pytest.raises(InvalidInput) as exc:
+        reg.remove_line(t.id, 1)
+    assert str(exc.value) == "That line is not on the ticket"
+    reg.cancel(t.id)
+    reg.cancel(t.id)  # twice, or a ticket never opened: nothing to drop, no error
+    reg.cancel("never-opened")
+    with pytest.raises(NotFound) as exc:
+        reg.ticket(t.id)
+    assert str(exc.value) == "That ticket is closed or unknown"
+    with pytest.raises(NotFound) as exc:
+        reg.refund_order("no-such-uuid", manager_pin, "x")
+    assert str(exc.value) == "No such order"
+
+
+def test_the_staff_member_and_card_reference_reach_the_order_on_every_payment_path(services, staff_pin):
+    reg = services.register
+    sam = services.staff.login(staff_pin)
+    free = reg.open_ticket()
+    reg.add_item(free.id, "drink-soda")
+    reg.apply_discount(free.id, Discount("On the house", 300, source="group"))
+    reg.pay_cash(free.id, 0, staff=sam)  # nothing due: completes at once
+    card = reg.open_ticket()
+    reg.add_item(card.id, "drink-water")
+    reg.pay_card(card.id, staff=sam)  # no reference given
+    free_card = reg.open_ticket()
+    reg.add_item(free_card.id, "drink-water")
+    reg.apply_discount(free_card.id, Discount("On the house", 150, source="group"))
+    reg.pay_card(free_card.id, staff=sam)
+    assert [b["staff"] for b in outbox_bodies("order")] == ["Sam", "Sam", "Sam"]
+    assert [o.staff.name for o in Order.select().order_by(Order.id)] == ["Sam", "Sam", "Sam"]
+    assert [(x.kind, x.amount_cents, x.reference) for x in Tender.select()] == [("card", 150, "")]
+
+
+def test_a_change_event_cuts_a_long_manager_name_to_the_contracts_200(services):
+    services.staff.add("M" * 250, "8888", "manager")
+    reg = services.register
+    t = reg.open_ticket()
+    reg.add_item(t.id, "drink-water")
+    paid = reg.pay_card(t.id)
+    reg.void_order(paid.order_uuid, "8888", "spilled")
+    assert outbox_bodies("order_voided")[0]["manager"] == "M" * 200  # SCHEMAS: manager Str(max=200)
+
+
+def test_a_failing_after_commit_hook_is_logged_with_the_hook_and_the_order(services, caplog):
+    import logging
+
+    def broken_printer_wakeup(order_uuid):
+        raise RuntimeError("printer gone")
+
+    services.register.after_commit_hooks[:] = [broken_printer_wakeup]
+    with caplog.at_level(logging.ERROR, logger="truck_pos.services.register"):
+        t = services.register.open_ticket()
+        services.register.add_item(t.id, "drink-water")
+        paid = services.register.pay_card(t.id)
+    [record] = [r for r in caplog.records if r.levelno == logging.ERROR]
+    message = record.getMessage()
+    assert message.startswith("after-commit hook ") and "broken_printer_wakeup" in message
+    assert message.endswith(f" failed for order {paid.order_uuid}")
