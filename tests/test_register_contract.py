@@ -171,6 +171,8 @@ def test_a_refund_returns_every_tender_including_one_cent_and_audits_the_staff(s
     with pytest.raises(NotAuthorized) as exc:
         reg.refund_order(paid.order_uuid, staff_pin, "cold")
     assert str(exc.value).startswith("Refund needs a manager PIN")
+    denied = AuditLog.select().where(AuditLog.action == "manager_denied").get()
+    assert denied.details["action"] == "refund"  # the audit's action names (PROTOCOL.md "audit")
     assert reg.refund_order(paid.order_uuid, manager_pin, "cold", staff=sam) == 325
     back = [(x.kind, x.amount_cents, x.tendered_cents, x.reference)
             for x in Tender.select().where(Tender.amount_cents < 0).order_by(Tender.id)]
@@ -192,6 +194,8 @@ def test_a_void_is_audited_with_staff_and_manager_and_the_order_leaves_the_sales
     with pytest.raises(NotAuthorized) as exc:
         reg.void_order(paid.order_uuid, staff_pin, "wrong item")
     assert str(exc.value).startswith("Void needs a manager PIN")
+    denied = AuditLog.select().where(AuditLog.action == "manager_denied").get()
+    assert denied.details["action"] == "void"  # the audit's action names (PROTOCOL.md "audit")
     assert Order.get(Order.uuid == paid.order_uuid).status == "paid"
     reg.void_order(paid.order_uuid, manager_pin, "wrong item", staff=sam)
     assert Order.get(Order.uuid == paid.order_uuid).status == "voided"
