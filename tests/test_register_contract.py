@@ -8,10 +8,13 @@ README's tax rule (per line, after the line's share of the discounts, spread in 
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from truck_pos.domain.order import Discount
 from truck_pos.errors import InvalidInput, NotAuthorized, NotFound
+from truck_pos.services.register import RegisterService
 from truck_pos.store.models import AuditLog, Order, Staff, Tender
 from truck_pos.store.outbox import Outbox
 
@@ -293,8 +296,6 @@ def test_recent_orders_lists_the_newest_twenty_by_default(services):
 
 def test_a_register_built_with_its_defaults_has_no_stop_and_turns_the_day_at_four(services, clock):
     # README [truck]: stop = today's stop (none unless set); business_day_start_hour defaults to 4
-    from truck_pos.services.register import RegisterService
-
     plain = RegisterService(services.db, clock, services.staff, services.menu, truck_id="truck-plain",
                             timezone="America/Chicago", tax_mode="exclusive")
     clock.set(clock.now().replace(day=2, hour=9, minute=30))  # 04:30 CDT on June 2
@@ -363,8 +364,6 @@ def test_a_change_event_cuts_a_long_manager_name_to_the_contracts_200(services):
 
 
 def test_a_failing_after_commit_hook_is_logged_with_the_hook_and_the_order(services, caplog):
-    import logging
-
     def broken_printer_wakeup(order_uuid):
         raise RuntimeError("printer gone")
 
