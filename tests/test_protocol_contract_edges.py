@@ -228,3 +228,20 @@ def test_required_numbers_and_lists_are_required_and_optional_fields_take_null()
     assert protocol.body_problem("proximity", {**proximity, "campaign_id": None}) == ""
     assert protocol.body_problem("proximity", {**proximity, "campaign_id": 5}) == \
         "field 'campaign_id' should be text or null, got integer"
+
+
+def test_a_one_character_id_is_usable_and_an_ack_gap_may_end_at_the_largest_seq():
+    """PROTOCOL.md: ids are 1-64 characters; seqs run up to 2^53-1, and an ack's gap may reach the last of them."""
+    assert protocol.place(up(id="x"), "truck-a") == protocol.Placement(7, "x")
+    top = protocol.MAX_SEQ
+    assert protocol.body_problem("ack", {"through_seq": 0, "missing": [[top, top]]}) == ""
+    assert protocol.body_problem("ack", {"through_seq": 0, "missing": [[1, top + 1]]}) == \
+        "field 'missing' should list [first, last] seq ranges"
+
+
+def test_bounded_id_of_text_with_a_lone_surrogate_is_a_stable_digest_not_a_crash():
+    """Any Unicode never crashes: a lone surrogate (which UTF-8 cannot encode) is hashed as surrogatepass writes it."""
+    text = "c" * 70 + "\ud800"
+    got = protocol.bounded_id(text)
+    assert got == "h" + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:63]
+    assert got == protocol.bounded_id(text) and len(got) <= protocol.MAX_ID_LEN
