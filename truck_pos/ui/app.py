@@ -26,11 +26,11 @@ log = logging.getLogger(__name__)
 SCREENS = {"login": ("truck_pos.ui.login_screen", "LoginScreen"),
            "register": ("truck_pos.ui.register_screen", "RegisterScreen"),
            "setup": ("truck_pos.ui.setup_screen", "SetupScreen"),
-                 "orders": ("truck_pos.ui.orders_screen", "OrdersScreen"),
-                 "pickup": ("truck_pos.ui.pickup_screen", "PickupScreen"),
-                 "customer": ("truck_pos.ui.customer_screen", "CustomerScreen"),
-                 "reports": ("truck_pos.ui.reports_screen", "ReportsScreen"),
-                 "menu": ("truck_pos.ui.menu_screen", "MenuScreen")}
+           "orders": ("truck_pos.ui.orders_screen", "OrdersScreen"),
+           "pickup": ("truck_pos.ui.pickup_screen", "PickupScreen"),
+           "customer": ("truck_pos.ui.customer_screen", "CustomerScreen"),
+           "reports": ("truck_pos.ui.reports_screen", "ReportsScreen"),
+           "menu": ("truck_pos.ui.menu_screen", "MenuScreen")}
 
 # Screens the customer sees: no status bar, no staff navigation.
 CUSTOMER_FACING = {"customer"}
