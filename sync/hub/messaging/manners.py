@@ -18,6 +18,7 @@ from sync.hub.messaging.channels import SendError
 from sync.hub.messaging.document import HubCampaignDoc
 from sync.hub.messaging.models import SENT, HubCode, HubSend
 from sync.hub.models import hub_database
+from truck_pos.domain.bundle import key_id as public_key_id
 from truck_pos.domain.campaign import Segment, normalize
 from truck_pos.domain.codes import PersonalCode, issue_personal_code
 
@@ -44,8 +45,14 @@ def truck_refs(ids: list[int]) -> dict[int, str]:
 
 
 def key_id(key: Ed25519PrivateKey) -> str:
-    """Which signing key minted a stored code: sha256 of its raw public key, 16 hex."""
-    return hashlib.sha256(key.public_key().public_bytes_raw()).hexdigest()[:16]
+    """Which signing key minted a stored code: the key id bundles name it by (sha256 of the raw public key, 16 hex)."""
+    return public_key_id(key.public_key())
+
+
+def code_ref(refs: dict[int, str], customer: cu.HubCustomer) -> str:
+    """What a personal code names for ``customer``: the truck's ref (``refs``, from :func:`truck_refs`), else
+    ``hub-<uuid>``. Minting ahead and signing at send time must agree on it, or a minted code is never found."""
+    return refs.get(customer.id) or f"hub-{customer.uuid}"
 
 
 @dataclass
@@ -105,7 +112,7 @@ def mint_ahead(doc: HubCampaignDoc, segment: str, people: list[cu.HubCustomer], 
     for start in range(0, len(people), 500):
         chunk = people[start:start + 500]
         refs = truck_refs([c.id for c in chunk])
-        wanted = {refs.get(c.id) or f"hub-{c.uuid}": c.id for c in chunk}
+        wanted = {code_ref(refs, c): c.id for c in chunk}
         have = {r for (r,) in HubCode.select(HubCode.ref).where(HubCode.campaign_id == cid, HubCode.segment == segment,
                                                                   HubCode.key_id == kid, HubCode.ref.in_(list(wanted))).tuples()}
         rows = [{"campaign_id": cid, "segment": segment, "ref": ref, "key_id": kid, "customer": c,

@@ -30,7 +30,7 @@ from sync.hub import customers as cu
 from sync.hub.messaging import audiences, campaigns, document, unsubscribe
 from sync.hub.messaging.channels import Channel, Outgoing, SendError
 from sync.hub.messaging.config import ReachConfig
-from sync.hub.messaging.manners import Facts, code_for, id_in, key_id, mint_ahead, quiet_until, window_text
+from sync.hub.messaging.manners import Facts, code_for, code_ref, id_in, key_id, mint_ahead, quiet_until, window_text
 from sync.hub.messaging.models import DEAD, PENDING, SENDING, SENT, SKIPPED, HubSend, HubSendJob
 from sync.hub.models import hub_database
 from truck_pos.clock import Clock, SystemClock
@@ -342,7 +342,7 @@ class Scheduler:
     def _render(self, row: HubSend, doc: document.HubCampaignDoc, message: document.Message,
                 customer: cu.HubCustomer | None, facts: Facts) -> tuple[Outgoing, dict[str, str]]:
         variant = next((v for v in message.variants if v.name == row.variant), message.variants[0])
-        ref = (facts.refs.get(customer.id) or f"hub-{customer.uuid}") if customer is not None else None
+        ref = code_ref(facts.refs, customer) if customer is not None else None
         code = code_for(row, doc, ref, self.config.code_key, facts.minted)
         link = unsubscribe.link(self.config.base_url, self.config.secret, row.id, row.key) if customer is not None else ""
         seg = doc.segment(row.segment)
