@@ -15,11 +15,15 @@ def test_sync_line_counts_what_waits_in_the_outbox(services):
     assert services.sync_status.line() == f"sync: {waiting} waiting"
 
 
-def test_waiting_is_sent_or_queued_but_not_acked_and_reads_only_the_waiting_rows(services, clock):
-    for i in range(3):
+def three_sales(services) -> None:
+    for _ in range(3):
         t = services.register.open_ticket()
         services.register.add_item(t.id, "drink-water")
         services.register.pay_card(t.id)
+
+
+def test_waiting_is_sent_or_queued_but_not_acked_and_reads_only_the_waiting_rows(services, clock):
+    three_sales(services)
     seqs = [row.seq for row in outbox.pending(limit=1000)]
     total = len(seqs)
     outbox.mark_sent(seqs[:2], clock.now())  # two sent, not acked: still waiting
@@ -32,10 +36,7 @@ def test_waiting_is_sent_or_queued_but_not_acked_and_reads_only_the_waiting_rows
 
 
 def test_waiting_counts_split_what_waits_into_queued_and_unacked(services, clock):
-    for _ in range(3):
-        t = services.register.open_ticket()
-        services.register.add_item(t.id, "drink-water")
-        services.register.pay_card(t.id)
+    three_sales(services)
     seqs = [row.seq for row in outbox.pending(limit=1000)]
     outbox.mark_sent(seqs[:2], clock.now())
     outbox.mark_acked_through(seqs[0], clock.now())

@@ -90,12 +90,19 @@ def test_an_unknown_phone_leaves_no_row_anywhere(services, clock):
     assert prox.nearby_count() == 0
 
 
+def block_the_events_outbox_row(services, clock) -> str:
+    """A conflicting outbox row under the key cust-1's event of the day will take: its write fails. Returns
+    that event's key."""
+    key = "proximity:cust-1:day:2026-06-01:2026-06-01T09:00:00+00:00"
+    with services.db.atomic():
+        outbox.enqueue("audit", {"note": "conflict"}, now=clock.now(), key=str(uuid.uuid5(_EVENT_NS, key)))
+    return key
+
+
 def test_when_the_outbox_write_fails_the_event_is_not_written_either(services, clock):
     prox = services.proximity
     prox.load_devices([DEVICE])
-    key = "proximity:cust-1:day:2026-06-01:2026-06-01T09:00:00+00:00"
-    with services.db.atomic():  # a conflicting outbox row makes the event's own enqueue fail
-        outbox.enqueue("audit", {"note": "conflict"}, now=clock.now(), key=str(uuid.uuid5(_EVENT_NS, key)))
+    block_the_events_outbox_row(services, clock)
     visit(prox, clock)
     assert ProximityEvent.select().count() == 0
     assert Outbox.select().where(Outbox.kind == "proximity").count() == 0
@@ -130,9 +137,7 @@ def test_while_the_radio_runs_events_are_committed_on_the_writer_thread_and_stop
 def test_a_write_that_fails_on_the_writer_thread_is_retried_on_the_next_arrival(services, clock):
     prox = services.proximity
     prox.load_devices([DEVICE])
-    key = "proximity:cust-1:day:2026-06-01:2026-06-01T09:00:00+00:00"
-    with services.db.atomic():  # a conflicting outbox row makes the event's own write fail
-        outbox.enqueue("audit", {"note": "conflict"}, now=clock.now(), key=str(uuid.uuid5(_EVENT_NS, key)))
+    key = block_the_events_outbox_row(services, clock)
     prox.start_event_writer()
     visit(prox, clock)
     prox.flush_events()
